@@ -1,0 +1,109 @@
+// Microbenchmarks of the weight-row kernels at every SIMD level this CPU has. Prints
+// figures only; never a pass/fail on speed. PARLEY_SIMD does not apply: each benchmark
+// forces its own level.
+//   BM_DotRow/<type>/<level>/<KiB>: one row of 640 elements (1024 for the 256-element
+//   K-types, as Gemma 3's attn_output), cycling through a set of rows of that many KiB
+//   (256: L2-resident, compute-bound; 65536: from L3/DRAM).
+//   BM_MatMulHead/<tokens>/<level>: the Gemma 3 tied output head, Q8_0 [262144, 640].
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/quant.h"
+#include "kernels/tensor_type.h"
+
+namespace parley {
+namespace {
+
+std::vector<uint8_t> QuantizedMatrix(TensorType type, int64_t rows, int64_t n) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> src(static_cast<size_t>(n));
+  const size_t row_bytes = RowBytes(type, n);
+  std::vector<uint8_t> w(row_bytes * rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : src) v = normal(rng);
+    QuantizeRow(type, src.data(), w.data() + r * row_bytes, n);
+  }
+  return w;
+}
+
+std::vector<float> Activations(int64_t n) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+void BM_DotRow(benchmark::State& state) {
+  const TensorType type = static_cast<TensorType>(state.range(0));
+  const SimdLevel level = static_cast<SimdLevel>(state.range(1));
+  if (ForceSimdLevel(level) != level) {
+    state.SkipWithError("SIMD level not available");
+    return;
+  }
+  const int64_t kN = FindTypeInfo(static_cast<uint32_t>(type))->block_elems == 256 ? 1024 : 640;
+  const size_t row_bytes = RowBytes(type, kN);
+  const int64_t rows = static_cast<int64_t>((state.range(2) << 10) / row_bytes);
+  const std::vector<uint8_t> w = QuantizedMatrix(type, rows, kN);
+  const std::vector<float> x = Activations(kN);
+  int64_t r = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(DotRow(type, w.data() + r * row_bytes, x.data(), kN));
+    if (++r == rows) r = 0;
+  }
+  state.SetLabel(std::string(FindTypeInfo(static_cast<uint32_t>(type))->name) + " n=" +
+                 std::to_string(kN) + " " + SimdLevelName(level));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(row_bytes));
+}
+
+void DotRowArgs(benchmark::internal::Benchmark* b) {
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_0,
+                       TensorType::kQ6_K, TensorType::kQ4_1, TensorType::kQ4_0,
+                       TensorType::kQ5_1, TensorType::kQ5_K, TensorType::kQ2_K,
+                       TensorType::kQ3_K, TensorType::kF16, TensorType::kBF16,
+                       TensorType::kF32}) {
+    for (int level = 0; level <= static_cast<int>(DetectedSimdLevel()); ++level) {
+      for (int64_t kib : {256, 65536}) b->Args({static_cast<int64_t>(t), level, kib});
+    }
+  }
+}
+BENCHMARK(BM_DotRow)->Apply(DotRowArgs);
+
+void BM_MatMulHead(benchmark::State& state) {
+  const int64_t num_tokens = state.range(0);
+  const SimdLevel level = static_cast<SimdLevel>(state.range(1));
+  if (ForceSimdLevel(level) != level) {
+    state.SkipWithError("SIMD level not available");
+    return;
+  }
+  constexpr int64_t kN = 640, kRows = 262144;
+  static const std::vector<uint8_t> w = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
+  const std::vector<float> x = Activations(kN * num_tokens);
+  std::vector<float> y(static_cast<size_t>(kRows * num_tokens));
+  const MatMulArgs args{TensorType::kQ8_0, w.data(), RowBytes(TensorType::kQ8_0, kN), kN,
+                        x.data(), kN, y.data(), kRows, num_tokens};
+  for (auto _ : state) {
+    MatMulRows(args, 0, kRows);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(SimdLevelName(level));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * kN * kRows * num_tokens * state.iterations(), benchmark::Counter::kIsRate,
+      benchmark::Counter::OneK::kIs1000);
+}
+BENCHMARK(BM_MatMulHead)
+    ->ArgsProduct({{1, 8, 64}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace parley
+
+BENCHMARK_MAIN();

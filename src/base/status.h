@@ -1,0 +1,80 @@
+// Status and StatusOr<T>: how input and I/O failures travel (leveldb style).
+// A Status is either OK or carries a message a user can act on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "base/check.h"
+
+namespace parley {
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  static Status Ok() { return Status(); }
+  static Status Error(std::string message) { return Status(std::move(message), true); }
+
+  bool ok() const { return !failed_; }
+  const std::string& message() const { return message_; }
+  // Returns a copy whose message is prefixed with `context: `.
+  Status WithContext(const std::string& context) const {
+    return ok() ? *this : Error(context + ": " + message_);
+  }
+
+ private:
+  Status(std::string message, bool failed) : message_(std::move(message)), failed_(failed) {}
+  std::string message_;
+  bool failed_ = false;
+};
+
+template <typename T>
+class [[nodiscard]] StatusOr {
+ public:
+  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {  // NOLINT
+    PARLEY_CHECK(!status_.ok()) << "StatusOr built from an OK status without a value";
+  }
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  T& value() & {
+    PARLEY_CHECK(ok()) << status_.message();
+    return *value_;
+  }
+  const T& value() const& {
+    PARLEY_CHECK(ok()) << status_.message();
+    return *value_;
+  }
+  T&& value() && {
+    PARLEY_CHECK(ok()) << status_.message();
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() { return value(); }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+}  // namespace parley
+
+#define PARLEY_CONCAT_INNER(a, b) a##b
+#define PARLEY_CONCAT(a, b) PARLEY_CONCAT_INNER(a, b)
+
+// Returns the status from the enclosing function if `expr` failed.
+#define PARLEY_RETURN_IF_ERROR(expr)          \
+  do {                                        \
+    ::parley::Status _st = (expr);            \
+    if (!_st.ok()) return _st;                \
+  } while (0)
+
+// `PARLEY_ASSIGN_OR_RETURN(auto x, F())`: unwraps a StatusOr or returns its status.
+#define PARLEY_ASSIGN_OR_RETURN(lhs, expr) \
+  PARLEY_ASSIGN_OR_RETURN_IMPL(PARLEY_CONCAT(_sor_, __LINE__), lhs, expr)
+#define PARLEY_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return tmp.status();                \
+  lhs = std::move(tmp).value()

@@ -1,0 +1,77 @@
+// SIMD level detection and the process-wide active level. Detection runs once (thread-safe
+// static init); the active level is an atomic read by every dispatched kernel call.
+// PARLEY_SIMD=scalar|avx2|avx512 in the environment forces a lower level at first use.
+#include "kernels/cpu.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+namespace parley {
+namespace {
+
+// Whether quant_avx512.cc and friends are compiled into this build.
+constexpr bool kHaveAvx512Kernels = true;
+
+SimdLevel Detect() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
+  if (!avx2) return SimdLevel::kScalar;
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  if (kHaveAvx512Kernels && avx512) return SimdLevel::kAvx512;
+  return SimdLevel::kAvx2;
+#else
+  return SimdLevel::kScalar;
+#endif
+}
+
+SimdLevel Clamp(SimdLevel level) {
+  const SimdLevel detected = DetectedSimdLevel();
+  return static_cast<int>(level) > static_cast<int>(detected) ? detected : level;
+}
+
+SimdLevel InitialLevel() {
+  SimdLevel level = DetectedSimdLevel();
+  if (const char* env = std::getenv("PARLEY_SIMD")) {
+    if (std::strcmp(env, "scalar") == 0) level = SimdLevel::kScalar;
+    if (std::strcmp(env, "avx2") == 0) level = SimdLevel::kAvx2;
+    if (std::strcmp(env, "avx512") == 0) level = SimdLevel::kAvx512;
+  }
+  return Clamp(level);
+}
+
+std::atomic<int>& ActiveLevelSlot() {
+  static std::atomic<int> slot{static_cast<int>(InitialLevel())};
+  return slot;
+}
+
+}  // namespace
+
+SimdLevel DetectedSimdLevel() {
+  static const SimdLevel detected = Detect();
+  return detected;
+}
+
+SimdLevel ActiveSimdLevel() {
+  return static_cast<SimdLevel>(ActiveLevelSlot().load(std::memory_order_relaxed));
+}
+
+SimdLevel ForceSimdLevel(SimdLevel level) {
+  const SimdLevel effective = Clamp(level);
+  ActiveLevelSlot().store(static_cast<int>(effective), std::memory_order_relaxed);
+  return effective;
+}
+
+const char* SimdLevelName(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::kScalar: return "scalar";
+    case SimdLevel::kAvx2: return "avx2";
+    case SimdLevel::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+}  // namespace parley

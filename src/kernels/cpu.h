@@ -1,0 +1,18 @@
+// Run-time choice of the SIMD level. Detected once from CPUID; tests may force a lower
+// level to exercise every path on one machine.
+#pragma once
+
+namespace parley {
+
+enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The best level this CPU and build support.
+SimdLevel DetectedSimdLevel();
+// The level kernels use now (the detected one unless forced).
+SimdLevel ActiveSimdLevel();
+// Forces kernels to `level`, clamped to the detected one. Returns the level in effect.
+// Not thread-safe against running kernels: call it between forward passes or in tests.
+SimdLevel ForceSimdLevel(SimdLevel level);
+const char* SimdLevelName(SimdLevel level);
+
+}  // namespace parley

@@ -1,0 +1,106 @@
+// AVX-512 MatMulRows: the design of matmul_avx2.cc with 16-lane vectors, a 4 rows x 3
+// tokens register tile (12 accumulators of the 32 registers) and masked row tails.
+// Compiled only with the AVX-512 flags; no standard-library code here (see
+// avx2_decode_inl.h). Reentrant; scratch is per thread.
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*
+// placeholders (GCC bug 105593); silence it for the header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+
+#include "kernels/quant.h"
+#include "kernels/quant_internal.h"
+
+namespace parley::avx512 {
+namespace {
+
+// Rows dequantized at a time (see matmul_avx2.cc).
+constexpr int kTileRows = 16;
+
+// out[t * out_stride + r] = dot(w + r * n, x + t * x_stride) for r < kRows, t < kTokens.
+template <int kRows, int kTokens>
+void DotTile(const float* w, const float* x, int64_t x_stride, int64_t n, float* out,
+             int64_t out_stride) {
+  __m512 acc[kTokens][kRows];
+#pragma GCC unroll 8
+  for (int t = 0; t < kTokens; ++t) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) acc[t][r] = _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 xv[kTokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * x_stride + i);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w + r * n + i);
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) acc[t][r] = _mm512_fmadd_ps(wv, xv[t], acc[t][r]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    for (int r = 0; r < kRows; ++r) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t][r]);
+  }
+}
+
+template <int kRows>
+void DotTileAllTokens(const float* w, const MatMulArgs& a, int64_t row) {
+  int64_t t = 0;
+  for (; t + 3 <= a.num_tokens; t += 3) {
+    DotTile<kRows, 3>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
+                      a.y_stride);
+  }
+  switch (a.num_tokens - t) {
+    case 2:
+      DotTile<kRows, 2>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
+                        a.y_stride);
+      break;
+    case 1:
+      DotTile<kRows, 1>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
+                        a.y_stride);
+      break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void MatMulRows(const MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  const char* w = static_cast<const char*>(a.w);
+  if (a.num_tokens == 1) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      a.y[r] = avx512::DotRow(a.type, w + r * a.w_row_bytes, a.x, a.n);
+    }
+    return;
+  }
+  const bool is_f32 = a.type == TensorType::kF32 && a.w_row_bytes == static_cast<size_t>(a.n) * 4;
+  float* scratch =
+      is_f32 ? nullptr : internal::ThreadScratch(internal::ScratchSlot::kTile, kTileRows * a.n);
+  for (int64_t tile = row_begin; tile < row_end; tile += kTileRows) {
+    const int64_t rows = row_end - tile < kTileRows ? row_end - tile : kTileRows;
+    const float* tile_w;
+    if (is_f32) {
+      tile_w = reinterpret_cast<const float*>(w + tile * a.w_row_bytes);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        avx512::DequantizeRow(a.type, w + (tile + r) * a.w_row_bytes, scratch + r * a.n, a.n);
+      }
+      tile_w = scratch;
+    }
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) DotTileAllTokens<4>(tile_w + r * a.n, a, tile + r);
+    switch (rows - r) {
+      case 3: DotTileAllTokens<3>(tile_w + r * a.n, a, tile + r); break;
+      case 2: DotTileAllTokens<2>(tile_w + r * a.n, a, tile + r); break;
+      case 1: DotTileAllTokens<1>(tile_w + r * a.n, a, tile + r); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace parley::avx512

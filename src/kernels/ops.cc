@@ -1,0 +1,110 @@
+// Scalar references of the f32 ops and the dispatch to their SIMD versions by
+// ActiveSimdLevel(). Activations (GELU, SiLU, softmax's exp) stay scalar at every level:
+// they use std::tanh / std::exp, whose accuracy matters more here than their speed.
+// Stateless; thread-safe.
+#include "kernels/ops.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
+
+namespace parley {
+namespace scalar {
+
+// Sums in double: the reference for the SIMD versions' f32 sums.
+float DotF32(const float* a, const float* b, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(sum);
+}
+
+void AxpyF32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// As ggml's rms_norm: squares in f32, their sum in double, then y = (x * scale) * w with
+// scale = 1 / sqrtf(mean + eps) in f32.
+void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+void GeluTanhMul(float* x, const float* y, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608f;
+  constexpr float kCoef = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = x[i];
+    const float g = 0.5f * z * (1.0f + std::tanh(kSqrt2OverPi * (z + kCoef * z * z * z)));
+    x[i] = g * y[i];
+  }
+}
+
+void SiluMul(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = x[i];
+    x[i] = z / (1.0f + std::exp(-z)) * y[i];
+  }
+}
+
+void SoftmaxInPlace(float* x, int64_t n) {
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void AddF32(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void ScaleF32(float* x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+}  // namespace scalar
+
+namespace {
+bool UseAvx2() { return ActiveSimdLevel() != SimdLevel::kScalar; }
+}  // namespace
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  switch (ActiveSimdLevel()) {
+    case SimdLevel::kAvx512: return avx512::DotF32(a, b, n);
+    case SimdLevel::kAvx2: return avx2::DotF32(a, b, n);
+    default: return scalar::DotF32(a, b, n);
+  }
+}
+
+void AxpyF32(float a, const float* x, float* y, int64_t n) {
+  UseAvx2() ? avx2::AxpyF32(a, x, y, n) : scalar::AxpyF32(a, x, y, n);
+}
+
+void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  UseAvx2() ? avx2::RmsNorm(x, w, y, n, eps) : scalar::RmsNorm(x, w, y, n, eps);
+}
+
+void GeluTanhMul(float* x, const float* y, int64_t n) { scalar::GeluTanhMul(x, y, n); }
+
+void SiluMul(float* x, const float* y, int64_t n) { scalar::SiluMul(x, y, n); }
+
+void SoftmaxInPlace(float* x, int64_t n) { scalar::SoftmaxInPlace(x, n); }
+
+void AddF32(const float* x, float* y, int64_t n) {
+  UseAvx2() ? avx2::AddF32(x, y, n) : scalar::AddF32(x, y, n);
+}
+
+void ScaleF32(float* x, float a, int64_t n) {
+  UseAvx2() ? avx2::ScaleF32(x, a, n) : scalar::ScaleF32(x, a, n);
+}
+
+}  // namespace parley

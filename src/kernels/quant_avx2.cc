@@ -1,0 +1,341 @@
+// AVX2 + FMA + F16C weight-row kernels. Hot types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K, F32, F16, BF16) decode each block into registers and FMA against f32 activations;
+// Q2_K and Q3_K dequantize through the scalar code into thread-local scratch. Dequantized
+// values are bit-identical to the scalar reference (same operations; the file is compiled
+// with -ffp-contract=off, so only explicit FMAs fuse). Compiled only with -mavx2 -mfma
+// -mf16c; reached through quant.cc after the CPU check. Reentrant.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/avx2_decode_inl.h"
+#include "kernels/ops_internal.h"
+#include "kernels/quant.h"
+#include "kernels/quant_internal.h"
+#include "kernels/tensor_type.h"
+
+namespace parley::avx2 {
+namespace {
+
+using simd::Half;
+using simd::Spill;
+
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 8 signed bytes at p, as floats (memory-form vpmovsxbd).
+inline __m256 I8x8ToF32(const int8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// 32 quants as four groups of 8 floats.
+struct Quants32 {
+  __m256 f[4];
+};
+inline Quants32 ToFloats(const int8_t* p) {
+  return {{I8x8ToF32(p), I8x8ToF32(p + 8), I8x8ToF32(p + 16), I8x8ToF32(p + 24)}};
+}
+inline Quants32 ToFloats(__m256i q) {
+  alignas(32) int8_t buf[32];
+  return ToFloats(Spill(q, buf));
+}
+
+// sum_k q[k] * x[k] over 32 elements, as 8 partial sums.
+inline __m256 Dot32(const Quants32& q, const float* x) {
+  const __m256 a = _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(x + 8),
+                                   _mm256_mul_ps(q.f[0], _mm256_loadu_ps(x)));
+  const __m256 b = _mm256_fmadd_ps(q.f[3], _mm256_loadu_ps(x + 24),
+                                   _mm256_mul_ps(q.f[2], _mm256_loadu_ps(x + 16)));
+  return _mm256_add_ps(a, b);
+}
+
+// The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: bytes 0-7
+// and 8-15 give elements 0-15 (low nibbles) and 16-31 (high nibbles), without the
+// byte-domain unpack and spill that the 5-bit types need.
+template <int kOffset>
+inline Quants32 NibbleFloats(const uint8_t* qs) {
+  const __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs)));
+  const __m256i b =
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8)));
+  const __m256i m4 = _mm256_set1_epi32(0x0F);
+  const __m256i off = _mm256_set1_epi32(kOffset);
+  return {{_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(a, m4), off)),
+           _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(b, m4), off)),
+           _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(a, 4), off)),
+           _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 4), off))}};
+}
+inline Quants32 FloatsQ4_0(const uint8_t* b) { return NibbleFloats<8>(b + 2); }
+inline Quants32 FloatsQ4_1(const uint8_t* b) { return NibbleFloats<0>(b + 4); }
+inline Quants32 FloatsQ5_0(const uint8_t* b) { return ToFloats(simd::QuantsQ5_0(b)); }
+inline Quants32 FloatsQ5_1(const uint8_t* b) { return ToFloats(simd::QuantsQ5_1(b)); }
+inline Quants32 FloatsQ8_0(const uint8_t* b) {
+  return ToFloats(reinterpret_cast<const int8_t*>(b + 2));
+}
+
+// ---- Legacy 32-element types -------------------------------------------------------------
+
+// y = d * q: Q4_0, Q5_0, Q8_0.
+template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
+float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= num_blocks; i += 2, x += 64) {
+    const uint8_t* b = p + i * kBytes;
+    simd::PrefetchAhead(b);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b + kBytes)), Dot32(kDecode(b + kBytes), x + 32),
+                           acc1);
+  }
+  if (i < num_blocks) {
+    const uint8_t* b = p + i * kBytes;
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
+  }
+  return HSum(_mm256_add_ps(acc0, acc1));
+}
+
+// y = d * q + m: Q4_1, Q5_1; each weight is one FMA before the FMA with x.
+template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
+float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
+    const uint8_t* b = p + i * kBytes;
+    simd::PrefetchAhead(b);
+    const Quants32 q = kDecode(b);
+    const __m256 d = _mm256_broadcast_ss(simd::HalfPtr(lut, b));
+    const __m256 m = _mm256_broadcast_ss(simd::HalfPtr(lut, b + 2));
+#pragma GCC unroll 8
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(_mm256_fmadd_ps(q.f[k], d, m), _mm256_loadu_ps(x + 8 * k), acc[k]);
+    }
+  }
+  return HSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
+void DequantScaled(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
+    const uint8_t* b = p + i * kBytes;
+    const Quants32 q = kDecode(b);
+    const __m256 d = _mm256_set1_ps(Half(lut, b));
+#pragma GCC unroll 8
+    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(q.f[k], d));
+  }
+}
+
+template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
+void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
+    const uint8_t* b = p + i * kBytes;
+    const Quants32 q = kDecode(b);
+    const __m256 d = _mm256_set1_ps(Half(lut, b)), m = _mm256_set1_ps(Half(lut, b + 2));
+#pragma GCC unroll 8
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(_mm256_mul_ps(q.f[k], d), m));
+    }
+  }
+}
+
+// ---- K-types ------------------------------------------------------------------------------
+
+// y = d1 * q - m1 per sub-block, folded into one FMA per 8 weights before the FMA with x.
+template <bool kFive>
+float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  alignas(32) float dsc[8], dmn[8];
+  for (int64_t i = 0; i < num_blocks; ++i, x += 256) {
+    const uint8_t* b = p + i * kBytes;
+#pragma GCC unroll 8
+    for (int line = 0; line < kBytes; line += 64) simd::PrefetchAhead(b + line);
+    simd::ScalesK45(lut, b, dsc, dmn);
+    __m256i quants[2];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {  // sub-blocks of 32; chunk j / 2 holds j and j ^ 1
+      if ((j & 1) == 0) simd::QuantsK45<kFive>(b, j / 2, &quants[0], &quants[1]);
+      const Quants32 q = ToFloats(quants[j & 1]);
+      const __m256 d = _mm256_broadcast_ss(dsc + j), m = _mm256_broadcast_ss(dmn + j);
+      const float* xj = x + 32 * j;
+#pragma GCC unroll 8
+      for (int k = 0; k < 4; ++k) {
+        acc[k] = _mm256_fmadd_ps(_mm256_fmsub_ps(d, q.f[k], m), _mm256_loadu_ps(xj + 8 * k),
+                                 acc[k]);
+      }
+    }
+  }
+  return HSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+// y = d1 * q - m1 (the K-type formula, unfused as in the scalar code).
+inline void Store32K(float* y, const Quants32& q, const float* d1, const float* m1) {
+  const __m256 d = _mm256_broadcast_ss(d1), m = _mm256_broadcast_ss(m1);
+#pragma GCC unroll 8
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(y + 8 * k, _mm256_sub_ps(_mm256_mul_ps(d, q.f[k]), m));
+  }
+}
+
+template <bool kFive>
+void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
+  alignas(32) float dsc[8], dmn[8];
+  for (int64_t i = 0; i < num_blocks; ++i, y += 256) {
+    const uint8_t* b = p + i * kBytes;
+    simd::ScalesK45(lut, b, dsc, dmn);
+#pragma GCC unroll 8
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo, hi;
+      simd::QuantsK45<kFive>(b, c, &lo, &hi);
+      Store32K(y + 64 * c, ToFloats(lo), dsc + 2 * c, dmn + 2 * c);
+      Store32K(y + 64 * c + 32, ToFloats(hi), dsc + 2 * c + 1, dmn + 2 * c + 1);
+    }
+  }
+}
+
+// Q6_K: scale dsc[8n + 2k] covers elements 0-15 of group k of half n, dsc[8n + 2k + 1]
+// elements 16-31.
+float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  alignas(32) float dsc[16];
+  for (int64_t i = 0; i < num_blocks; ++i) {
+    const uint8_t* b = p + i * internal::kQ6_KBytes;
+#pragma GCC unroll 8
+    for (int line = 0; line < internal::kQ6_KBytes; line += 64) simd::PrefetchAhead(b + line);
+    simd::ScalesQ6_K(lut, b, dsc);
+#pragma GCC unroll 8
+    for (int n = 0; n < 2; ++n, x += 128) {
+      __m256i g[4];
+      simd::QuantsQ6_K(b, n, g);
+#pragma GCC unroll 8
+      for (int k = 0; k < 4; ++k) {
+        const Quants32 q = ToFloats(g[k]);
+        const float* xg = x + 32 * k;
+        const __m256 s0 = _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(xg + 8),
+                                          _mm256_mul_ps(q.f[0], _mm256_loadu_ps(xg)));
+        const __m256 s1 = _mm256_fmadd_ps(q.f[3], _mm256_loadu_ps(xg + 24),
+                                          _mm256_mul_ps(q.f[2], _mm256_loadu_ps(xg + 16)));
+        const int is = 8 * n + 2 * k;
+        acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(dsc + is), s0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(dsc + is + 1), s1, acc1);
+      }
+    }
+  }
+  return HSum(_mm256_add_ps(acc0, acc1));
+}
+
+void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  alignas(32) float dsc[16];
+  for (int64_t i = 0; i < num_blocks; ++i) {
+    const uint8_t* b = p + i * internal::kQ6_KBytes;
+    simd::ScalesQ6_K(lut, b, dsc);
+#pragma GCC unroll 8
+    for (int n = 0; n < 2; ++n, y += 128) {
+      __m256i g[4];
+      simd::QuantsQ6_K(b, n, g);
+#pragma GCC unroll 8
+      for (int k = 0; k < 4; ++k) {
+        const Quants32 q = ToFloats(g[k]);
+        const int is = 8 * n + 2 * k;
+        const __m256 d0 = _mm256_broadcast_ss(dsc + is);
+        const __m256 d1 = _mm256_broadcast_ss(dsc + is + 1);
+        float* yg = y + 32 * k;
+        _mm256_storeu_ps(yg, _mm256_mul_ps(d0, q.f[0]));
+        _mm256_storeu_ps(yg + 8, _mm256_mul_ps(d0, q.f[1]));
+        _mm256_storeu_ps(yg + 16, _mm256_mul_ps(d1, q.f[2]));
+        _mm256_storeu_ps(yg + 24, _mm256_mul_ps(d1, q.f[3]));
+      }
+    }
+  }
+}
+
+// ---- Plain float types ----------------------------------------------------------------------
+
+inline __m256 LoadF16x8(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 LoadBf16x8(const uint8_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+template <__m256 (*kLoad8)(const uint8_t*), TensorType kType>
+float DotHalfType(const uint8_t* p, const float* x, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    simd::PrefetchAhead(p + 2 * i);
+    acc0 = _mm256_fmadd_ps(kLoad8(p + 2 * i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(kLoad8(p + 2 * i + 16), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  float sum = HSum(_mm256_add_ps(acc0, acc1));
+  if (i < n) {
+    float tail[16];
+    scalar::DequantizeRow(kType, p + 2 * i, tail, n - i);
+    for (int64_t k = 0; k < n - i; ++k) sum += tail[k] * x[i + k];
+  }
+  return sum;
+}
+
+template <__m256 (*kLoad8)(const uint8_t*), TensorType kType>
+void DequantHalfType(const uint8_t* p, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, kLoad8(p + 2 * i));
+  if (i < n) scalar::DequantizeRow(kType, p + 2 * i, y + i, n - i);
+}
+
+}  // namespace
+
+void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
+      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  const uint8_t* p = static_cast<const uint8_t*>(row);
+  const float* lut = internal::HalfToFloatTable();
+  switch (type) {
+    case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
+    case TensorType::kF16: DequantHalfType<LoadF16x8, TensorType::kF16>(p, dst, n); return;
+    case TensorType::kBF16: DequantHalfType<LoadBf16x8, TensorType::kBF16>(p, dst, n); return;
+    case TensorType::kQ4_0: DequantScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_0: DequantScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ8_0: DequantScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_1: DequantAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_1: DequantAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_K: DequantK45<false>(lut, p, dst, n / 256); return;
+    case TensorType::kQ5_K: DequantK45<true>(lut, p, dst, n / 256); return;
+    case TensorType::kQ6_K: DequantQ6_K(lut, p, dst, n / 256); return;
+    default: scalar::DequantizeRow(type, row, dst, n); return;
+  }
+}
+
+float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
+      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  const uint8_t* p = static_cast<const uint8_t*>(row);
+  const float* lut = internal::HalfToFloatTable();
+  switch (type) {
+    case TensorType::kF32: return DotF32(reinterpret_cast<const float*>(p), x, n);
+    case TensorType::kF16: return DotHalfType<LoadF16x8, TensorType::kF16>(p, x, n);
+    case TensorType::kBF16: return DotHalfType<LoadBf16x8, TensorType::kBF16>(p, x, n);
+    case TensorType::kQ4_0: return DotScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_0: return DotScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ8_0: return DotScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_1: return DotAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_1: return DotAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_K: return DotK45<false>(lut, p, x, n / 256);
+    case TensorType::kQ5_K: return DotK45<true>(lut, p, x, n / 256);
+    case TensorType::kQ6_K: return DotQ6_K(lut, p, x, n / 256);
+    default: {
+      float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
+      scalar::DequantizeRow(type, row, w, n);
+      return DotF32(w, x, n);
+    }
+  }
+}
+
+}  // namespace parley::avx2

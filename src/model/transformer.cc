@@ -1,0 +1,191 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/check.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+
+namespace parley {
+
+Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool)
+    : config_(config), weights_(weights), pool_(pool) {}
+
+void Transformer::MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y) {
+  MatMulArgs args{w.type, w.data, w.row_bytes, w.cols, x, w.cols, y, w.rows, num_tokens};
+  int64_t threads = pool_->num_threads();
+  int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
+  pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end) { MatMulRows(args, begin, end); });
+}
+
+// Rotates each head of x ([num_heads, head_dim]) for position `pos`. The angles follow
+// ggml's recurrence (theta_i = pos * base^(-2i/d), computed by repeated multiplication in
+// f32) so results track llama.cpp's closely.
+void Transformer::Rope(float* x, int32_t num_heads, int32_t pos, float base) const {
+  const int32_t d = config_.head_dim;
+  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(config_.rope_dims));
+  float cos_sin[2 * 512];
+  PARLEY_CHECK(d <= 1024);
+  float theta = static_cast<float>(pos);
+  for (int32_t i = 0; i < d / 2; ++i) {
+    cos_sin[2 * i] = std::cos(theta);
+    cos_sin[2 * i + 1] = std::sin(theta);
+    theta *= theta_scale;
+  }
+  for (int32_t h = 0; h < num_heads; ++h) {
+    float* v = x + static_cast<size_t>(h) * d;
+    for (int32_t i = 0; i < d / 2; ++i) {
+      // NEOX pairs (i, i + d/2); NORMAL pairs (2i, 2i + 1).
+      int32_t a = config_.rope_style == RopeStyle::kNeox ? i : 2 * i;
+      int32_t b = config_.rope_style == RopeStyle::kNeox ? i + d / 2 : 2 * i + 1;
+      float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+// attn_[t] = softmax(q_t . K^T) V over the keys this layer lets position p = start + t
+// see: [0, p] for global layers, [p - window + 1, p] for sliding ones. Keys before
+// `start` come from the cache; keys of this batch from k_/v_ (they are written to the
+// cache only after the layer's attention, so a window ring is never overwritten while
+// this batch still needs its old slots).
+void Transformer::Attention(int32_t layer, int32_t start, int32_t num_tokens, SequenceKv* kv) {
+  const int32_t d = config_.head_dim;
+  const int32_t heads = config_.num_heads;
+  const int32_t kv_dim = config_.kv_dim();
+  const int32_t group = heads / config_.num_kv_heads;
+  const int32_t window = config_.layers[layer].window;
+  auto key = [&](int32_t j) {
+    return j < start ? kv->k(layer, j) : k_.data() + static_cast<size_t>(j - start) * kv_dim;
+  };
+  auto value = [&](int32_t j) {
+    return j < start ? kv->v(layer, j) : v_.data() + static_cast<size_t>(j - start) * kv_dim;
+  };
+  pool_->ParallelFor(static_cast<int64_t>(num_tokens) * heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t job = begin; job < end; ++job) {
+      const int32_t t = static_cast<int32_t>(job / heads);
+      const int32_t h = static_cast<int32_t>(job % heads);
+      const size_t kv_off = static_cast<size_t>(h / group) * d;
+      const int32_t pos = start + t;
+      const int32_t lo = window > 0 ? std::max(0, pos - window + 1) : 0;
+      const float* q = q_.data() + (static_cast<size_t>(t) * heads + h) * d;
+      scores.resize(pos - lo + 1);
+      for (int32_t j = lo; j <= pos; ++j) scores[j - lo] = DotF32(q, key(j) + kv_off, d);
+      SoftmaxInPlace(scores.data(), pos - lo + 1);
+      float* out = attn_.data() + (static_cast<size_t>(t) * heads + h) * d;
+      std::fill(out, out + d, 0.0f);
+      for (int32_t j = lo; j <= pos; ++j) AxpyF32(scores[j - lo], value(j) + kv_off, out, d);
+    }
+  });
+}
+
+Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, LogitRows which,
+                            std::vector<float>* logits) {
+  const ModelConfig& c = config_;
+  const int32_t n = static_cast<int32_t>(tokens.size());
+  const int32_t start = kv->num_tokens();
+  if (n == 0) return Status::Error("nothing to compute: empty token list");
+  if (start + n > kv->max_tokens()) {
+    return Status::Error("context is full: " + std::to_string(start) + " cached + " +
+                         std::to_string(n) + " new tokens exceed the context size " +
+                         std::to_string(kv->max_tokens()));
+  }
+  for (int32_t id : tokens) {
+    if (id < 0 || id >= c.vocab_size) {
+      return Status::Error("token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                           std::to_string(c.vocab_size) + ")");
+    }
+  }
+  const int32_t H = c.hidden, Q = c.q_dim(), KV = c.kv_dim(), F = c.ffn_hidden;
+  x_.resize(static_cast<size_t>(n) * H);
+  h_.resize(static_cast<size_t>(n) * std::max(H, Q));
+  q_.resize(static_cast<size_t>(n) * Q);
+  k_.resize(static_cast<size_t>(n) * KV);
+  v_.resize(static_cast<size_t>(n) * KV);
+  attn_.resize(static_cast<size_t>(n) * Q);
+  ffn_gate_.resize(static_cast<size_t>(n) * F);
+  ffn_up_.resize(static_cast<size_t>(n) * F);
+
+  // x = embed(tokens) * embedding_scale  [n, H]
+  for (int32_t t = 0; t < n; ++t) {
+    float* x = x_.data() + static_cast<size_t>(t) * H;
+    DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(tokens[t]), x, H);
+    if (c.embedding_scale != 1.0f) ScaleF32(x, c.embedding_scale, H);
+  }
+
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    for (int32_t t = 0; t < n; ++t) {
+      RmsNorm(x_.data() + t * H, w.attn_norm_f.data(), h_.data() + t * H, H, c.rms_eps);
+    }
+    MatMul(w.wq, h_.data(), n, q_.data());  // [n, heads * d]
+    MatMul(w.wk, h_.data(), n, k_.data());  // [n, kv_heads * d]
+    MatMul(w.wv, h_.data(), n, v_.data());  // [n, kv_heads * d]
+    for (int32_t t = 0; t < n; ++t) {
+      float* q = q_.data() + static_cast<size_t>(t) * Q;
+      float* k = k_.data() + static_cast<size_t>(t) * KV;
+      if (c.qk_norm) {
+        for (int32_t h = 0; h < c.num_heads; ++h) {
+          RmsNorm(q + h * c.head_dim, w.q_norm_f.data(), q + h * c.head_dim, c.head_dim, c.rms_eps);
+        }
+        for (int32_t h = 0; h < c.num_kv_heads; ++h) {
+          RmsNorm(k + h * c.head_dim, w.k_norm_f.data(), k + h * c.head_dim, c.head_dim, c.rms_eps);
+        }
+      }
+      Rope(q, c.num_heads, start + t, c.layers[l].rope_base);
+      Rope(k, c.num_kv_heads, start + t, c.layers[l].rope_base);
+      ScaleF32(q, c.attention_scale, Q);
+    }
+    Attention(l, start, n, kv);
+    for (int32_t t = 0; t < n; ++t) {
+      std::copy_n(k_.data() + static_cast<size_t>(t) * KV, KV, kv->k(l, start + t));
+      std::copy_n(v_.data() + static_cast<size_t>(t) * KV, KV, kv->v(l, start + t));
+    }
+    MatMul(w.wo, attn_.data(), n, h_.data());  // [n, H]
+    for (int32_t t = 0; t < n; ++t) {
+      float* a = h_.data() + static_cast<size_t>(t) * H;
+      if (c.post_norms) RmsNorm(a, w.post_attn_norm_f.data(), a, H, c.rms_eps);
+      AddF32(a, x_.data() + static_cast<size_t>(t) * H, H);
+      RmsNorm(x_.data() + static_cast<size_t>(t) * H, w.ffn_norm_f.data(), a, H, c.rms_eps);
+    }
+    MatMul(w.w_gate, h_.data(), n, ffn_gate_.data());  // [n, F]
+    MatMul(w.w_up, h_.data(), n, ffn_up_.data());      // [n, F]
+    for (int32_t t = 0; t < n; ++t) {
+      float* g = ffn_gate_.data() + static_cast<size_t>(t) * F;
+      const float* u = ffn_up_.data() + static_cast<size_t>(t) * F;
+      if (c.activation == Activation::kGeluTanh) {
+        GeluTanhMul(g, u, F);
+      } else {
+        SiluMul(g, u, F);
+      }
+    }
+    MatMul(w.w_down, ffn_gate_.data(), n, h_.data());  // [n, H]
+    for (int32_t t = 0; t < n; ++t) {
+      float* f = h_.data() + static_cast<size_t>(t) * H;
+      if (c.post_norms) RmsNorm(f, w.post_ffn_norm_f.data(), f, H, c.rms_eps);
+      AddF32(f, x_.data() + static_cast<size_t>(t) * H, H);
+    }
+  }
+  kv->Advance(n);
+
+  if (which == LogitRows::kNone) return Status::Ok();
+  const int32_t first = which == LogitRows::kLast ? n - 1 : 0;
+  const int32_t rows = n - first;
+  for (int32_t t = first; t < n; ++t) {
+    float* x = x_.data() + static_cast<size_t>(t) * H;
+    RmsNorm(x, weights_.output_norm_f.data(), h_.data() + static_cast<size_t>(t - first) * H, H, c.rms_eps);
+  }
+  logits->resize(static_cast<size_t>(rows) * c.vocab_size);
+  MatMul(weights_.output, h_.data(), rows, logits->data());  // [rows, vocab]
+  if (c.final_logit_softcap > 0.0f) {
+    const float cap = c.final_logit_softcap;
+    for (float& v : *logits) v = cap * std::tanh(v / cap);
+  }
+  return Status::Ok();
+}
+
+}  // namespace parley

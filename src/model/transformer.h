@@ -1,0 +1,45 @@
+// The decoder forward pass shared by every supported architecture: it reads only
+// ModelConfig flags (norm placement, QK-norm, RoPE style, activation, windows), so an
+// architecture is a config reader plus its tensor names, not a new forward pass.
+// Activations and the residual stream stay f32. Not thread-safe: one caller at a time;
+// compute is spread over the ThreadPool.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "model/config.h"
+#include "model/sequence_kv.h"
+#include "model/weights.h"
+
+namespace parley {
+
+enum class LogitRows { kLast, kAll, kNone };
+
+class Transformer {
+ public:
+  // REQUIRES: config, weights and pool outlive this object.
+  Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool);
+
+  // Computes `tokens` at positions [kv->num_tokens(), +tokens.size()), appends their K/V
+  // to `kv` and, per `which`, writes logits: kLast -> [vocab], kAll -> [tokens, vocab].
+  // Errors (nothing changed): empty input, token id out of range, context full.
+  Status Forward(std::span<const int32_t> tokens, SequenceKv* kv, LogitRows which,
+                 std::vector<float>* logits);
+
+ private:
+  void MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y);
+  void Attention(int32_t layer, int32_t start, int32_t num_tokens, SequenceKv* kv);
+  void Rope(float* x, int32_t num_heads, int32_t pos, float base) const;
+
+  const ModelConfig& config_;
+  const ModelWeights& weights_;
+  ThreadPool* pool_;
+  // Scratch, resized per call: [num_tokens, dim] row-major.
+  std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
+};
+
+}  // namespace parley
