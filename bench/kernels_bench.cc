@@ -4,6 +4,7 @@
 //   BM_DotRow/<type>/<level>/<KiB>: one row of 640 elements (1024 for the 256-element
 //   K-types, as Gemma 3's attn_output), cycling through a set of rows of that many KiB
 //   (256: L2-resident, compute-bound; 65536: from L3/DRAM).
+//   BM_MatMulLayer/<type>/<tokens>/<level>: one layer matrix (see below).
 //   BM_MatMulHead/<tokens>/<level>: the Gemma 3 tied output head, Q8_0 [262144, 640].
 #include <benchmark/benchmark.h>
 
@@ -57,16 +58,15 @@ void BM_DotRow(benchmark::State& state) {
     benchmark::DoNotOptimize(DotRow(type, w.data() + r * row_bytes, x.data(), kN));
     if (++r == rows) r = 0;
   }
-  state.SetLabel(std::string(FindTypeInfo(static_cast<uint32_t>(type))->name) + " n=" +
-                 std::to_string(kN) + " " + SimdLevelName(level));
+  state.SetLabel(std::string(FindTypeInfo(static_cast<uint32_t>(type))->name) +
+                 " n=" + std::to_string(kN) + " " + SimdLevelName(level));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(row_bytes));
 }
 
 void DotRowArgs(benchmark::internal::Benchmark* b) {
-  for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_0,
-                       TensorType::kQ6_K, TensorType::kQ4_1, TensorType::kQ4_0,
-                       TensorType::kQ5_1, TensorType::kQ5_K, TensorType::kQ2_K,
-                       TensorType::kQ3_K, TensorType::kF16, TensorType::kBF16,
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_0, TensorType::kQ6_K,
+                       TensorType::kQ4_1, TensorType::kQ4_0, TensorType::kQ5_1, TensorType::kQ5_K,
+                       TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kF16, TensorType::kBF16,
                        TensorType::kF32}) {
     for (int level = 0; level <= static_cast<int>(DetectedSimdLevel()); ++level) {
       for (int64_t kib : {256, 65536}) b->Args({static_cast<int64_t>(t), level, kib});
@@ -74,6 +74,44 @@ void DotRowArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_DotRow)->Apply(DotRowArgs);
+
+// One layer matrix, all rows, single thread: Gemma 3's ffn_up (Q5_0 [2048, 640]) and
+// ffn_down (Q4_K [640, 2048]), SmolLM2's ffn_up (Q4_1 [1536, 576]).
+void BM_MatMulLayer(benchmark::State& state) {
+  const TensorType type = static_cast<TensorType>(state.range(0));
+  const int64_t num_tokens = state.range(1);
+  const SimdLevel level = static_cast<SimdLevel>(state.range(2));
+  if (ForceSimdLevel(level) != level) {
+    state.SkipWithError("SIMD level not available");
+    return;
+  }
+  const int64_t rows = type == TensorType::kQ4_K ? 640 : type == TensorType::kQ5_0 ? 2048 : 1536;
+  const int64_t n = type == TensorType::kQ4_K ? 2048 : type == TensorType::kQ5_0 ? 640 : 576;
+  const std::vector<uint8_t> w = QuantizedMatrix(type, rows, n);
+  const std::vector<float> x = Activations(n * num_tokens);
+  std::vector<float> y(static_cast<size_t>(rows * num_tokens));
+  const MatMulArgs args{type, w.data(), RowBytes(type, n), n, x.data(), n, y.data(), rows,
+                        num_tokens};
+  for (auto _ : state) {
+    MatMulRows(args, 0, rows);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(FindTypeInfo(static_cast<uint32_t>(type))->name) + " " +
+                 SimdLevelName(level));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * rows * num_tokens * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
+}
+void MatMulLayerArgs(benchmark::internal::Benchmark* b) {
+  for (TensorType t : {TensorType::kQ5_0, TensorType::kQ4_K, TensorType::kQ4_1}) {
+    for (int64_t tokens : {1, 16, 128}) {
+      for (int level = 0; level <= static_cast<int>(DetectedSimdLevel()); ++level) {
+        b->Args({static_cast<int64_t>(t), tokens, level});
+      }
+    }
+  }
+}
+BENCHMARK(BM_MatMulLayer)->Apply(MatMulLayerArgs)->Unit(benchmark::kMicrosecond);
 
 void BM_MatMulHead(benchmark::State& state) {
   const int64_t num_tokens = state.range(0);
@@ -86,17 +124,24 @@ void BM_MatMulHead(benchmark::State& state) {
   static const std::vector<uint8_t> w = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
   const std::vector<float> x = Activations(kN * num_tokens);
   std::vector<float> y(static_cast<size_t>(kRows * num_tokens));
-  const MatMulArgs args{TensorType::kQ8_0, w.data(), RowBytes(TensorType::kQ8_0, kN), kN,
-                        x.data(), kN, y.data(), kRows, num_tokens};
+  const MatMulArgs args{TensorType::kQ8_0,
+                        w.data(),
+                        RowBytes(TensorType::kQ8_0, kN),
+                        kN,
+                        x.data(),
+                        kN,
+                        y.data(),
+                        kRows,
+                        num_tokens};
   for (auto _ : state) {
     MatMulRows(args, 0, kRows);
     benchmark::ClobberMemory();
   }
   state.SetLabel(SimdLevelName(level));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * kN * kRows * num_tokens * state.iterations(), benchmark::Counter::kIsRate,
-      benchmark::Counter::OneK::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kN * kRows * num_tokens * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
 }
 BENCHMARK(BM_MatMulHead)
     ->ArgsProduct({{1, 8, 64}, {0, 1, 2}})

@@ -66,6 +66,7 @@ int RunChat(const ChatOptions& opts) {
     reply += tail;
     std::fputs(tail.c_str(), stdout);
     std::fputs("\n", stdout);
+    std::fflush(stdout);
     if (!stats.ok()) {
       std::fprintf(stderr, "error: %s\n", stats.status().message().c_str());
       history.pop_back();

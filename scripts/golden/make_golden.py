@@ -8,7 +8,7 @@ Output JSON (one entry per line for readable diffs):
   model_file, model_sha256, llama_cpp_python_version, config (how logits were computed),
   tokenize: [{text, add_special, parse_special, ids}]   every string of strings.py, twice:
             (add_special=True, parse_special=True) and (False, False)
-  prompts:  [{text, ids, top10: [[id, logit], ...], greedy: [32 ids], greedy_text}]
+  prompts:  [{text, ids, top10: [[id, logit], ...], greedy: [32 ids], greedy_margin, greedy_text}]
             ids: tokenized with add_special=True, parse_special=True.
             top10: raw logits (no softmax, no penalties) at the last prompt position, sorted by
                    logit descending (ties by id ascending), logits rounded to 5 decimals.
@@ -19,7 +19,6 @@ Output JSON (one entry per line for readable diffs):
             greedy_text: detokenized greedy ids (special tokens rendered), for humans only.
 """
 import argparse
-import ctypes
 import hashlib
 import json
 import os

@@ -75,8 +75,8 @@ class Ref:
             v[:, 0::2], v[:, 1::2] = a * c - b * s, a * s + b * c
         return v
 
-    def step(self, token, cache):
-        """Computes one token at position len(cache[0]['k']); returns its logits."""
+    def step(self, token, cache, logits=True):
+        """Computes one token at position len(cache[0]['k']); returns its logits (or None)."""
         gem = self.arch == "gemma3"
         pos = len(cache[0]["k"])
         x = self.w("token_embd.weight")[token].copy()
@@ -118,6 +118,8 @@ class Ref:
             if gem:
                 f = self.norm(f, g("post_ffw_norm"))
             x = x + f
+        if not logits:
+            return None
         h = self.norm(x, self.w("output_norm.weight"))
         head = self.w("output.weight") if "output.weight" in self.t else self.w("token_embd.weight")
         return head @ h
@@ -141,8 +143,8 @@ def main():
            "prompts": []}
     for p in golden["prompts"]:
         cache = [{"k": [], "v": []} for _ in range(ref.L)]
-        for t in p["ids"]:
-            logits = ref.step(t, cache)
+        for i, t in enumerate(p["ids"]):
+            logits = ref.step(t, cache, logits=i + 1 == len(p["ids"]))
         entry = {"text": p["text"], "ids": p["ids"], "top10": top10(logits), "greedy": [], "greedy_margin": []}
         for _ in range(32):
             order = np.argsort(-logits)[:2]

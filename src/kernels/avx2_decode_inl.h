@@ -95,10 +95,10 @@ inline void ScalesK45(const float* lut, const uint8_t* b, float* dsc, float* dmn
   const uint32_t sc_lo = w0 & 0x3f3f3f3fu, mn_lo = w1 & 0x3f3f3f3fu;
   const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
   const uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
-  const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-      _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo))));
-  const __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-      _mm_set_epi32(0, 0, static_cast<int>(mn_hi), static_cast<int>(mn_lo))));
+  const __m256 sc = _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo))));
+  const __m256 mn = _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(mn_hi), static_cast<int>(mn_lo))));
   _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_broadcast_ss(HalfPtr(lut, b)), sc));
   _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_broadcast_ss(HalfPtr(lut, b + 2)), mn));
   ForceToMemory<float, 8>(dsc);
@@ -110,8 +110,9 @@ inline void ScalesQ6_K(const float* lut, const uint8_t* b, float* dsc) {
   const __m256 d = _mm256_broadcast_ss(HalfPtr(lut, b + 208));
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
   _mm256_storeu_ps(dsc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw))));
-  _mm256_storeu_ps(dsc + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                 _mm_unpackhi_epi64(raw, raw)))));
+  _mm256_storeu_ps(
+      dsc + 8,
+      _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(raw, raw)))));
   ForceToMemory<float, 16>(dsc);
 }
 
@@ -132,10 +133,10 @@ inline void QuantsQ6_K(const uint8_t* b, int n, __m256i g[4]) {
   const __m256i h3 = _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2);
   g[0] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql0, m4), h0), bias);
   g[1] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql1, m4), h1), bias);
-  g[2] = _mm256_sub_epi8(
-      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), h2), bias);
-  g[3] = _mm256_sub_epi8(
-      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), h3), bias);
+  g[2] =
+      _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), h2), bias);
+  g[3] =
+      _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), h3), bias);
 }
 
 // Weight rows are streamed once per token; the hardware prefetcher alone leaves the

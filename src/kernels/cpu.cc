@@ -4,13 +4,14 @@
 #include "kernels/cpu.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 namespace parley {
 namespace {
 
-// Whether quant_avx512.cc and friends are compiled into this build.
+// The *_avx512.cc kernels are always compiled in; set false to retire that level.
 constexpr bool kHaveAvx512Kernels = true;
 
 SimdLevel Detect() {
@@ -36,9 +37,16 @@ SimdLevel Clamp(SimdLevel level) {
 SimdLevel InitialLevel() {
   SimdLevel level = DetectedSimdLevel();
   if (const char* env = std::getenv("PARLEY_SIMD")) {
-    if (std::strcmp(env, "scalar") == 0) level = SimdLevel::kScalar;
-    if (std::strcmp(env, "avx2") == 0) level = SimdLevel::kAvx2;
-    if (std::strcmp(env, "avx512") == 0) level = SimdLevel::kAvx512;
+    if (std::strcmp(env, "scalar") == 0) {
+      level = SimdLevel::kScalar;
+    } else if (std::strcmp(env, "avx2") == 0) {
+      level = SimdLevel::kAvx2;
+    } else if (std::strcmp(env, "avx512") == 0) {
+      level = SimdLevel::kAvx512;
+    } else {
+      std::fprintf(stderr, "parley: ignoring PARLEY_SIMD=%s (expected scalar, avx2 or avx512)\n",
+                   env);
+    }
   }
   return Clamp(level);
 }

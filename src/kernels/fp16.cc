@@ -1,5 +1,6 @@
-// Bit-exact scalar IEEE binary16 and bfloat16 conversions. No F16C here, so these run on any
-// x86-64 and serve as the reference for the SIMD paths. Pure functions; thread-safe.
+// Bit-exact scalar IEEE binary16 and bfloat16 conversions, matching F16C bit for bit (NaNs
+// are quieted, payloads kept). No F16C here, so these run on any x86-64 and serve as the
+// reference for the SIMD paths. Pure functions; thread-safe.
 #include "kernels/fp16.h"
 
 #include <cstdint>
@@ -34,7 +35,10 @@ float F16ToF32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exp = (h >> 10) & 0x1f;
   uint32_t mant = h & 0x3ff;
-  if (exp == 0x1f) return BitsFloat(sign | 0x7f800000u | (mant << 13));  // Inf, NaN
+  if (exp == 0x1f) {
+    // Inf; NaN comes back quiet with its payload, as F16C's vcvtph2ps does.
+    return BitsFloat(sign | 0x7f800000u | (mant != 0 ? 0x400000u : 0u) | (mant << 13));
+  }
   if (exp != 0) return BitsFloat(sign | ((exp + 112) << 23) | (mant << 13));
   if (mant == 0) return BitsFloat(sign);
   // Subnormal half: value = mant * 2^-24; normalize into a float.
@@ -65,8 +69,7 @@ uint16_t F32ToF16(float f) {
     return sign | static_cast<uint16_t>(ShiftRightRne(m, 14 - e));
   }
   // A carry out of the mantissa bumps the exponent, and at the top gives Inf: both right.
-  return sign | static_cast<uint16_t>(
-                    ShiftRightRne((static_cast<uint32_t>(e) << 23) | mant, 13));
+  return sign | static_cast<uint16_t>(ShiftRightRne((static_cast<uint32_t>(e) << 23) | mant, 13));
 }
 
 uint16_t F32ToBf16(float f) {

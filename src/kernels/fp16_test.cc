@@ -33,6 +33,7 @@ TEST(Fp16Test, AllHalvesConvertExactlyAndRoundTrip) {
     const float f = F16ToF32(h);
     if (IsHalfNan(h)) {
       EXPECT_TRUE(std::isnan(f)) << h;
+      EXPECT_EQ(Bits(f) & 0x00400000u, 0x00400000u) << "NaN comes back quiet: " << h;
       EXPECT_TRUE(IsHalfNan(F32ToF16(f))) << h;
       continue;
     }
@@ -47,7 +48,7 @@ TEST(Fp16Test, AllHalvesConvertExactlyAndRoundTrip) {
 }
 
 TEST(Fp16Test, RoundsToNearestEven) {
-  EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie, even stays down
+  EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);      // tie, even stays down
   EXPECT_EQ(F32ToF16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // tie, rounds up to even
   EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11) + std::ldexp(1.0f, -20)), 0x3c01);
   EXPECT_EQ(F32ToF16(65504.0f), 0x7bff);
@@ -58,7 +59,7 @@ TEST(Fp16Test, RoundsToNearestEven) {
   EXPECT_EQ(F32ToF16(std::ldexp(1.5f, -25)), 0x0001);
   EXPECT_EQ(F32ToF16(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 subnormal steps: tie to even
   EXPECT_EQ(F32ToF16(std::ldexp(1.0f, -14) * (1023.5f / 1024)), 0x0400);  // to smallest normal
-  EXPECT_EQ(F32ToF16(FromBits(0x00000001)), 0x0000);  // float subnormal
+  EXPECT_EQ(F32ToF16(FromBits(0x00000001)), 0x0000);                      // float subnormal
   EXPECT_EQ(F32ToF16(-0.0f), 0x8000);
 }
 

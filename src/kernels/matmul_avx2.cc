@@ -1,6 +1,7 @@
 // AVX2 MatMulRows: one token uses the fused DotRow per weight row; several tokens
 // dequantize a tile of rows once into thread-local f32 scratch and run a register-blocked
-// f32 kernel (4 rows x 2 tokens) over it, so each weight byte is decoded once per call.
+// f32 kernel over it (4 rows x 3 tokens: 12 accumulators, 3 x vectors and a weight vector
+// fill the 16 registers), so each weight byte is decoded once per call.
 // Compiled with -mavx2 -mfma -mf16c; no standard-library templates (see
 // avx2_decode_inl.h). Reentrant; scratch is per thread.
 #include <immintrin.h>
@@ -58,13 +59,16 @@ void DotTile(const float* w, const float* x, int64_t x_stride, int64_t n, float*
 template <int kRows>
 void DotTileAllTokens(const float* w, const MatMulArgs& a, int64_t row) {
   int64_t t = 0;
-  for (; t + 2 <= a.num_tokens; t += 2) {
-    DotTile<kRows, 2>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
+  for (; t + 3 <= a.num_tokens; t += 3) {
+    DotTile<kRows, 3>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
                       a.y_stride);
   }
-  if (t < a.num_tokens) {
-    DotTile<kRows, 1>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
-                      a.y_stride);
+  const float* x = a.x + t * a.x_stride;
+  float* y = a.y + t * a.y_stride + row;
+  switch (a.num_tokens - t) {
+    case 2: DotTile<kRows, 2>(w, x, a.x_stride, a.n, y, a.y_stride); break;
+    case 1: DotTile<kRows, 1>(w, x, a.x_stride, a.n, y, a.y_stride); break;
+    default: break;
   }
 }
 

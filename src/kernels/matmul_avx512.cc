@@ -1,7 +1,8 @@
-// AVX-512 MatMulRows: the design of matmul_avx2.cc with 16-lane vectors, a 4 rows x 3
-// tokens register tile (12 accumulators of the 32 registers) and masked row tails.
+// AVX-512 MatMulRows: the design of matmul_avx2.cc with 16-lane vectors, a 4 rows x 4
+// tokens register tile (16 accumulators of the 32 registers) and a masked row tail.
 // Compiled only with the AVX-512 flags; no standard-library code here (see
 // avx2_decode_inl.h). Reentrant; scratch is per thread.
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*
 // placeholders (GCC bug 105593); silence it for the header only.
 #pragma GCC diagnostic push
@@ -31,8 +32,20 @@ void DotTile(const float* w, const float* x, int64_t x_stride, int64_t n, float*
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) acc[t][r] = _mm512_setzero_ps();
   }
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 xv[kTokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) xv[t] = _mm512_loadu_ps(x + t * x_stride + i);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wv = _mm512_loadu_ps(w + r * n + i);
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) acc[t][r] = _mm512_fmadd_ps(wv, xv[t], acc[t][r]);
+    }
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
     __m512 xv[kTokens];
 #pragma GCC unroll 8
     for (int t = 0; t < kTokens; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * x_stride + i);
@@ -51,19 +64,16 @@ void DotTile(const float* w, const float* x, int64_t x_stride, int64_t n, float*
 template <int kRows>
 void DotTileAllTokens(const float* w, const MatMulArgs& a, int64_t row) {
   int64_t t = 0;
-  for (; t + 3 <= a.num_tokens; t += 3) {
-    DotTile<kRows, 3>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
+  for (; t + 4 <= a.num_tokens; t += 4) {
+    DotTile<kRows, 4>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
                       a.y_stride);
   }
+  const float* x = a.x + t * a.x_stride;
+  float* y = a.y + t * a.y_stride + row;
   switch (a.num_tokens - t) {
-    case 2:
-      DotTile<kRows, 2>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
-                        a.y_stride);
-      break;
-    case 1:
-      DotTile<kRows, 1>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
-                        a.y_stride);
-      break;
+    case 3: DotTile<kRows, 3>(w, x, a.x_stride, a.n, y, a.y_stride); break;
+    case 2: DotTile<kRows, 2>(w, x, a.x_stride, a.n, y, a.y_stride); break;
+    case 1: DotTile<kRows, 1>(w, x, a.x_stride, a.n, y, a.y_stride); break;
     default: break;
   }
 }

@@ -1,6 +1,7 @@
 // AVX-512 versions of the f32 ops that the quant kernels lean on (DotF32). The other ops
 // use their AVX2 versions at this level. Compiled only with the AVX-512 flags; no
 // standard-library code here (see avx2_decode_inl.h). Stateless; thread-safe.
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*
 // placeholders (GCC bug 105593); silence it for the header only.
 #pragma GCC diagnostic push
@@ -33,8 +34,7 @@ float DotF32(const float* a, const float* b, int64_t n) {
     const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
     acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
   }
-  return _mm512_reduce_add_ps(
-      _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
 }  // namespace parley::avx512

@@ -48,8 +48,8 @@ inline Quants32 ToFloats(__m256i q) {
 
 // sum_k q[k] * x[k] over 32 elements, as 8 partial sums.
 inline __m256 Dot32(const Quants32& q, const float* x) {
-  const __m256 a = _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(x + 8),
-                                   _mm256_mul_ps(q.f[0], _mm256_loadu_ps(x)));
+  const __m256 a =
+      _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(x + 8), _mm256_mul_ps(q.f[0], _mm256_loadu_ps(x)));
   const __m256 b = _mm256_fmadd_ps(q.f[3], _mm256_loadu_ps(x + 24),
                                    _mm256_mul_ps(q.f[2], _mm256_loadu_ps(x + 16)));
   return _mm256_add_ps(a, b);
@@ -61,8 +61,7 @@ inline __m256 Dot32(const Quants32& q, const float* x) {
 template <int kOffset>
 inline Quants32 NibbleFloats(const uint8_t* qs) {
   const __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs)));
-  const __m256i b =
-      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8)));
+  const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8)));
   const __m256i m4 = _mm256_set1_epi32(0x0F);
   const __m256i off = _mm256_set1_epi32(kOffset);
   return {{_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(a, m4), off)),
@@ -89,8 +88,8 @@ float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_
     const uint8_t* b = p + i * kBytes;
     simd::PrefetchAhead(b);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b + kBytes)), Dot32(kDecode(b + kBytes), x + 32),
-                           acc1);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b + kBytes)),
+                           Dot32(kDecode(b + kBytes), x + 32), acc1);
   }
   if (i < num_blocks) {
     const uint8_t* b = p + i * kBytes;
@@ -165,8 +164,8 @@ float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blo
       const float* xj = x + 32 * j;
 #pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) {
-        acc[k] = _mm256_fmadd_ps(_mm256_fmsub_ps(d, q.f[k], m), _mm256_loadu_ps(xj + 8 * k),
-                                 acc[k]);
+        acc[k] =
+            _mm256_fmadd_ps(_mm256_fmsub_ps(d, q.f[k], m), _mm256_loadu_ps(xj + 8 * k), acc[k]);
       }
     }
   }
@@ -293,8 +292,8 @@ void DequantHalfType(const uint8_t* p, float* y, int64_t n) {
 }  // namespace
 
 void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
-      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {
@@ -314,8 +313,8 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
 }
 
 float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
-      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {

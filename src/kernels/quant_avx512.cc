@@ -4,6 +4,7 @@
 // a kernel here (Q2_K, Q3_K) go through the scalar dequantizer. Dequantized values are
 // bit-identical to the scalar reference (-ffp-contract=off). Compiled only with the AVX-512
 // flags; reached through quant.cc after the CPU check. Reentrant.
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*
 // placeholders (GCC bug 105593); silence it for the header only.
 #pragma GCC diagnostic push
@@ -46,6 +47,7 @@ inline __m512 Dot32(const Quants32& q, const float* x) {
   return _mm512_fmadd_ps(q.f[1], _mm512_loadu_ps(x + 16),
                          _mm512_mul_ps(q.f[0], _mm512_loadu_ps(x)));
 }
+
 // The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: the 16 bytes
 // give elements 0-15 (low nibbles) and 16-31 (high nibbles).
 template <int kOffset>
@@ -57,8 +59,29 @@ inline Quants32 NibbleFloats(const uint8_t* qs) {
 }
 inline Quants32 FloatsQ4_0(const uint8_t* b) { return NibbleFloats<8>(b + 2); }
 inline Quants32 FloatsQ4_1(const uint8_t* b) { return NibbleFloats<0>(b + 4); }
-inline Quants32 FloatsQ5_0(const uint8_t* b) { return ToFloats(simd::QuantsQ5_0(b)); }
-inline Quants32 FloatsQ5_1(const uint8_t* b) { return ToFloats(simd::QuantsQ5_1(b)); }
+
+// Q5_0 / Q5_1: the nibbles as above, with the 5th bits of qh applied under mask registers
+// (bit e of qh belongs to element e): Q5_0 subtracts 16 where the bit is clear (v - 16),
+// Q5_1 adds 16 where it is set (v).
+template <bool kSigned>
+inline Quants32 FloatsQ5(const uint8_t* qh_at, const uint8_t* qs) {
+  const __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  const uint32_t qh = internal::LoadU32(qh_at);
+  const __mmask16 k_lo = static_cast<__mmask16>(qh), k_hi = static_cast<__mmask16>(qh >> 16);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  __m512i lo = _mm512_and_si512(a, _mm512_set1_epi32(0x0F));
+  __m512i hi = _mm512_srli_epi32(a, 4);
+  if (kSigned) {
+    lo = _mm512_mask_sub_epi32(lo, static_cast<__mmask16>(~k_lo), lo, sixteen);
+    hi = _mm512_mask_sub_epi32(hi, static_cast<__mmask16>(~k_hi), hi, sixteen);
+  } else {
+    lo = _mm512_mask_add_epi32(lo, k_lo, lo, sixteen);
+    hi = _mm512_mask_add_epi32(hi, k_hi, hi, sixteen);
+  }
+  return {{_mm512_cvtepi32_ps(lo), _mm512_cvtepi32_ps(hi)}};
+}
+inline Quants32 FloatsQ5_0(const uint8_t* b) { return FloatsQ5<true>(b + 2, b + 6); }
+inline Quants32 FloatsQ5_1(const uint8_t* b) { return FloatsQ5<false>(b + 4, b + 8); }
 inline Quants32 FloatsQ8_0(const uint8_t* b) {
   return ToFloats(reinterpret_cast<const int8_t*>(b + 2));
 }
@@ -73,8 +96,8 @@ float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_
     const uint8_t* b = p + i * kBytes;
     simd::PrefetchAhead(b);
     acc0 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b + kBytes)), Dot32(kDecode(b + kBytes), x + 32),
-                           acc1);
+    acc1 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b + kBytes)),
+                           Dot32(kDecode(b + kBytes), x + 32), acc1);
   }
   if (i < num_blocks) {
     const uint8_t* b = p + i * kBytes;
@@ -188,8 +211,8 @@ float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_bl
         const Quants32 q = ToFloats(g[k]);
         const float* xg = x + 32 * k;
         const int is = 8 * n + 2 * k;
-        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(dsc[is]),
-                               _mm512_mul_ps(q.f[0], _mm512_loadu_ps(xg)), acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(dsc[is]), _mm512_mul_ps(q.f[0], _mm512_loadu_ps(xg)),
+                               acc0);
         acc1 = _mm512_fmadd_ps(_mm512_set1_ps(dsc[is + 1]),
                                _mm512_mul_ps(q.f[1], _mm512_loadu_ps(xg + 16)), acc1);
       }
@@ -259,8 +282,8 @@ void DequantHalfType(const uint8_t* p, float* y, int64_t n) {
 }  // namespace
 
 void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
-      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {
@@ -280,8 +303,8 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
 }
 
 float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes,
-      internal::kQ5_1Bytes, internal::kQ8_0Bytes;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {

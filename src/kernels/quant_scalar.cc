@@ -1,13 +1,14 @@
 // Scalar reference kernels for every supported weight type: block dequantization (in the
 // same operation order as ggml's reference dequantizers, so results are bit-identical to
 // it), dot products and the row-block matrix product. Stateless; thread-safe.
+#include "kernels/quant.h"
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "base/check.h"
 #include "kernels/fp16.h"
-#include "kernels/quant.h"
 #include "kernels/quant_internal.h"
 #include "kernels/tensor_type.h"
 
@@ -234,9 +235,7 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
   PARLEY_DCHECK(n % info.block_elems == 0);
   const uint8_t* p = static_cast<const uint8_t*>(row);
   switch (type) {
-    case TensorType::kF32:
-      std::memcpy(dst, p, static_cast<size_t>(n) * 4);
-      return;
+    case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
     case TensorType::kF16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -251,8 +250,7 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
         dst[i] = Bf16ToF32(h);
       }
       return;
-    default:
-      break;
+    default: break;
   }
   const internal::BlockDequantFn fn = internal::FindBlockDequant(type);
   const int64_t num_blocks = n / info.block_elems;
@@ -293,7 +291,8 @@ void MatMulRows(const MatMulArgs& args, int64_t row_begin, int64_t row_end) {
   for (int64_t r = row_begin; r < row_end; ++r) {
     const void* row = w + r * args.w_row_bytes;
     for (int64_t t = 0; t < args.num_tokens; ++t) {
-      args.y[t * args.y_stride + r] = scalar::DotRow(args.type, row, args.x + t * args.x_stride, args.n);
+      args.y[t * args.y_stride + r] =
+          scalar::DotRow(args.type, row, args.x + t * args.x_stride, args.n);
     }
   }
 }

@@ -69,7 +69,7 @@ TEST_P(QuantSimdTest, MatMulRowsMatchesScalar) {
     test::ScopedSimdLevel scoped(level);
     for (int64_t n : lengths) {
       for (int64_t num_rows : {1, 3, 17, 37}) {
-        for (int64_t num_tokens : {1, 2, 5}) {
+        for (int64_t num_tokens : {1, 2, 3, 4, 5, 7}) {
           // Rows padded by 8 bytes and strides beyond n: the kernels must honour them.
           const size_t row_bytes = RowBytes(type, n) + 8;
           std::vector<uint8_t> w(row_bytes * num_rows, 0xAB);
@@ -80,8 +80,8 @@ TEST_P(QuantSimdTest, MatMulRowsMatchesScalar) {
           const int64_t x_stride = n + 5, y_stride = num_rows + 3;
           const std::vector<float> x = test::RandomFloats(num_tokens * x_stride, rng);
           std::vector<float> y(static_cast<size_t>(num_tokens * y_stride), -7.0f);
-          MatMulArgs args{type, w.data(), row_bytes, n, x.data(), x_stride,
-                          y.data(), y_stride, num_tokens};
+          MatMulArgs args{type,     w.data(), row_bytes, n,         x.data(),
+                          x_stride, y.data(), y_stride,  num_tokens};
           // Two calls over a split row range, as threads would do.
           const int64_t split = num_rows / 2;
           MatMulRows(args, 0, split);
@@ -94,8 +94,7 @@ TEST_P(QuantSimdTest, MatMulRowsMatchesScalar) {
               const double bound = Tolerance(AbsDotBound(type, row, xt, n));
               ASSERT_LE(std::fabs(static_cast<double>(y[t * y_stride + r]) - want), bound)
                   << Info(type).name << " at " << SimdLevelName(level) << " n=" << n
-                  << " rows=" << num_rows << " tokens=" << num_tokens << " r=" << r
-                  << " t=" << t;
+                  << " rows=" << num_rows << " tokens=" << num_tokens << " r=" << r << " t=" << t;
             }
             for (int64_t r = num_rows; r < y_stride; ++r) {
               ASSERT_EQ(y[t * y_stride + r], -7.0f) << "wrote outside the row range";
@@ -113,15 +112,6 @@ std::string TypeParamName(const ::testing::TestParamInfo<TensorType>& info) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantSimdTest, ::testing::ValuesIn(test::kSupportedTypes),
                          TypeParamName);
-
-TEST(CpuTest, ForceSimdLevelClampsToDetected) {
-  const SimdLevel saved = ActiveSimdLevel();
-  EXPECT_EQ(ForceSimdLevel(SimdLevel::kScalar), SimdLevel::kScalar);
-  EXPECT_EQ(ActiveSimdLevel(), SimdLevel::kScalar);
-  EXPECT_EQ(ForceSimdLevel(SimdLevel::kAvx512), DetectedSimdLevel());
-  ForceSimdLevel(saved);
-  EXPECT_STREQ(SimdLevelName(SimdLevel::kAvx2), "avx2");
-}
 
 }  // namespace
 }  // namespace parley

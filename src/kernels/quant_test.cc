@@ -57,8 +57,7 @@ float ReferenceElement(TensorType type, const uint8_t* b, int e) {
       const int v = nib | (static_cast<int>((h >> e) & 1) << 4);
       return HalfAt(b) * static_cast<float>(v) + HalfAt(b + 2);
     }
-    case TensorType::kQ8_0:
-      return HalfAt(b) * static_cast<float>(static_cast<int8_t>(b[2 + e]));
+    case TensorType::kQ8_0: return HalfAt(b) * static_cast<float>(static_cast<int8_t>(b[2 + e]));
     case TensorType::kQ2_K: {
       const uint8_t* scales = b;
       const uint8_t* qs = b + 16;
@@ -180,9 +179,30 @@ TEST_P(DequantTest, EveryLevelMatchesScalarExactly) {
       scalar::DequantizeRow(type, row.data(), want.data(), n);
       DequantizeRow(type, row.data(), got.data(), n);
       for (int64_t i = 0; i < n; ++i) {
-        ASSERT_EQ(got[i], want[i]) << Info(type).name << " at " << SimdLevelName(level)
-                                   << " n=" << n << " element " << i;
+        ASSERT_EQ(got[i], want[i])
+            << Info(type).name << " at " << SimdLevelName(level) << " n=" << n << " element " << i;
       }
+    }
+  }
+}
+
+// Every bit pattern of F16 and BF16 (subnormals, Inf, NaN included) dequantizes to the same
+// bits at every level.
+TEST(DequantHalfTypesTest, AllBitPatternsAtEveryLevel) {
+  std::vector<uint8_t> row(2 * 65536);
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint16_t h = static_cast<uint16_t>(i);
+    std::memcpy(row.data() + 2 * i, &h, 2);
+  }
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16}) {
+    std::vector<float> want(65536);
+    scalar::DequantizeRow(type, row.data(), want.data(), 65536);
+    for (SimdLevel level : test::AvailableLevels()) {
+      test::ScopedSimdLevel scoped(level);
+      std::vector<float> got(65536);
+      DequantizeRow(type, row.data(), got.data(), 65536);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
+          << Info(type).name << " at " << SimdLevelName(level);
     }
   }
 }

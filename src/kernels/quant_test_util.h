@@ -14,15 +14,12 @@
 namespace parley::test {
 
 inline constexpr TensorType kSupportedTypes[] = {
-    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ4_0,
-    TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0,
-    TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kQ4_K, TensorType::kQ5_K,
-    TensorType::kQ6_K,
+    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1,
+    TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,
+    TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,
 };
 
-inline const TypeInfo& Info(TensorType type) {
-  return *FindTypeInfo(static_cast<uint32_t>(type));
-}
+inline const TypeInfo& Info(TensorType type) { return *FindTypeInfo(static_cast<uint32_t>(type)); }
 
 // Byte offsets of the half-precision scale fields inside one block.
 inline std::vector<int> HalfFieldOffsets(TensorType type) {
@@ -94,9 +91,7 @@ inline std::vector<SimdLevel> AvailableLevels() {
 // Forces a SIMD level for its lifetime and restores the previous one.
 class ScopedSimdLevel {
  public:
-  explicit ScopedSimdLevel(SimdLevel level) : saved_(ActiveSimdLevel()) {
-    ForceSimdLevel(level);
-  }
+  explicit ScopedSimdLevel(SimdLevel level) : saved_(ActiveSimdLevel()) { ForceSimdLevel(level); }
   ~ScopedSimdLevel() { ForceSimdLevel(saved_); }
   ScopedSimdLevel(const ScopedSimdLevel&) = delete;
   ScopedSimdLevel& operator=(const ScopedSimdLevel&) = delete;

@@ -2,13 +2,14 @@
 // build test models and test data. They favour clarity over the error-minimizing searches of
 // llama.cpp's quantizers. Scales are rounded to their stored precision before the quants
 // are computed, so dequant(quant(x)) is as close as this scheme allows. Thread-safe.
+#include "kernels/quant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/fp16.h"
-#include "kernels/quant.h"
 #include "kernels/quant_internal.h"
 #include "kernels/tensor_type.h"
 
@@ -234,12 +235,11 @@ void QuantizeQ6_K(const float* x, uint8_t* b) {
     uint8_t* qh = b + 128 + 32 * n;
     const int* qn = q + 128 * n;
     for (int l = 0; l < 32; ++l) {
-      const int v0 = qn[l] + 32, v1 = qn[l + 32] + 32, v2 = qn[l + 64] + 32,
-                v3 = qn[l + 96] + 32;
+      const int v0 = qn[l] + 32, v1 = qn[l + 32] + 32, v2 = qn[l + 64] + 32, v3 = qn[l + 96] + 32;
       ql[l] = static_cast<uint8_t>((v0 & 0xF) | ((v2 & 0xF) << 4));
       ql[l + 32] = static_cast<uint8_t>((v1 & 0xF) | ((v3 & 0xF) << 4));
-      qh[l] = static_cast<uint8_t>((v0 >> 4) | ((v1 >> 4) << 2) | ((v2 >> 4) << 4) |
-                                   ((v3 >> 4) << 6));
+      qh[l] =
+          static_cast<uint8_t>((v0 >> 4) | ((v1 >> 4) << 2) | ((v2 >> 4) << 4) | ((v3 >> 4) << 6));
     }
   }
 }

@@ -1,7 +1,5 @@
 // QuantizeRow round trips: dequant(quant(x)) stays within a per-type bound relative to the
 // row's absmax, and exact zero rows and unsupported types behave.
-#include "kernels/quant.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/quant.h"
 #include "kernels/quant_test_util.h"
 #include "kernels/tensor_type.h"
 
@@ -65,8 +64,8 @@ TEST_P(QuantizeTest, RoundTripIsClose) {
       sq += static_cast<double>(x[i]) * x[i];
     }
     EXPECT_LE(max_err, MaxRelativeError(type) * absmax)
-        << Info(type).name << " shift " << shift << " relative max error "
-        << max_err / absmax << " rms error " << std::sqrt(sq_err / sq);
+        << Info(type).name << " shift " << shift << " relative max error " << max_err / absmax
+        << " rms error " << std::sqrt(sq_err / sq);
   }
 }
 

@@ -16,6 +16,7 @@ struct TypeEntry {
 
 // Geometry from ggml-common.h's block structs (QK_K = 256). Ids 4, 5, 31-33 and 36-38 were
 // removed from ggml and stay unknown here.
+// clang-format off
 constexpr TypeEntry kTypes[] = {
     {0, {"F32", 1, 4, true}},
     {1, {"F16", 1, 2, true}},
@@ -50,6 +51,7 @@ constexpr TypeEntry kTypes[] = {
     {35, {"TQ2_0", 256, 66, false}},
     {39, {"MXFP4", 32, 17, false}},
 };
+// clang-format on
 
 }  // namespace
 
@@ -68,8 +70,8 @@ std::string TypeName(uint32_t id) {
 
 size_t RowBytes(TensorType type, int64_t n) {
   const TypeInfo* info = FindTypeInfo(static_cast<uint32_t>(type));
-  PARLEY_CHECK(info != nullptr && info->block_elems > 0) << "unknown type "
-                                                        << static_cast<uint32_t>(type);
+  PARLEY_CHECK(info != nullptr && info->block_elems > 0)
+      << "unknown type " << static_cast<uint32_t>(type);
   PARLEY_CHECK(n % info->block_elems == 0) << "row of " << n << " elements of " << info->name;
   return static_cast<size_t>(n / info->block_elems) * static_cast<size_t>(info->block_bytes);
 }

@@ -12,10 +12,10 @@ TEST(TensorTypeTest, SupportedTypesHaveKnownGeometry) {
     const char* name;
     int elems, bytes;
   };
-  const Want want[] = {{0, "F32", 1, 4},       {1, "F16", 1, 2},        {30, "BF16", 1, 2},
-                       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},     {6, "Q5_0", 32, 22},
-                       {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},     {10, "Q2_K", 256, 84},
-                       {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144},  {13, "Q5_K", 256, 176},
+  const Want want[] = {{0, "F32", 1, 4},       {1, "F16", 1, 2},       {30, "BF16", 1, 2},
+                       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},    {6, "Q5_0", 32, 22},
+                       {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},    {10, "Q2_K", 256, 84},
+                       {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
                        {14, "Q6_K", 256, 210}};
   for (const Want& w : want) {
     const TypeInfo* info = FindTypeInfo(w.id);
@@ -28,8 +28,8 @@ TEST(TensorTypeTest, SupportedTypesHaveKnownGeometry) {
 }
 
 TEST(TensorTypeTest, UnsupportedAndUnknownIds) {
-  for (uint32_t id : {9u, 15u, 16u, 17u, 18u, 19u, 20u, 21u, 22u, 23u, 24u, 25u, 26u, 27u, 28u,
-                      29u, 34u, 35u, 39u}) {
+  for (uint32_t id : {9u, 15u, 16u, 17u, 18u, 19u, 20u, 21u, 22u, 23u, 24u, 25u, 26u, 27u, 28u, 29u,
+                      34u, 35u, 39u}) {
     const TypeInfo* info = FindTypeInfo(id);
     ASSERT_NE(info, nullptr) << id;
     EXPECT_FALSE(info->supported) << info->name;
