@@ -1,6 +1,7 @@
 // Internal to the SIMD-flagged files of kernels/ (quant_avx2.cc, quant_avx512.cc): AVX2
 // byte-domain decoders that turn one block's packed quants into 32 int8 values in element
-// order. Include only from files compiled with at least -mavx2 -mfma -mf16c.
+// order, block-scale helpers and the streaming prefetch. Include only from files compiled
+// with at least -mavx2 -mfma -mf16c.
 //
 // Everything here sits in an anonymous namespace on purpose: each SIMD file gets its own
 // copy, compiled with its own flags. Shared inline functions would be merged by the linker,

@@ -74,6 +74,7 @@ void ScaleF32(float* x, float a, int64_t n) {
 }  // namespace scalar
 
 namespace {
+// Ops without an AVX-512 version use their AVX2 one at that level.
 bool UseAvx2() { return ActiveSimdLevel() != SimdLevel::kScalar; }
 }  // namespace
 
@@ -86,11 +87,13 @@ float DotF32(const float* a, const float* b, int64_t n) {
 }
 
 void AxpyF32(float a, const float* x, float* y, int64_t n) {
-  UseAvx2() ? avx2::AxpyF32(a, x, y, n) : scalar::AxpyF32(a, x, y, n);
+  if (UseAvx2()) return avx2::AxpyF32(a, x, y, n);
+  scalar::AxpyF32(a, x, y, n);
 }
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  UseAvx2() ? avx2::RmsNorm(x, w, y, n, eps) : scalar::RmsNorm(x, w, y, n, eps);
+  if (UseAvx2()) return avx2::RmsNorm(x, w, y, n, eps);
+  scalar::RmsNorm(x, w, y, n, eps);
 }
 
 void GeluTanhMul(float* x, const float* y, int64_t n) { scalar::GeluTanhMul(x, y, n); }
@@ -100,11 +103,13 @@ void SiluMul(float* x, const float* y, int64_t n) { scalar::SiluMul(x, y, n); }
 void SoftmaxInPlace(float* x, int64_t n) { scalar::SoftmaxInPlace(x, n); }
 
 void AddF32(const float* x, float* y, int64_t n) {
-  UseAvx2() ? avx2::AddF32(x, y, n) : scalar::AddF32(x, y, n);
+  if (UseAvx2()) return avx2::AddF32(x, y, n);
+  scalar::AddF32(x, y, n);
 }
 
 void ScaleF32(float* x, float a, int64_t n) {
-  UseAvx2() ? avx2::ScaleF32(x, a, n) : scalar::ScaleF32(x, a, n);
+  if (UseAvx2()) return avx2::ScaleF32(x, a, n);
+  scalar::ScaleF32(x, a, n);
 }
 
 }  // namespace parley
