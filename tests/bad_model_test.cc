@@ -42,7 +42,7 @@ std::vector<uint8_t> ReadAll(const std::string& path) {
 
 void WriteAll(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), b.size());
+  if (!b.empty()) f.write(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
 // Rewrites a valid tiny model through `edit`, which may drop keys or retype tensors.

@@ -21,7 +21,7 @@ std::string TempPath(const std::string& name) {
 std::string WriteBytes(const std::string& name, const std::vector<uint8_t>& bytes) {
   std::string path = TempPath(name);
   FILE* f = std::fopen(path.c_str(), "wb");
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), f);
   std::fclose(f);
   return path;
 }
