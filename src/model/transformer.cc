@@ -13,10 +13,38 @@ Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights,
     : config_(config), weights_(weights), pool_(pool) {}
 
 void Transformer::MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y) {
-  MatMulArgs args{w.type, w.data, w.row_bytes, w.cols, x, w.cols, y, w.rows, num_tokens};
-  int64_t threads = pool_->num_threads();
-  int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
-  pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end) { MatMulRows(args, begin, end); });
+  MatMuls({MatMulJob{&w, y}}, x, num_tokens);
+}
+
+// Several products of the same input in one parallel section (Q/K/V, gate/up): fewer
+// synchronisations per layer, which is what a single-token decode step is made of. The
+// rows of all jobs form one index space split into chunks that never straddle two jobs.
+void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens) {
+  const int64_t threads = pool_->num_threads();
+  struct Span {
+    MatMulArgs args;
+    int64_t first_chunk, rows_per_chunk, rows;
+  };
+  PARLEY_CHECK(jobs.size() <= 4) << "MatMuls takes at most 4 jobs";
+  Span spans[4];
+  int num_spans = 0;
+  int64_t chunks = 0;
+  for (const MatMulJob& job : jobs) {
+    const WeightView& w = *job.w;
+    const int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
+    spans[num_spans++] = Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
+                              chunks, grain, w.rows};
+    chunks += (w.rows + grain - 1) / grain;
+  }
+  pool_->ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      int i = num_spans - 1;
+      while (spans[i].first_chunk > c) --i;
+      const Span& sp = spans[i];
+      const int64_t r0 = (c - sp.first_chunk) * sp.rows_per_chunk;
+      MatMulRows(sp.args, r0, std::min(sp.rows, r0 + sp.rows_per_chunk));
+    }
+  });
 }
 
 // Rotates each head of x ([num_heads, head_dim]) for position `pos`. The angles follow
@@ -122,9 +150,8 @@ Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, Log
     for (int32_t t = 0; t < n; ++t) {
       RmsNorm(x_.data() + t * H, w.attn_norm_f.data(), h_.data() + t * H, H, c.rms_eps);
     }
-    MatMul(w.wq, h_.data(), n, q_.data());  // [n, heads * d]
-    MatMul(w.wk, h_.data(), n, k_.data());  // [n, kv_heads * d]
-    MatMul(w.wv, h_.data(), n, v_.data());  // [n, kv_heads * d]
+    // q [n, heads * d], k and v [n, kv_heads * d]
+    MatMuls({{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, h_.data(), n);
     for (int32_t t = 0; t < n; ++t) {
       float* q = q_.data() + static_cast<size_t>(t) * Q;
       float* k = k_.data() + static_cast<size_t>(t) * KV;
@@ -152,8 +179,7 @@ Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, Log
       AddF32(a, x_.data() + static_cast<size_t>(t) * H, H);
       RmsNorm(x_.data() + static_cast<size_t>(t) * H, w.ffn_norm_f.data(), a, H, c.rms_eps);
     }
-    MatMul(w.w_gate, h_.data(), n, ffn_gate_.data());  // [n, F]
-    MatMul(w.w_up, h_.data(), n, ffn_up_.data());      // [n, F]
+    MatMuls({{&w.w_gate, ffn_gate_.data()}, {&w.w_up, ffn_up_.data()}}, h_.data(), n);  // [n, F] x2
     for (int32_t t = 0; t < n; ++t) {
       float* g = ffn_gate_.data() + static_cast<size_t>(t) * F;
       const float* u = ffn_up_.data() + static_cast<size_t>(t) * F;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -31,7 +32,13 @@ class Transformer {
                  std::vector<float>* logits);
 
  private:
+  struct MatMulJob {
+    const WeightView* w;
+    float* y;  // [num_tokens, w->rows]
+  };
+  // y = x W^T for one weight, or for up to four weights sharing the input x [num_tokens, cols].
   void MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y);
+  void MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens);
   void Attention(int32_t layer, int32_t start, int32_t num_tokens, SequenceKv* kv);
   void Rope(float* x, int32_t num_heads, int32_t pos, float base) const;
 
