@@ -19,6 +19,15 @@ int RunRun(const RunOptions& opts) {
     std::fprintf(stderr, "error: the prompt is empty (and the model adds no BOS token)\n");
     return 1;
   }
+  if (Status st = opts.sampling.Validate(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return 1;
+  }
+  if (static_cast<int64_t>(prompt.size()) >= opts.model.ctx_size) {
+    std::fprintf(stderr, "error: the prompt has %zu tokens; the context holds %d (raise --ctx-size)\n",
+                 prompt.size(), opts.model.ctx_size);
+    return 1;
+  }
   const int32_t threads = ResolveThreads(opts.model.threads);
   Generator gen(*loaded->model, tok, opts.model.ctx_size, threads);
   gen.set_batch_tokens(opts.model.batch_tokens);
@@ -33,11 +42,13 @@ int RunRun(const RunOptions& opts) {
   });
   std::fputs(detok.Flush().c_str(), stdout);
   std::fputs("\n", stdout);
+  std::fflush(stdout);
   if (!stats.ok()) {
     std::fprintf(stderr, "error: %s\n", stats.status().message().c_str());
     return 1;
   }
   const GenerationStats& s = *stats;
+  if (s.context_full) std::fprintf(stderr, "(stopped: the context of %d tokens is full)\n", opts.model.ctx_size);
   std::fprintf(stderr,
                "\nprompt: %d tokens in %.3f s (%.1f tok/s) | generation: %d tokens, %d decode steps "
                "in %.3f s (%.1f tok/s) | %d threads\n",

@@ -63,7 +63,10 @@ StatusOr<GenerationStats> Generator::Generate(const std::vector<int32_t>& prompt
       break;
     }
     if (!go_on || i + 1 == max_tokens) break;
-    if (kv_.num_tokens() + 1 >= kv_.max_tokens()) break;  // context full
+    if (kv_.num_tokens() + 1 >= kv_.max_tokens()) {
+      stats.context_full = true;
+      break;
+    }
     tokens_.push_back(id);
     PARLEY_RETURN_IF_ERROR(Compute(tokens_.size()));
     ++stats.decode_steps;

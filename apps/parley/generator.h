@@ -25,6 +25,7 @@ struct GenerationStats {
   double prompt_seconds = 0;
   double generate_seconds = 0;
   bool stopped_by_eog = false;
+  bool context_full = false;      // stopped because the context had no room left
 };
 
 class Generator {

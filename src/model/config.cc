@@ -39,7 +39,7 @@ Status Validate(const ModelConfig& c) {
     return Status::Error("head_count " + std::to_string(c.num_heads) +
                          " is not a multiple of head_count_kv " + std::to_string(c.num_kv_heads));
   }
-  if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.rope_dims != c.head_dim) {
+  if (c.head_dim <= 0 || c.head_dim > 1024 || c.head_dim % 2 != 0 || c.rope_dims != c.head_dim) {
     return Status::Error("unsupported head size " + std::to_string(c.head_dim) + " / rope dims " +
                          std::to_string(c.rope_dims) + " (Parley needs even head sizes, fully rotated)");
   }
