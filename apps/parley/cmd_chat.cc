@@ -24,7 +24,8 @@ int RunChat(const ChatOptions& opts) {
     return 1;
   }
   const int32_t threads = ResolveThreads(opts.model.threads);
-  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads);
+  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
+                ParseActivationMode(opts.model.activations));
   gen.set_batch_tokens(opts.model.batch_tokens);
 
   std::vector<ChatMessage> history;

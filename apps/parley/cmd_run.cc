@@ -29,7 +29,8 @@ int RunRun(const RunOptions& opts) {
     return 1;
   }
   const int32_t threads = ResolveThreads(opts.model.threads);
-  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads);
+  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
+                ParseActivationMode(opts.model.activations));
   gen.set_batch_tokens(opts.model.batch_tokens);
   StreamingDetokenizer detok(tok);
   std::fputs(opts.prompt.c_str(), stdout);

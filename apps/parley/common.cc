@@ -16,6 +16,14 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("-b,--batch-size", opts->batch_tokens, "prompt tokens computed per forward pass")
       ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--activations", opts->activations,
+                  "matrix-product inputs: f32 (exact) or q8 (8-bit blocks with integer dot products, "
+                  "as llama.cpp computes; faster)")
+      ->check(CLI::IsMember({"f32", "q8"}));
+}
+
+ActivationMode ParseActivationMode(const std::string& name) {
+  return name == "q8" ? ActivationMode::kQ8 : ActivationMode::kF32;
 }
 
 void AddSamplingOptions(CLI::App* cmd, SamplingParams* p) {

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "model/model.h"
+#include "model/transformer.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,6 +19,7 @@ struct ModelOptions {
   int32_t threads = 0;      // 0: all cores
   int32_t ctx_size = 4096;
   int32_t batch_tokens = 512;
+  std::string activations = "f32";  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
 };
 
 // Adds -m/--model, -t/--threads, -c/--ctx-size, -b/--batch-size to `cmd`.
@@ -37,5 +39,6 @@ struct LoadedModel {
 StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path);
 
 int32_t ResolveThreads(int32_t requested);
+ActivationMode ParseActivationMode(const std::string& name);
 
 }  // namespace parley

@@ -6,11 +6,12 @@ namespace parley {
 
 using Clock = std::chrono::steady_clock;
 
-Generator::Generator(const Model& model, const Tokenizer& tokenizer, int32_t context, int32_t threads)
+Generator::Generator(const Model& model, const Tokenizer& tokenizer, int32_t context, int32_t threads,
+                     ActivationMode mode)
     : model_(model),
       tokenizer_(tokenizer),
       pool_(threads),
-      transformer_(model.config(), model.weights(), &pool_),
+      transformer_(model.config(), model.weights(), &pool_, mode),
       kv_(model.config(), context) {}
 
 Status Generator::Compute(size_t end) {

@@ -30,7 +30,8 @@ struct GenerationStats {
 
 class Generator {
  public:
-  Generator(const Model& model, const Tokenizer& tokenizer, int32_t context, int32_t threads);
+  Generator(const Model& model, const Tokenizer& tokenizer, int32_t context, int32_t threads,
+            ActivationMode mode = ActivationMode::kF32);
 
   // Generates up to `max_tokens` after `prompt`. Reuses the longest cached prefix of the
   // previous calls' tokens. `on_token(id)` sees every generated token (the end-of-turn

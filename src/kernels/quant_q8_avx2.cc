@@ -136,14 +136,16 @@ void DotLegacy(const float* lut, const uint8_t* w, const uint8_t* const* x, int6
     simd::PrefetchAhead(b);
     const __m256i q = W::Quants(b);
     const __m256i qa = W::kSigned ? _mm256_abs_epi8(q) : q;
-    const float dw = Half(lut, b);
+    const __m256 dw = _mm256_broadcast_ss(simd::HalfPtr(lut, b));
 #pragma GCC unroll 4
     for (int t = 0; t < kT; ++t) {
       const uint8_t* xb = x[t] + i * kXBytes;
       const __m256i xv = Load32(xb + kXQs);
       const __m256i p16 = W::kSigned ? DotSigned16(qa, q, xv) : _mm256_maddubs_epi16(q, xv);
       const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * Half(lut, xb)), s, acc[t]);
+      // d_w * d_x: broadcasts from memory use the load ports, not the shuffle port.
+      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(simd::HalfPtr(lut, xb)));
+      acc[t] = _mm256_fmadd_ps(d, s, acc[t]);
       if (W::kAffine) macc[t] += Half(lut, b + 2) * Half(lut, xb + 2);
     }
   }
@@ -210,12 +212,14 @@ void DotK45(const float* lut, const uint8_t* w, const uint8_t* const* x, int64_t
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
       }
     }
-    const float dw = Half(lut, b), dmin = Half(lut, b + 2);
+    const __m256 dw = _mm256_broadcast_ss(simd::HalfPtr(lut, b));
+    const float dmin = Half(lut, b + 2);
 #pragma GCC unroll 4
     for (int t = 0; t < kT; ++t) {
       const uint8_t* xb = x[t] + i * internal::kQ8_KBytes;
       const float dx = LoadF32(xb);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(reinterpret_cast<const float*>(xb)));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
       macc[t] += dmin * dx * static_cast<float>(MinsDot(mins16, xb));
     }
   }
@@ -253,11 +257,12 @@ void DotQ6_K(const float* lut, const uint8_t* w, const uint8_t* const* x, int64_
         }
       }
     }
-    const float dw = Half(lut, b + 208);
+    const __m256 dw = _mm256_broadcast_ss(simd::HalfPtr(lut, b + 208));
 #pragma GCC unroll 4
     for (int t = 0; t < kT; ++t) {
-      const float dx = LoadF32(x[t] + i * internal::kQ8_KBytes);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      const float* dx = reinterpret_cast<const float*>(x[t] + i * internal::kQ8_KBytes);
+      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(dx));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
   }
 #pragma GCC unroll 4

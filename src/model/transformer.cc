@@ -9,8 +9,9 @@
 
 namespace parley {
 
-Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool)
-    : config_(config), weights_(weights), pool_(pool) {}
+Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool,
+                         ActivationMode mode)
+    : config_(config), weights_(weights), pool_(pool), mode_(mode) {}
 
 void Transformer::MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y) {
   MatMuls({MatMulJob{&w, y}}, x, num_tokens);
@@ -22,18 +23,45 @@ void Transformer::MatMul(const WeightView& w, const float* x, int64_t num_tokens
 void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens) {
   const int64_t threads = pool_->num_threads();
   struct Span {
-    MatMulArgs args;
+    MatMulArgs args;      // f32 path
+    MatMulQ8Args q8args;  // int8 path (q8args.xq != nullptr)
     int64_t first_chunk, rows_per_chunk, rows;
   };
   PARLEY_CHECK(jobs.size() <= 4) << "MatMuls takes at most 4 jobs";
+  // Quantize the input once per activation format the jobs need (at most two differ).
+  TensorType quantized_as[2] = {TensorType::kF32, TensorType::kF32};
+  auto quantized = [&](const WeightView& w) -> const uint8_t* {
+    if (mode_ != ActivationMode::kQ8) return nullptr;
+    const TensorType act = ActivationTypeFor(w.type);
+    if (act == TensorType::kF32) return nullptr;
+    for (int i = 0; i < 2; ++i) {
+      if (quantized_as[i] == act) return xq_[i].data();
+      if (quantized_as[i] != TensorType::kF32) continue;
+      const size_t row_bytes = RowBytes(act, w.cols);
+      xq_[i].resize(row_bytes * num_tokens);
+      pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          QuantizeActivationRow(act, x + t * w.cols, xq_[i].data() + t * row_bytes, w.cols);
+        }
+      });
+      quantized_as[i] = act;
+      return xq_[i].data();
+    }
+    PARLEY_CHECK(false) << "more than two activation formats in one MatMuls call";
+    return nullptr;
+  };
   Span spans[4];
   int num_spans = 0;
   int64_t chunks = 0;
   for (const MatMulJob& job : jobs) {
     const WeightView& w = *job.w;
     const int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
-    spans[num_spans++] = Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
-                              chunks, grain, w.rows};
+    const uint8_t* xq = quantized(w);
+    const size_t xq_row_bytes = xq ? RowBytes(ActivationTypeFor(w.type), w.cols) : 0;
+    spans[num_spans++] =
+        Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
+             MatMulQ8Args{w.type, w.data, w.row_bytes, w.cols, xq, xq_row_bytes, job.y, w.rows, num_tokens},
+             chunks, grain, w.rows};
     chunks += (w.rows + grain - 1) / grain;
   }
   pool_->ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
@@ -42,7 +70,12 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       while (spans[i].first_chunk > c) --i;
       const Span& sp = spans[i];
       const int64_t r0 = (c - sp.first_chunk) * sp.rows_per_chunk;
-      MatMulRows(sp.args, r0, std::min(sp.rows, r0 + sp.rows_per_chunk));
+      const int64_t r1 = std::min(sp.rows, r0 + sp.rows_per_chunk);
+      if (sp.q8args.xq != nullptr) {
+        MatMulRowsQ8(sp.q8args, r0, r1);
+      } else {
+        MatMulRows(sp.args, r0, r1);
+      }
     }
   });
 }

@@ -20,10 +20,18 @@ namespace parley {
 
 enum class LogitRows { kLast, kAll, kNone };
 
+// How matrix products see their input activations.
+enum class ActivationMode {
+  kF32,  // exact: f32 activations against dequantized weights
+  kQ8,   // activations quantized per block to 8 bits (ggml's Q8_0/Q8_1/Q8_K, as llama.cpp
+         // does) and integer block dot products: faster, and numerically llama.cpp's path
+};
+
 class Transformer {
  public:
   // REQUIRES: config, weights and pool outlive this object.
-  Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool);
+  Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool,
+              ActivationMode mode = ActivationMode::kF32);
 
   // Computes `tokens` at positions [kv->num_tokens(), +tokens.size()), appends their K/V
   // to `kv` and, per `which`, writes logits: kLast -> [vocab], kAll -> [tokens, vocab].
@@ -45,6 +53,8 @@ class Transformer {
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ThreadPool* pool_;
+  ActivationMode mode_;
+  std::vector<uint8_t> xq_[2];  // quantized activations, one buffer per activation type in use
   // Scratch, resized per call: [num_tokens, dim] row-major.
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
 };
