@@ -3,7 +3,8 @@
 # thread counts and lengths, in one sitting. Prints figures; never fails on speed.
 #   scripts/bench_run.sh [PATH/TO/llama-bench]     (default: ../peer/llama.cpp/build/bin/llama-bench)
 # PROMPT_TOKENS (default 128) and GEN_TOKENS (default 64) set the lengths; REPS (default 3)
-# the repetitions (the median is reported).
+# the repetitions (the median is reported); PARLEY_ARGS adds options to `parley run` (e.g.
+# "--activations q8").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LLAMA_BENCH=${1:-../peer/llama.cpp/build/bin/llama-bench}
@@ -42,7 +43,7 @@ for model in models/gemma-3-270m-q4_k_m.gguf models/SmolLM2-135M-Instruct.Q4_1.g
   for t in 1 2; do
     pps=(); tgs=()
     for r in $(seq 1 "$REPS"); do
-      line=$($PARLEY run -m "$model" -p "$prompt" -n "$N" -t "$t" --ignore-eos 2>&1 >/dev/null | grep "^prompt:")
+      line=$($PARLEY run -m "$model" -p "$prompt" -n "$N" -t "$t" --ignore-eos ${PARLEY_ARGS:-} 2>&1 >/dev/null | grep "^prompt:")
       pps+=("$(echo "$line" | sed -E 's/.*prompt: [0-9]+ tokens in [0-9.]+ s \(([0-9.]+) tok\/s\).*/\1/')")
       tgs+=("$(echo "$line" | sed -E 's/.*decode steps in [0-9.]+ s \(([0-9.]+) tok\/s\).*/\1/')")
     done
