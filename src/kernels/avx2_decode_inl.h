@@ -22,6 +22,14 @@ namespace {
 // The half at p (unaligned), converted through the 64K-entry table of
 // internal::HalfToFloatTable(): two loads and no ALU work, where F16C needs three shuffle-port
 // uops per block scale.
+// Sum of the 8 lanes.
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 inline const float* HalfPtr(const float* lut, const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "kernels/avx2_decode_inl.h"
 #include "kernels/quant.h"
 #include "kernels/quant_internal.h"
 
@@ -18,12 +19,7 @@ namespace {
 // every token streams over it.
 constexpr int kTileRows = 16;
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using simd::HSum;
 
 // out[t * out_stride + r] = dot(w + r * n, x + t * x_stride) for r < kRows, t < kTokens.
 template <int kRows, int kTokens>

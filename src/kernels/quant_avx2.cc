@@ -21,12 +21,7 @@ namespace {
 using simd::Half;
 using simd::Spill;
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using simd::HSum;
 
 // 8 signed bytes at p, as floats (memory-form vpmovsxbd).
 inline __m256 I8x8ToF32(const int8_t* p) {
