@@ -19,19 +19,14 @@ int RunRun(const RunOptions& opts) {
     std::fprintf(stderr, "error: the prompt is empty (and the model adds no BOS token)\n");
     return 1;
   }
-  if (Status st = opts.sampling.Validate(); !st.ok()) {
-    std::fprintf(stderr, "error: %s\n", st.message().c_str());
-    return 1;
-  }
-  if (static_cast<int64_t>(prompt.size()) >= opts.model.ctx_size) {
-    std::fprintf(stderr, "error: the prompt has %zu tokens; the context holds %d (raise --ctx-size)\n",
-                 prompt.size(), opts.model.ctx_size);
-    return 1;
-  }
   const int32_t threads = ResolveThreads(opts.model.threads);
   Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
                 ParseActivationMode(opts.model.activations));
   gen.set_batch_tokens(opts.model.batch_tokens);
+  if (Status st = gen.CheckRequest(prompt, opts.sampling); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return 1;
+  }
   StreamingDetokenizer detok(tok);
   std::fputs(opts.prompt.c_str(), stdout);
   std::fflush(stdout);

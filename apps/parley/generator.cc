@@ -25,9 +25,7 @@ Status Generator::Compute(size_t end) {
   return Status::Ok();
 }
 
-StatusOr<GenerationStats> Generator::Generate(const std::vector<int32_t>& prompt, int32_t max_tokens,
-                                              const SamplingParams& sampling, bool ignore_eog,
-                                              const std::function<bool(int32_t)>& on_token) {
+Status Generator::CheckRequest(const std::vector<int32_t>& prompt, const SamplingParams& sampling) const {
   PARLEY_RETURN_IF_ERROR(sampling.Validate());
   if (prompt.empty()) return Status::Error("the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) + 1 > kv_.max_tokens()) {
@@ -35,6 +33,13 @@ StatusOr<GenerationStats> Generator::Generate(const std::vector<int32_t>& prompt
                          " tokens; the context holds " + std::to_string(kv_.max_tokens()) +
                          " (raise --ctx-size)");
   }
+  return Status::Ok();
+}
+
+StatusOr<GenerationStats> Generator::Generate(const std::vector<int32_t>& prompt, int32_t max_tokens,
+                                              const SamplingParams& sampling, bool ignore_eog,
+                                              const std::function<bool(int32_t)>& on_token) {
+  PARLEY_RETURN_IF_ERROR(CheckRequest(prompt, sampling));
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int32_t>(prompt.size());
 

@@ -41,6 +41,10 @@ class Generator {
                                      const SamplingParams& sampling, bool ignore_eog,
                                      const std::function<bool(int32_t)>& on_token);
 
+  // The checks Generate makes before computing anything: valid sampling parameters, a
+  // non-empty prompt that leaves room for at least one generated token.
+  Status CheckRequest(const std::vector<int32_t>& prompt, const SamplingParams& sampling) const;
+
   int32_t context() const { return kv_.max_tokens(); }
   int32_t batch_tokens() const { return batch_tokens_; }
   void set_batch_tokens(int32_t n) { batch_tokens_ = n; }
