@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fails when a source file includes a module above its own layer (docs/ARCHITECTURE.md):
-base <- kernels, gguf <- tokenizer <- model, sampling <- apps. Run by CTest as `layering`."""
+base <- kernels, gguf <- tokenizer, kv <- model, sampling <- engine <- server, apps.
+Run by CTest as `layering`."""
 import os
 import re
 import sys
@@ -12,8 +13,11 @@ ALLOWED = {
     "kernels": {"base", "kernels"},
     "gguf": {"base", "kernels", "gguf"},
     "tokenizer": {"base", "kernels", "gguf", "tokenizer"},
-    "model": {"base", "kernels", "gguf", "tokenizer", "model"},
+    "kv": {"base", "kernels", "kv"},
+    "model": {"base", "kernels", "gguf", "tokenizer", "kv", "model"},
     "sampling": {"base", "kernels", "sampling"},
+    "engine": {"base", "kernels", "gguf", "tokenizer", "kv", "model", "sampling", "engine"},
+    "server": {"base", "kernels", "gguf", "tokenizer", "kv", "model", "sampling", "engine", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 bad = []

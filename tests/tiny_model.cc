@@ -116,6 +116,7 @@ Status WriteTinyModel(const TinyModelSpec& spec, const std::string& path) {
   w.AddKv(a + ".attention.key_length", GgufValue::U32(spec.head_dim));
   w.AddKv(a + ".attention.value_length", GgufValue::U32(spec.head_dim));
   w.AddKv(a + ".context_length", GgufValue::U32(spec.context));
+  if (!spec.kv_owners.empty()) w.AddKv(a + ".attention.kv_owner_layers", GgufValue::I32Array(spec.kv_owners));
   w.AddKv(a + ".attention.layer_norm_rms_epsilon", GgufValue::F32(1e-6f));
   if (a == "gemma3") {
     w.AddKv(a + ".rope.freq_base", GgufValue::F32(1000000.0f));

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "kernels/tensor_type.h"
@@ -26,6 +27,7 @@ struct TinyModelSpec {
   TensorType weight_type = TensorType::kF32;  // 2-D weights (must suit `hidden`/`ffn`)
   TensorType embed_type = TensorType::kF32;
   uint32_t seed = 1;
+  std::vector<int32_t> kv_owners;  // written as <arch>.attention.kv_owner_layers if set
 };
 
 // Writes the model to `path`.

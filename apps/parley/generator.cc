@@ -14,6 +14,12 @@ Generator::Generator(const Model& model, const Tokenizer& tokenizer, int32_t con
       transformer_(model.config(), model.weights(), &pool_, mode),
       kv_(model.config(), context) {}
 
+void Generator::set_batch_tokens(int32_t n) {
+  batch_tokens_ = std::max(1, n);
+  kv_ = SequenceKv(model_.config(), kv_.max_tokens(), KvDtype::kF32, "", batch_tokens_);
+  tokens_.clear();
+}
+
 Status Generator::Compute(size_t end) {
   while (static_cast<size_t>(kv_.num_tokens()) < end) {
     size_t begin = kv_.num_tokens();

@@ -47,7 +47,8 @@ class Generator {
 
   int32_t context() const { return kv_.max_tokens(); }
   int32_t batch_tokens() const { return batch_tokens_; }
-  void set_batch_tokens(int32_t n) { batch_tokens_ = n; }
+  // Tokens computed per forward pass; resets the cached prefix (the KV is sized for it).
+  void set_batch_tokens(int32_t n);
 
  private:
   // Computes tokens_[kv_.num_tokens(), end) in batches; leaves logits of the last.

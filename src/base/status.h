@@ -10,23 +10,38 @@
 
 namespace parley {
 
+// What kind of failure a Status carries, for callers that map errors onto protocols
+// (the server: kInvalidArgument -> 400, kUnavailable -> 503, others -> 500).
+enum class StatusCode { kOk, kError, kInvalidArgument, kUnavailable, kCancelled };
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message), true); }
+  static Status Error(std::string message) { return Status(std::move(message), StatusCode::kError); }
+  static Status InvalidArgument(std::string message) {
+    return Status(std::move(message), StatusCode::kInvalidArgument);
+  }
+  // A resource is exhausted for now (queue full, no KV pages); retrying later may work.
+  static Status Unavailable(std::string message) {
+    return Status(std::move(message), StatusCode::kUnavailable);
+  }
+  static Status Cancelled(std::string message) {
+    return Status(std::move(message), StatusCode::kCancelled);
+  }
 
-  bool ok() const { return !failed_; }
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  // Returns a copy whose message is prefixed with `context: `.
+  // Returns a copy whose message is prefixed with `context: ` (the code is kept).
   Status WithContext(const std::string& context) const {
-    return ok() ? *this : Error(context + ": " + message_);
+    return ok() ? *this : Status(context + ": " + message_, code_);
   }
 
  private:
-  Status(std::string message, bool failed) : message_(std::move(message)), failed_(failed) {}
+  Status(std::string message, StatusCode code) : message_(std::move(message)), code_(code) {}
   std::string message_;
-  bool failed_ = false;
+  StatusCode code_ = StatusCode::kOk;
 };
 
 template <typename T>

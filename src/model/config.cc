@@ -76,8 +76,31 @@ StatusOr<ModelConfig> ReadModelConfig(const GgufFile& gguf) {
       config->vocab_size = static_cast<int32_t>(embd->ne[1]);
     }
   }
+  if (const GgufValue* owners = gguf.Find(*arch + ".attention.kv_owner_layers"); owners != nullptr) {
+    const size_t n = owners->is_array() ? owners->size() : 0;
+    if (n != static_cast<size_t>(config->num_layers) ||
+        (owners->ints.size() != n && owners->uints.size() != n)) {
+      return Status::Error("key " + *arch + ".attention.kv_owner_layers must be an integer array "
+                           "with one entry per layer");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      config->kv_owners.push_back(static_cast<int32_t>(
+          owners->ints.size() == n ? owners->ints[i] : static_cast<int64_t>(owners->uints[i])));
+    }
+  }
   PARLEY_RETURN_IF_ERROR(Validate(*config));
+  PARLEY_RETURN_IF_ERROR(MakeKvLayout(*config).status().WithContext("kv sharing in the model file"));
   return config;
+}
+
+StatusOr<KvLayout> MakeKvLayout(const ModelConfig& config, const std::string& sharing) {
+  std::vector<int32_t> windows;
+  for (const LayerConfig& l : config.layers) windows.push_back(l.window);
+  std::vector<int32_t> owners = config.kv_owners;
+  if (!sharing.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(owners, ParseKvSharing(sharing, config.num_layers));
+  }
+  return KvLayout::Make(windows, owners, config.kv_dim());
 }
 
 }  // namespace parley

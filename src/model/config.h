@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "kv/kv_layout.h"
 
 namespace parley {
 
@@ -45,6 +46,9 @@ struct ModelConfig {
   bool qk_norm = false;               // per-head RMSNorm of q and k (gemma3)
   bool post_norms = false;            // RMSNorm of the attention / FFN branch before the add
   std::vector<LayerConfig> layers;
+  // Cross-layer KV sharing from `<arch>.attention.kv_owner_layers` (per layer: the layer
+  // whose K/V it reads; itself when it owns its K/V). Empty: every layer owns its K/V.
+  std::vector<int32_t> kv_owners;
 
   int32_t q_dim() const { return num_heads * head_dim; }
   int32_t kv_dim() const { return num_kv_heads * head_dim; }
@@ -52,6 +56,10 @@ struct ModelConfig {
   int32_t max_window() const;
   bool is_global(int32_t layer) const { return layers[layer].window == 0; }
 };
+
+// The model's KV layout (DESIGN.md §3): per-layer windows from `config`, owners from
+// `sharing` ("L:O,...") when non-empty, else from config.kv_owners, else none.
+StatusOr<KvLayout> MakeKvLayout(const ModelConfig& config, const std::string& sharing = "");
 
 // Reads the config of any supported architecture. Errors name the missing/invalid key.
 StatusOr<ModelConfig> ReadModelConfig(const GgufFile& gguf);

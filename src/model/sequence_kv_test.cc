@@ -15,27 +15,41 @@ ModelConfig TwoLayerConfig(int32_t window) {
   return c;
 }
 
-TEST(SequenceKvTest, WindowLayersKeepOnlyTheWindow) {
-  SequenceKv kv(TwoLayerConfig(8), 100);
-  EXPECT_EQ(kv.capacity(0), 8);
-  EXPECT_EQ(kv.capacity(1), 100);
-  EXPECT_EQ(kv.bytes(), size_t(2 * (8 + 100) * 4 * sizeof(float)));
-  // Positions p and p + 8 share a slot in the window layer, never in the global one.
-  EXPECT_EQ(kv.k(0, 3), kv.k(0, 11));
-  EXPECT_NE(kv.k(1, 3), kv.k(1, 11));
+TEST(SequenceKvTest, WindowLayersReleasePagesOutsideTheWindow) {
+  SequenceKv kv(TwoLayerConfig(32), 1000);
+  const int64_t after_window = [&] {
+    EXPECT_TRUE(kv.Reserve(64));
+    kv.Advance(64);
+    return kv.bytes();
+  }();
+  for (int i = 0; i < 800; ++i) {
+    ASSERT_TRUE(kv.Reserve(1));
+    kv.Advance(1);
+  }
+  // The global layer grew by 800 positions; the window layer stayed bounded.
+  const int64_t row = 4 * sizeof(float) * 2;  // K and V of one position
+  EXPECT_LE(kv.bytes() - after_window, 800 * row + 16 * row * 2);
+  EXPECT_TRUE(kv.cache()->CheckIntegrity({kv.seq()}, /*exact=*/true).ok());
 }
 
-TEST(SequenceKvTest, TruncateOnlyWhereWindowKeysSurvive) {
-  SequenceKv kv(TwoLayerConfig(8), 100);
-  kv.Advance(20);
-  EXPECT_TRUE(kv.CanTruncateTo(20));
-  EXPECT_TRUE(kv.CanTruncateTo(19));  // position 19's slot held 11, which 19 no longer needs
-  EXPECT_FALSE(kv.CanTruncateTo(12));  // needs 5..11; 12..19 overwrote 4..11
-  kv.Truncate(19);
-  EXPECT_EQ(kv.num_tokens(), 19);
-  SequenceKv small(TwoLayerConfig(8), 100);
-  small.Advance(6);
-  EXPECT_TRUE(small.CanTruncateTo(2));  // nothing was overwritten yet
+TEST(SequenceKvTest, TruncateOnlyWhereTheWindowIsStillThere) {
+  SequenceKv kv(TwoLayerConfig(32), 1000);
+  ASSERT_TRUE(kv.Reserve(200));
+  kv.Advance(200);
+  EXPECT_TRUE(kv.CanTruncateTo(195));  // needs [163, 195): still held
+  EXPECT_FALSE(kv.CanTruncateTo(100));  // the window pages before ~168 were released
+  EXPECT_FALSE(kv.CanTruncateTo(201));
+  kv.Truncate(195);
+  EXPECT_EQ(kv.num_tokens(), 195);
+  kv.Clear();
+  EXPECT_EQ(kv.num_tokens(), 0);
+  EXPECT_EQ(kv.cache()->pool(0).num_used() + kv.cache()->pool(1).num_used(), 0);
+}
+
+TEST(SequenceKvTest, ReserveStopsAtTheContext) {
+  SequenceKv kv(TwoLayerConfig(0), 40);
+  EXPECT_TRUE(kv.Reserve(40));
+  EXPECT_FALSE(kv.Reserve(41));
 }
 
 }  // namespace

@@ -45,7 +45,9 @@ void RopeRef(float* v, int d, int pos, double base, bool neox) {
 }
 
 // Logits of every position of `tokens`, computed the slow obvious way.
-std::vector<std::vector<float>> ReferenceForward(const Model& m, const std::vector<int32_t>& tokens) {
+// owners[l] (optional): the layer whose K/V layer l attends to (cross-layer KV sharing).
+std::vector<std::vector<float>> ReferenceForward(const Model& m, const std::vector<int32_t>& tokens,
+                                                 std::vector<int32_t> owners = {}) {
   const ModelConfig& c = m.config();
   const ModelWeights& W = m.weights();
   const int n = tokens.size(), H = c.hidden, d = c.head_dim, F = c.ffn_hidden;
@@ -54,6 +56,10 @@ std::vector<std::vector<float>> ReferenceForward(const Model& m, const std::vect
   for (int t = 0; t < n; ++t) {
     for (int i = 0; i < H; ++i) x[t][i] = embd[size_t(tokens[t]) * H + i] * c.embedding_scale;
   }
+  if (owners.empty()) {
+    for (int l = 0; l < c.num_layers; ++l) owners.push_back(l);
+  }
+  std::vector<std::vector<std::vector<float>>> layer_k(c.num_layers), layer_v(c.num_layers);
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = W.layers[l];
     auto wq = Dense(L.wq), wk = Dense(L.wk), wv = Dense(L.wv), wo = Dense(L.wo);
@@ -73,6 +79,12 @@ std::vector<std::vector<float>> ReferenceForward(const Model& m, const std::vect
         if (c.qk_norm) NormRef(&k[t][hh * d], L.k_norm_f, &k[t][hh * d], d, c.rms_eps);
         RopeRef(&k[t][hh * d], d, t, c.layers[l].rope_base, c.rope_style == RopeStyle::kNeox);
       }
+    }
+    layer_k[l] = k;
+    layer_v[l] = v;
+    if (owners[l] != l) {  // attend to the owner layer's K/V instead
+      k = layer_k[owners[l]];
+      v = layer_v[owners[l]];
     }
     for (int t = 0; t < n; ++t) {
       std::vector<float> o(c.q_dim());
@@ -223,6 +235,52 @@ TEST_P(TinyModelTest, BadInputIsAnErrorAndChangesNothing) {
   std::vector<int32_t> too_long(9, 1);
   EXPECT_FALSE(tf.Forward(too_long, &kv, LogitRows::kLast, &logits).ok());
   EXPECT_EQ(kv.num_tokens(), 0);
+}
+
+// Cross-layer KV sharing (Character.AI style), from the model file's
+// <arch>.attention.kv_owner_layers and from a sharing map given at run time: the sharing
+// layers own no pages, and the logits equal the reference forward with the same sharing.
+TEST(TinyModelSharingTest, SharedKvMatchesReferenceAndAllocatesNothing) {
+  TinyModelSpec spec;
+  spec.arch = "gemma3";
+  spec.layers = 6;
+  spec.heads = 4;
+  spec.kv_heads = 1;
+  spec.head_dim = 32;
+  spec.hidden = 64;
+  spec.ffn = 128;
+  spec.window = 6;
+  spec.swa_period = 3;  // layers 2 and 5 global
+  spec.kv_owners = {0, 0, 2, 3, 3, 2};  // 1 <- 0 and 4 <- 3 (window); 5 <- 2 (global)
+  auto model = LoadTiny(spec);
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->config().kv_owners, spec.kv_owners);
+  const int n = 30, V = model->config().vocab_size;
+  auto tokens = SomeTokens(n, V, 13);
+  auto ref = ReferenceForward(*model, tokens, spec.kv_owners);
+  auto plain = ReferenceForward(*model, tokens);
+  ThreadPool pool(2);
+  Transformer tf(model->config(), model->weights(), &pool);
+  for (const std::string& sharing : {std::string(""), std::string("1:0,4:3,5:2")}) {
+    // "" takes the file's map; the explicit map is the same one.
+    SequenceKv kv(model->config(), 64, KvDtype::kF32, sharing);
+    const KvLayout& layout = kv.cache()->layout();
+    ASSERT_EQ(layout.num_groups(), 2);
+    EXPECT_EQ(layout.num_owner_layers(), 3);
+    for (const KvGroup& g : layout.groups()) {
+      for (int32_t l : g.owner_layers) EXPECT_TRUE(l == 0 || l == 2 || l == 3) << l;
+    }
+    std::vector<float> logits;
+    for (int s = 0; s < n; s += 7) {  // chunked, so shared K/V also come from pages
+      std::span<const int32_t> part(tokens.data() + s, std::min(7, n - s));
+      ASSERT_TRUE(tf.Forward(part, &kv, LogitRows::kAll, &logits).ok());
+      for (size_t t = 0; t < part.size(); ++t) {
+        EXPECT_LT(MaxAbsDiff(logits.data() + t * V, ref[s + t].data(), V), 2e-3f) << s + t;
+      }
+    }
+  }
+  // Sharing really changes the model (the test would be vacuous otherwise).
+  EXPECT_GT(MaxAbsDiff(ref[n - 1].data(), plain[n - 1].data(), V), 1e-2f);
 }
 
 TinyModelSpec Gemma(int window, TensorType wt) {

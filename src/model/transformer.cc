@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "base/check.h"
 #include "kernels/ops.h"
@@ -108,62 +109,128 @@ void Transformer::Rope(float* x, int32_t num_heads, int32_t pos, float base) con
   }
 }
 
-// attn_[t] = softmax(q_t . K^T) V over the keys this layer lets position p = start + t
-// see: [0, p] for global layers, [p - window + 1, p] for sliding ones. Keys before
-// `start` come from the cache; keys of this batch from k_/v_ (they are written to the
-// cache only after the layer's attention, so a window ring is never overwritten while
-// this batch still needs its old slots).
-void Transformer::Attention(int32_t layer, int32_t start, int32_t num_tokens, SequenceKv* kv) {
+// Writes this batch's K/V rows of an owner layer into the sequences' pages.
+void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
+  const int32_t kv_dim = config_.kv_dim();
+  const bool f16 = cache->dtype() == KvDtype::kF16;
+  const int32_t n = static_cast<int32_t>(row_seq_.size());
+  for (int32_t t = 0; t < n; ++t) {
+    const SeqKv& seq = *batch[row_seq_[t]].kv;
+    const float* k = k_.data() + static_cast<size_t>(t) * kv_dim;
+    const float* v = v_.data() + static_cast<size_t>(t) * kv_dim;
+    uint8_t* kd = cache->k_row(seq, layer, row_pos_[t]);
+    uint8_t* vd = cache->v_row(seq, layer, row_pos_[t]);
+    if (f16) {
+      QuantizeRow(TensorType::kF16, k, kd, kv_dim);
+      QuantizeRow(TensorType::kF16, v, vd, kv_dim);
+    } else {
+      std::memcpy(kd, k, sizeof(float) * kv_dim);
+      std::memcpy(vd, v, sizeof(float) * kv_dim);
+    }
+  }
+}
+
+// attn_[t] = softmax(q_t . K^T) V over the keys this layer lets row t's position p see:
+// [0, p] for global layers, [p - window + 1, p] for sliding ones, all read from the
+// sequence's pages (this batch's K/V were stored there first; a layer that shares K/V
+// reads its owner's).
+void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
   const int32_t d = config_.head_dim;
   const int32_t heads = config_.num_heads;
-  const int32_t kv_dim = config_.kv_dim();
   const int32_t group = heads / config_.num_kv_heads;
   const int32_t window = config_.layers[layer].window;
-  auto key = [&](int32_t j) {
-    return j < start ? kv->k(layer, j) : k_.data() + static_cast<size_t>(j - start) * kv_dim;
-  };
-  auto value = [&](int32_t j) {
-    return j < start ? kv->v(layer, j) : v_.data() + static_cast<size_t>(j - start) * kv_dim;
-  };
-  pool_->ParallelFor(static_cast<int64_t>(num_tokens) * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+  const bool f16 = cache->dtype() == KvDtype::kF16;
+  const int64_t n = static_cast<int64_t>(row_seq_.size());
+  pool_->ParallelFor(n * heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores, vrow(f16 ? d : 0);
     for (int64_t job = begin; job < end; ++job) {
       const int32_t t = static_cast<int32_t>(job / heads);
       const int32_t h = static_cast<int32_t>(job % heads);
       const size_t kv_off = static_cast<size_t>(h / group) * d;
-      const int32_t pos = start + t;
+      const SeqKv& seq = *batch[row_seq_[t]].kv;
+      const int32_t pos = row_pos_[t];
       const int32_t lo = window > 0 ? std::max(0, pos - window + 1) : 0;
       const float* q = q_.data() + (static_cast<size_t>(t) * heads + h) * d;
       scores.resize(pos - lo + 1);
-      for (int32_t j = lo; j <= pos; ++j) scores[j - lo] = DotF32(q, key(j) + kv_off, d);
+      for (int32_t j = lo; j <= pos; ++j) {
+        const uint8_t* k = cache->k_row(seq, layer, j);
+        scores[j - lo] = f16 ? DotRow(TensorType::kF16, k + kv_off * 2, q, d)
+                             : DotF32(q, reinterpret_cast<const float*>(k) + kv_off, d);
+      }
       SoftmaxInPlace(scores.data(), pos - lo + 1);
       float* out = attn_.data() + (static_cast<size_t>(t) * heads + h) * d;
       std::fill(out, out + d, 0.0f);
-      for (int32_t j = lo; j <= pos; ++j) AxpyF32(scores[j - lo], value(j) + kv_off, out, d);
+      for (int32_t j = lo; j <= pos; ++j) {
+        const uint8_t* v = cache->v_row(seq, layer, j);
+        const float* vf = reinterpret_cast<const float*>(v) + kv_off;
+        if (f16) {
+          DequantizeRow(TensorType::kF16, v + kv_off * 2, vrow.data(), d);
+          vf = vrow.data();
+        }
+        AxpyF32(scores[j - lo], vf, out, d);
+      }
     }
   });
 }
 
 Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, LogitRows which,
                             std::vector<float>* logits) {
-  const ModelConfig& c = config_;
   const int32_t n = static_cast<int32_t>(tokens.size());
   const int32_t start = kv->num_tokens();
-  if (n == 0) return Status::Error("nothing to compute: empty token list");
+  if (n == 0) return Status::InvalidArgument("nothing to compute: empty token list");
   if (start + n > kv->max_tokens()) {
-    return Status::Error("context is full: " + std::to_string(start) + " cached + " +
-                         std::to_string(n) + " new tokens exceed the context size " +
-                         std::to_string(kv->max_tokens()));
+    return Status::InvalidArgument("context is full: " + std::to_string(start) + " cached + " +
+                                   std::to_string(n) + " new tokens exceed the context size " +
+                                   std::to_string(kv->max_tokens()));
   }
-  for (int32_t id : tokens) {
-    if (id < 0 || id >= c.vocab_size) {
-      return Status::Error("token id " + std::to_string(id) + " is outside the vocabulary (size " +
-                           std::to_string(c.vocab_size) + ")");
+  if (!kv->Reserve(n)) return Status::Error("no KV pages left for " + std::to_string(n) + " tokens");
+  ForwardSeq seq{kv->seq(), tokens, start,
+                 which == LogitRows::kAll ? 0 : which == LogitRows::kLast ? n - 1 : n};
+  PARLEY_RETURN_IF_ERROR(Forward(std::span<const ForwardSeq>(&seq, 1), kv->cache(), logits));
+  kv->Advance(n);
+  return Status::Ok();
+}
+
+Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
+                            std::vector<float>* logits) {
+  const ModelConfig& c = config_;
+  const KvLayout& layout = cache->layout();
+  if (layout.num_layers() != c.num_layers || layout.kv_dim() != c.kv_dim()) {
+    return Status::Error("the KV cache was made for another model");
+  }
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    if (layout.window(l) != c.layers[l].window) {
+      return Status::Error("the KV layout's window for layer " + std::to_string(l) +
+                           " differs from the model's");
     }
   }
+  if (batch.empty()) return Status::InvalidArgument("nothing to compute: empty batch");
+  row_seq_.clear();
+  row_pos_.clear();
+  int32_t logit_rows = 0;
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const ForwardSeq& fs = batch[s];
+    if (fs.tokens.empty()) return Status::InvalidArgument("nothing to compute: empty token list");
+    if (fs.logits_from < 0 || fs.logits_from > static_cast<int32_t>(fs.tokens.size())) {
+      return Status::InvalidArgument("logits_from out of range");
+    }
+    for (int32_t id : fs.tokens) {
+      if (id < 0 || id >= c.vocab_size) {
+        return Status::InvalidArgument("token id " + std::to_string(id) +
+                                       " is outside the vocabulary (size " +
+                                       std::to_string(c.vocab_size) + ")");
+      }
+    }
+    for (size_t i = 0; i < fs.tokens.size(); ++i) {
+      row_seq_.push_back(static_cast<int32_t>(s));
+      row_pos_.push_back(fs.start + static_cast<int32_t>(i));
+    }
+    logit_rows += fs.num_logit_rows();
+  }
+  const int32_t n = static_cast<int32_t>(row_seq_.size());
   const int32_t H = c.hidden, Q = c.q_dim(), KV = c.kv_dim(), F = c.ffn_hidden;
   x_.resize(static_cast<size_t>(n) * H);
-  h_.resize(static_cast<size_t>(n) * std::max(H, Q));
+  h_.resize(static_cast<size_t>(std::max(n, logit_rows)) * std::max(H, Q));
   q_.resize(static_cast<size_t>(n) * Q);
   k_.resize(static_cast<size_t>(n) * KV);
   v_.resize(static_cast<size_t>(n) * KV);
@@ -172,19 +239,29 @@ Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, Log
   ffn_up_.resize(static_cast<size_t>(n) * F);
 
   // x = embed(tokens) * embedding_scale  [n, H]
-  for (int32_t t = 0; t < n; ++t) {
-    float* x = x_.data() + static_cast<size_t>(t) * H;
-    DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(tokens[t]), x, H);
-    if (c.embedding_scale != 1.0f) ScaleF32(x, c.embedding_scale, H);
+  {
+    int32_t t = 0;
+    for (const ForwardSeq& fs : batch) {
+      for (int32_t id : fs.tokens) {
+        float* x = x_.data() + static_cast<size_t>(t++) * H;
+        DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(id), x, H);
+        if (c.embedding_scale != 1.0f) ScaleF32(x, c.embedding_scale, H);
+      }
+    }
   }
 
   for (int32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
+    const bool owner = layout.is_owner(l);
     for (int32_t t = 0; t < n; ++t) {
       RmsNorm(x_.data() + t * H, w.attn_norm_f.data(), h_.data() + t * H, H, c.rms_eps);
     }
-    // q [n, heads * d], k and v [n, kv_heads * d]
-    MatMuls({{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, h_.data(), n);
+    // q [n, heads * d], k and v [n, kv_heads * d] (a layer sharing K/V computes only q)
+    if (owner) {
+      MatMuls({{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, h_.data(), n);
+    } else {
+      MatMul(w.wq, h_.data(), n, q_.data());
+    }
     for (int32_t t = 0; t < n; ++t) {
       float* q = q_.data() + static_cast<size_t>(t) * Q;
       float* k = k_.data() + static_cast<size_t>(t) * KV;
@@ -192,19 +269,16 @@ Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, Log
         for (int32_t h = 0; h < c.num_heads; ++h) {
           RmsNorm(q + h * c.head_dim, w.q_norm_f.data(), q + h * c.head_dim, c.head_dim, c.rms_eps);
         }
-        for (int32_t h = 0; h < c.num_kv_heads; ++h) {
+        for (int32_t h = 0; owner && h < c.num_kv_heads; ++h) {
           RmsNorm(k + h * c.head_dim, w.k_norm_f.data(), k + h * c.head_dim, c.head_dim, c.rms_eps);
         }
       }
-      Rope(q, c.num_heads, start + t, c.layers[l].rope_base);
-      Rope(k, c.num_kv_heads, start + t, c.layers[l].rope_base);
+      Rope(q, c.num_heads, row_pos_[t], c.layers[l].rope_base);
+      if (owner) Rope(k, c.num_kv_heads, row_pos_[t], c.layers[l].rope_base);
       ScaleF32(q, c.attention_scale, Q);
     }
-    Attention(l, start, n, kv);
-    for (int32_t t = 0; t < n; ++t) {
-      std::copy_n(k_.data() + static_cast<size_t>(t) * KV, KV, kv->k(l, start + t));
-      std::copy_n(v_.data() + static_cast<size_t>(t) * KV, KV, kv->v(l, start + t));
-    }
+    if (owner) StoreKv(l, batch, cache);
+    Attention(l, batch, cache);
     MatMul(w.wo, attn_.data(), n, h_.data());  // [n, H]
     for (int32_t t = 0; t < n; ++t) {
       float* a = h_.data() + static_cast<size_t>(t) * H;
@@ -229,17 +303,21 @@ Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, Log
       AddF32(f, x_.data() + static_cast<size_t>(t) * H, H);
     }
   }
-  kv->Advance(n);
 
-  if (which == LogitRows::kNone) return Status::Ok();
-  const int32_t first = which == LogitRows::kLast ? n - 1 : 0;
-  const int32_t rows = n - first;
-  for (int32_t t = first; t < n; ++t) {
-    float* x = x_.data() + static_cast<size_t>(t) * H;
-    RmsNorm(x, weights_.output_norm_f.data(), h_.data() + static_cast<size_t>(t - first) * H, H, c.rms_eps);
+  // The output head only for the rows that want logits: [logit_rows, vocab].
+  logits->resize(static_cast<size_t>(logit_rows) * c.vocab_size);
+  if (logit_rows == 0) return Status::Ok();
+  {
+    int32_t t = 0, r = 0;
+    for (const ForwardSeq& fs : batch) {
+      for (int32_t i = 0; i < static_cast<int32_t>(fs.tokens.size()); ++i, ++t) {
+        if (i < fs.logits_from) continue;
+        RmsNorm(x_.data() + static_cast<size_t>(t) * H, weights_.output_norm_f.data(),
+                h_.data() + static_cast<size_t>(r++) * H, H, c.rms_eps);
+      }
+    }
   }
-  logits->resize(static_cast<size_t>(rows) * c.vocab_size);
-  MatMul(weights_.output, h_.data(), rows, logits->data());  // [rows, vocab]
+  MatMul(weights_.output, h_.data(), logit_rows, logits->data());
   if (c.final_logit_softcap > 0.0f) {
     const float cap = c.final_logit_softcap;
     for (float& v : *logits) v = cap * std::tanh(v / cap);

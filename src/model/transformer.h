@@ -12,7 +12,9 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "kv/kv_cache.h"
 #include "model/config.h"
+#include "model/forward_batch.h"
 #include "model/sequence_kv.h"
 #include "model/weights.h"
 
@@ -33,9 +35,18 @@ class Transformer {
   Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool,
               ActivationMode mode = ActivationMode::kF32);
 
-  // Computes `tokens` at positions [kv->num_tokens(), +tokens.size()), appends their K/V
-  // to `kv` and, per `which`, writes logits: kLast -> [vocab], kAll -> [tokens, vocab].
-  // Errors (nothing changed): empty input, token id out of range, context full.
+  // The ragged batch forward (DESIGN.md §2): computes every sequence's tokens as one
+  // [num_tokens, hidden] matrix, writes their K/V into `cache` (pages already reserved by
+  // the caller; the cache's layout decides which layers own K/V) and writes logits for
+  // the rows each sequence asks for, sequence after sequence: [rows, vocab].
+  // Does not advance anything: the caller owns the counters.
+  // Errors (nothing written): empty sequence, token id out of range, bad logits_from,
+  // a layout whose windows differ from the model's.
+  Status Forward(std::span<const ForwardSeq> batch, KvCache* cache, std::vector<float>* logits);
+
+  // One sequence: computes `tokens` at positions [kv->num_tokens(), +tokens.size()),
+  // appends their K/V to `kv` and, per `which`, writes logits: kLast -> [vocab],
+  // kAll -> [tokens, vocab]. Errors (nothing changed): as above, or context full.
   Status Forward(std::span<const int32_t> tokens, SequenceKv* kv, LogitRows which,
                  std::vector<float>* logits);
 
@@ -47,7 +58,8 @@ class Transformer {
   // y = x W^T for one weight, or for up to four weights sharing the input x [num_tokens, cols].
   void MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y);
   void MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens);
-  void Attention(int32_t layer, int32_t start, int32_t num_tokens, SequenceKv* kv);
+  void Attention(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache);
+  void StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache);
   void Rope(float* x, int32_t num_heads, int32_t pos, float base) const;
 
   const ModelConfig& config_;
@@ -55,6 +67,8 @@ class Transformer {
   ThreadPool* pool_;
   ActivationMode mode_;
   std::vector<uint8_t> xq_[2];  // quantized activations, one buffer per activation type in use
+  // Per row of the batch: its sequence (index into the batch) and position.
+  std::vector<int32_t> row_seq_, row_pos_;
   // Scratch, resized per call: [num_tokens, dim] row-major.
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
 };

@@ -1,12 +1,14 @@
-// Sampler: picks the next token from a row of logits. Greedy when temperature is 0;
-// otherwise temperature, then top-k, then top-p over the softmax, drawn with a seeded
-// generator so the same seed and inputs give the same tokens. One Sampler per sequence;
-// not thread-safe.
+// Sampler: picks the next token from a row of logits. The order (llama.cpp / vLLM style):
+// penalties over the sequence's tokens -> greedy if temperature is 0 -> temperature ->
+// top-k -> top-p -> min-p -> a draw from a per-sequence generator seeded by `seed`, so the
+// same seed and inputs give the same tokens whatever else runs in the batch. One Sampler
+// per sequence; not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -14,28 +16,55 @@
 namespace parley {
 
 struct SamplingParams {
-  float temperature = 0.0f;  // 0: greedy (argmax)
-  int32_t top_k = 0;         // 0: no limit
-  float top_p = 1.0f;        // 1: no nucleus cut
+  float temperature = 0.0f;        // 0: greedy (argmax)
+  int32_t top_k = 0;               // 0: no limit
+  float top_p = 1.0f;              // 1: no nucleus cut
+  float min_p = 0.0f;              // drop tokens with p < min_p * p_max; 0: off
+  float repetition_penalty = 1.0f; // CTRL-style: logit / rp if > 0 else logit * rp; 1: off
+  float presence_penalty = 0.0f;   // OpenAI: minus this once per token that appeared
+  float frequency_penalty = 0.0f;  // OpenAI: minus this times the token's count
   uint64_t seed = 0;
 
-  // Error on out-of-range values (negative temperature, top_p outside (0, 1], ...).
+  // InvalidArgument on out-of-range values, naming the parameter: temperature >= 0 and
+  // finite, top_k >= 0, top_p in (0, 1], min_p in [0, 1], repetition_penalty > 0,
+  // presence/frequency penalties in [-2, 2].
   Status Validate() const;
+  bool has_penalties() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+  }
 };
 
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
+  // Picks a token from `logits` [vocab]. Penalties see the tokens passed to Accept().
   // REQUIRES: logits non-empty.
   int32_t Sample(std::span<const float> logits);
+  // Records a token of the sequence for the penalties (prompt tokens count for the
+  // repetition penalty only, as in vLLM; generated ones for all three).
+  void AcceptPrompt(std::span<const int32_t> tokens);
+  void Accept(int32_t token);
 
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> candidates_;
+  std::vector<float> penalized_;                   // logits after penalties
+  std::unordered_map<int32_t, int32_t> counts_;    // generated token -> count
+  std::unordered_map<int32_t, bool> seen_prompt_;  // prompt tokens (repetition penalty)
 };
 
 // Index of the largest logit (the lowest index on ties).
 int32_t ArgMax(std::span<const float> logits);
+
+// Log-probabilities from a row of raw logits (the model's distribution, before any
+// sampling transform, as vLLM reports them).
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;  // the `top_n` most likely, best first
+};
+// log_softmax(logits)[token] and the top_n alternatives (0 <= top_n <= 20).
+TokenLogprob ComputeLogprob(std::span<const float> logits, int32_t token, int32_t top_n);
 
 }  // namespace parley

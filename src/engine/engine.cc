@@ -1,0 +1,430 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+
+#include "base/check.h"
+#include "engine/model_runner.h"
+#include "engine/scheduler.h"
+#include "sampling/stop_strings.h"
+
+namespace parley {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// One request in flight, owned by the engine thread.
+struct Active {
+  Active(const Tokenizer& tok, GenerationRequest r, std::shared_ptr<RequestStream> s)
+      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {}
+  GenerationRequest req;
+  std::shared_ptr<RequestStream> stream;
+  Sequence seq;
+  Sampler sampler;
+  StreamingDetokenizer detok;
+  StopMatcher stops;
+  int32_t max_new = 0;         // tokens to generate at most (clipped to the context)
+  int32_t generated = 0;
+  int32_t prompt_lp_next = 1;  // next prompt position whose logprob is still to collect
+  std::vector<TokenLogprob> prompt_lps;
+  bool prompt_lps_sent = false;
+  bool has_first = false;
+  Clock::time_point first_token, last_token;
+  int32_t cached_tokens = 0;
+
+  bool wants_prompt_lps() const { return req.prompt_logprobs && prompt_lp_next < seq.num_prompt; }
+};
+
+}  // namespace
+
+class Engine::Loop {
+ public:
+  Loop(ModelRunner* runner, const Tokenizer& tokenizer, Metrics* metrics, const EngineOptions& options,
+       std::unique_ptr<KvCache> cache)
+      : runner_(runner),
+        tokenizer_(tokenizer),
+        metrics_(metrics),
+        options_(options),
+        cache_(std::move(cache)),
+        scheduler_(cache_.get(), SchedulerOptions{options.max_batch_tokens, options.max_seqs}) {
+    DeclareMetrics();
+    PublishStats();
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Loop() { Shutdown(); }
+
+  StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
+  EngineStats Stats() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+  void Shutdown();
+  const KvCache& cache() const { return *cache_; }
+  int32_t vocab_size() const { return runner_->vocab_size(); }
+
+ private:
+  void DeclareMetrics();
+  void Run();
+  bool Step();
+  void Admit(std::unique_ptr<Active> a);
+  void ReapCancelled();
+  void HandleLogits(Active* a, int32_t pos, std::span<const float> row);
+  void SampleNext(Active* a, std::span<const float> row);
+  void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "");
+  void PublishStats();
+  void EraseFinished();
+
+  ModelRunner* runner_;
+  const Tokenizer& tokenizer_;
+  Metrics* metrics_;
+  const EngineOptions options_;
+  std::unique_ptr<KvCache> cache_;
+  Scheduler scheduler_;
+
+  // Shared with Submit/Shutdown.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Active>> inbox_;
+  bool stopping_ = false;
+  int32_t num_queued_ = 0;  // inbox + scheduler's waiting queue (updated each step)
+  int64_t next_id_ = 1;
+
+  mutable std::mutex stats_mu_;
+  EngineStats stats_;
+
+  // Engine thread only.
+  std::map<int64_t, std::unique_ptr<Active>> active_;
+  std::vector<ForwardSeq> batch_;
+  std::vector<float> logits_;
+  std::thread thread_;
+};
+
+void Engine::Loop::DeclareMetrics() {
+  const std::vector<double> latency = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  metrics_->Declare("parley_requests_total", "counter", "Finished requests by outcome.");
+  metrics_->Declare("parley_prompt_tokens_total", "counter", "Prompt tokens of finished requests.");
+  metrics_->Declare("parley_prompt_tokens_computed_total", "counter", "Prompt tokens computed (not cached).");
+  metrics_->Declare("parley_generation_tokens_total", "counter", "Generated tokens.");
+  metrics_->Declare("parley_time_to_first_token_seconds", "histogram", "Submit to first token.", latency);
+  metrics_->Declare("parley_inter_token_latency_seconds", "histogram", "Time between tokens of a stream.",
+                    {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28});
+  metrics_->Declare("parley_request_latency_seconds", "histogram", "Submit to last token.", latency);
+  metrics_->Declare("parley_requests_waiting", "gauge", "Requests queued, not yet running.");
+  metrics_->Declare("parley_requests_running", "gauge", "Sequences running.");
+  metrics_->Declare("parley_kv_pages_used", "gauge", "KV pages in use per KV group.");
+  metrics_->Declare("parley_kv_pages_total", "gauge", "KV pages per KV group.");
+  metrics_->Declare("parley_preemptions_total", "counter", "Sequences preempted (pages freed, recomputed later).");
+  metrics_->Declare("parley_engine_steps_total", "counter", "Engine steps (forward passes).");
+  metrics_->Declare("parley_batch_tokens", "histogram", "Tokens per forward pass.",
+                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048});
+}
+
+StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest request) {
+  PARLEY_RETURN_IF_ERROR(request.sampling.Validate());
+  const int64_t n = static_cast<int64_t>(request.prompt.size());
+  if (n == 0) return Status::InvalidArgument("the prompt is empty");
+  if (n + 1 > options_.max_context) {
+    return Status::InvalidArgument("the prompt has " + std::to_string(n) + " tokens, but the context holds " +
+                                   std::to_string(options_.max_context) +
+                                   " tokens (prompt + at least one generated token)");
+  }
+  for (int32_t id : request.prompt) {
+    if (id < 0 || id >= runner_->vocab_size()) {
+      return Status::InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                     std::to_string(runner_->vocab_size()) + ")");
+    }
+  }
+  if (request.max_tokens < 0) return Status::InvalidArgument("max_tokens must be >= 0");
+  if (request.logprobs > 20) return Status::InvalidArgument("logprobs must be at most 20");
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return Status::Unavailable("the server is shutting down");
+  if (num_queued_ + static_cast<int32_t>(inbox_.size()) >= options_.max_queue) {
+    return Status::Unavailable("too many requests waiting (" + std::to_string(options_.max_queue) +
+                               "); try again later");
+  }
+  auto stream = std::make_shared<RequestStream>(next_id_++);
+  auto a = std::make_unique<Active>(tokenizer_, std::move(request), stream);
+  a->max_new = std::min<int64_t>(a->req.max_tokens, options_.max_context - n);
+  inbox_.push_back(std::move(a));
+  lock.unlock();
+  cv_.notify_one();
+  return stream;
+}
+
+void Engine::Loop::Admit(std::unique_ptr<Active> a) {
+  a->seq.id = a->stream->id();
+  a->seq.tokens = a->req.prompt;
+  a->seq.num_prompt = static_cast<int32_t>(a->req.prompt.size());
+  // Prompt logprobs need a [rows, vocab] logits block per step: keep chunks small.
+  if (a->req.prompt_logprobs) a->seq.max_chunk = 32;
+  if (a->req.sampling.has_penalties()) a->sampler.AcceptPrompt(a->req.prompt);
+  Active* raw = a.get();
+  active_[raw->seq.id] = std::move(a);
+  scheduler_.Add(&raw->seq);
+}
+
+void Engine::Loop::Run() {
+  for (;;) {
+    std::deque<std::unique_ptr<Active>> arrived;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (active_.empty() && inbox_.empty() && !stopping_) {
+        cv_.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      if (stopping_) return;
+      arrived.swap(inbox_);
+    }
+    for (auto& a : arrived) Admit(std::move(a));
+    ReapCancelled();
+    PARLEY_DCHECK(scheduler_.CheckIntegrity().ok());
+    if (!active_.empty() && !Step()) {
+      // Nothing could run (every sequence waits for pages that are not coming back):
+      // cannot happen while the arena holds one full sequence; do not spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    PublishStats();
+  }
+}
+
+void Engine::Loop::ReapCancelled() {
+  std::vector<Active*> gone;
+  for (auto& [id, a] : active_) {
+    if (a->stream->cancelled()) gone.push_back(a.get());
+  }
+  for (Active* a : gone) Finish(a, FinishReason::kCancelled, EngineEvent{});
+  EraseFinished();
+}
+
+bool Engine::Loop::Step() {
+  SchedulerOutput out = scheduler_.Schedule();
+  if (out.empty()) return false;
+  batch_.clear();
+  for (const ScheduledSeq& x : out.scheduled) {
+    Active* a = active_.at(x.seq->id).get();
+    const Sequence& s = *x.seq;
+    ForwardSeq fs;
+    fs.kv = &x.seq->kv;
+    fs.tokens = std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new);
+    fs.start = s.num_computed;
+    fs.logits_from = x.num_new;
+    const int32_t end = s.num_computed + x.num_new;
+    if (a->wants_prompt_lps()) {
+      // Row at position p predicts token p + 1.
+      const int32_t first = std::max(s.num_computed, a->prompt_lp_next - 1);
+      if (first < end) fs.logits_from = first - s.num_computed;
+    }
+    if (end == s.num_tokens()) fs.logits_from = std::min(fs.logits_from, x.num_new - 1);
+    batch_.push_back(fs);
+  }
+  Status st = runner_->Forward(batch_, cache_.get(), &logits_);
+  metrics_->Add("parley_engine_steps_total", 1);
+  metrics_->Observe("parley_batch_tokens", out.num_tokens);
+  if (!st.ok()) {
+    for (const ScheduledSeq& x : out.scheduled) {
+      Finish(active_.at(x.seq->id).get(), FinishReason::kError, EngineEvent{}, st.message());
+    }
+    return true;
+  }
+  // Remember where each sequence started before the counters move.
+  std::vector<int32_t> starts;
+  for (const ForwardSeq& fs : batch_) starts.push_back(fs.start);
+  scheduler_.Update(out);
+  const int32_t vocab = runner_->vocab_size();
+  size_t row = 0;  // first logits row of sequence i
+  for (size_t i = 0; i < out.scheduled.size(); row += batch_[i].num_logit_rows(), ++i) {
+    Active* a = active_.at(out.scheduled[i].seq->id).get();
+    const ForwardSeq& fs = batch_[i];
+    for (int32_t r = fs.logits_from; r < static_cast<int32_t>(fs.tokens.size()); ++r) {
+      std::span<const float> logits(logits_.data() + (row + r - fs.logits_from) * vocab, vocab);
+      HandleLogits(a, starts[i] + r, logits);
+      if (a->seq.state == SeqState::kFinished) break;
+    }
+    // A prefill that just ended with max_tokens == 0 (prompt scoring only).
+    if (a->seq.state != SeqState::kFinished && a->seq.num_computed == a->seq.num_tokens() &&
+        a->max_new == 0) {
+      Finish(a, FinishReason::kLength, EngineEvent{});
+    }
+  }
+  EraseFinished();
+  return true;
+}
+
+void Engine::Loop::EraseFinished() {
+  for (auto it = active_.begin(); it != active_.end();) {
+    it = it->second->seq.state == SeqState::kFinished ? active_.erase(it) : std::next(it);
+  }
+}
+
+void Engine::Loop::HandleLogits(Active* a, int32_t pos, std::span<const float> row) {
+  Sequence& s = a->seq;
+  if (a->wants_prompt_lps() && pos + 1 == a->prompt_lp_next && pos + 1 < s.num_prompt) {
+    a->prompt_lps.push_back(ComputeLogprob(row, s.tokens[pos + 1], std::max(0, a->req.logprobs)));
+    ++a->prompt_lp_next;
+  }
+  if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && a->generated < a->max_new) {
+    SampleNext(a, row);
+  }
+}
+
+void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
+  const int32_t token = a->sampler.Sample(row);
+  if (a->req.sampling.has_penalties()) a->sampler.Accept(token);
+  ++a->generated;
+  const auto now = Clock::now();
+  EngineEvent ev;
+  ev.tokens.push_back(token);
+  if (a->req.logprobs >= 0) ev.logprobs.push_back(ComputeLogprob(row, token, a->req.logprobs));
+  if (!a->has_first) {
+    a->has_first = true;
+    a->first_token = now;
+    metrics_->Observe("parley_time_to_first_token_seconds", Seconds(now - a->stream->created()));
+  } else {
+    metrics_->Observe("parley_inter_token_latency_seconds", Seconds(now - a->last_token));
+  }
+  a->last_token = now;
+  metrics_->Add("parley_generation_tokens_total", 1);
+
+  const bool eos = (!a->req.ignore_eos && tokenizer_.IsEndOfGeneration(token)) ||
+                   std::find(a->req.stop_token_ids.begin(), a->req.stop_token_ids.end(), token) !=
+                       a->req.stop_token_ids.end();
+  if (eos) {
+    ev.text = a->stops.Feed(a->detok.Flush());
+    if (!a->stops.stopped()) ev.text += a->stops.Flush();
+    Finish(a, FinishReason::kStop, std::move(ev));
+    return;
+  }
+  ev.text = a->stops.Feed(a->detok.Feed(token));
+  if (a->stops.stopped()) {
+    Finish(a, FinishReason::kStop, std::move(ev));
+    return;
+  }
+  if (a->generated >= a->max_new) {
+    ev.text += a->stops.Feed(a->detok.Flush());
+    if (!a->stops.stopped()) ev.text += a->stops.Flush();
+    Finish(a, a->stops.stopped() ? FinishReason::kStop : FinishReason::kLength, std::move(ev));
+    return;
+  }
+  a->seq.tokens.push_back(token);  // computed next step
+  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
+    ev.prompt_logprobs = std::move(a->prompt_lps);
+    a->prompt_lps_sent = true;
+  }
+  a->stream->Push(std::move(ev));
+}
+
+void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const std::string& error) {
+  scheduler_.Finish(&a->seq);
+  ev.finish = reason;
+  ev.error = error;
+  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
+    ev.prompt_logprobs = std::move(a->prompt_lps);
+    a->prompt_lps_sent = true;
+  }
+  ev.usage.prompt_tokens = a->seq.num_prompt;
+  ev.usage.completion_tokens = a->generated;
+  ev.usage.cached_tokens = a->cached_tokens;
+  const auto now = Clock::now();
+  ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
+  metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
+  metrics_->Add("parley_prompt_tokens_total", a->seq.num_prompt);
+  metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - a->cached_tokens);
+  metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
+  a->stream->Push(std::move(ev));
+}
+
+void Engine::Loop::PublishStats() {
+  EngineStats s;
+  s.running = scheduler_.num_running();
+  s.preemptions = scheduler_.num_preemptions();
+  const KvLayout& layout = cache_->layout();
+  for (int32_t g = 0; g < cache_->num_groups(); ++g) {
+    EngineStats::Group grp;
+    grp.window = layout.groups()[g].window;
+    grp.layers = static_cast<int32_t>(layout.groups()[g].owner_layers.size());
+    grp.pages_used = cache_->pool(g).num_used();
+    grp.pages_total = cache_->pool(g).num_pages();
+    s.kv_groups.push_back(grp);
+    const std::string labels = "group=\"" + std::to_string(g) + "\",window=\"" + std::to_string(grp.window) + "\"";
+    metrics_->Set("parley_kv_pages_used", grp.pages_used, labels);
+    metrics_->Set("parley_kv_pages_total", grp.pages_total, labels);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    num_queued_ = scheduler_.num_waiting();
+    s.waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
+  }
+  metrics_->Set("parley_requests_waiting", s.waiting);
+  metrics_->Set("parley_requests_running", s.running);
+  metrics_->Set("parley_preemptions_total", static_cast<double>(s.preemptions));
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  s.steps = stats_.steps + 1;
+  stats_ = std::move(s);
+}
+
+void Engine::Loop::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // The engine thread is gone: finish everything from here.
+  std::deque<std::unique_ptr<Active>> rest;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rest.swap(inbox_);
+  }
+  for (auto& a : rest) Admit(std::move(a));
+  for (auto& [id, a] : active_) Finish(a.get(), FinishReason::kError, EngineEvent{}, "the server is shutting down");
+  active_.clear();
+  PublishStats();
+}
+
+StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Tokenizer& tokenizer,
+                                                 Metrics* metrics, const EngineOptions& options) {
+  if (options.max_batch_tokens < 1 || options.max_seqs < 1 || options.max_queue < 0 || options.max_context < 2) {
+    return Status::InvalidArgument("max-batch-tokens and max-seqs must be >= 1, the context >= 2");
+  }
+  std::vector<int32_t> owners = runner->KvOwners();
+  if (!options.kv_sharing.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(owners, ParseKvSharing(options.kv_sharing, static_cast<int32_t>(owners.size())));
+  }
+  PARLEY_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Make(runner->LayerWindows(), owners, runner->kv_dim()));
+  KvCacheOptions kv = options.kv;
+  kv.max_context = options.max_context;
+  kv.max_chunk = std::min(options.max_batch_tokens, options.max_context);
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
+  std::unique_ptr<Engine> engine(new Engine(options));
+  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, metrics, options, std::move(cache));
+  return engine;
+}
+
+Engine::Engine(const EngineOptions& options) : options_(options) {}
+
+Engine::~Engine() { Shutdown(); }
+
+StatusOr<std::shared_ptr<RequestStream>> Engine::Submit(GenerationRequest request) {
+  return loop_->Submit(std::move(request));
+}
+
+EngineStats Engine::Stats() const { return loop_->Stats(); }
+
+int32_t Engine::vocab_size() const { return loop_->vocab_size(); }
+
+void Engine::Shutdown() {
+  if (loop_) loop_->Shutdown();
+}
+
+int64_t Engine::KvBytesForContext(int32_t tokens) const { return loop_->cache().BytesForContext(tokens); }
+
+int64_t Engine::FullKvBytesForContext(int32_t tokens) const {
+  return loop_->cache().FullCacheBytesForContext(tokens, loop_->cache().layout().num_layers());
+}
+
+}  // namespace parley

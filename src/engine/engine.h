@@ -1,0 +1,83 @@
+// Engine: the serving loop of DESIGN.md §2. Submit() validates a request and puts it in
+// the inbox; one engine thread runs
+//   loop { Scheduler::Schedule() -> ModelRunner::Forward(batch) -> sample -> update }
+// and pushes each request's progress into its RequestStream. The engine thread alone owns
+// the scheduler, the KV cache and the model state; only the inbox and the streams are
+// shared. Submit/Stats/Shutdown are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/metrics.h"
+#include "engine/request.h"
+#include "kv/kv_cache.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley {
+
+class ModelRunner;
+
+struct EngineOptions {
+  int32_t max_batch_tokens = 512;  // tokens computed per step (decodes first, then prefill)
+  int32_t max_seqs = 16;           // sequences running at once
+  int32_t max_queue = 256;         // waiting requests; more -> Unavailable (HTTP 503)
+  int32_t max_context = 4096;      // prompt + generated tokens per sequence
+  KvCacheOptions kv;               // arena size, page size, dtype
+  std::string kv_sharing;          // "L:O,..." sharing map; "" = from the model / none
+};
+
+// A snapshot for /metrics and /health.
+struct EngineStats {
+  int32_t waiting = 0;
+  int32_t running = 0;
+  struct Group {
+    int32_t window = 0;  // 0: global
+    int32_t layers = 0;  // owner layers in the group
+    int32_t pages_used = 0;
+    int32_t pages_total = 0;
+  };
+  std::vector<Group> kv_groups;
+  int64_t steps = 0;
+  int64_t preemptions = 0;
+};
+
+class Engine {
+ public:
+  // Starts the engine thread. The runner, tokenizer and metrics must outlive the engine.
+  // Errors: the KV arena cannot hold one sequence of max_context, bad sharing map.
+  static StatusOr<std::unique_ptr<Engine>> Create(ModelRunner* runner, const Tokenizer& tokenizer,
+                                                  Metrics* metrics, const EngineOptions& options);
+  ~Engine();  // Shutdown()
+
+  // Checks the request (InvalidArgument: empty prompt, prompt + 1 > max_context, bad
+  // sampling parameters, token ids outside the vocabulary; Unavailable: queue full or
+  // shutting down) and queues it. max_tokens is clipped to the context left.
+  StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
+
+  EngineStats Stats() const;
+  const EngineOptions& options() const { return options_; }
+  int32_t vocab_size() const;
+  // KV bytes per token of context as stored (for a context of `tokens`), and for a cache
+  // keeping every layer's K/V at f32.
+  int64_t KvBytesForContext(int32_t tokens) const;
+  int64_t FullKvBytesForContext(int32_t tokens) const;
+
+  // Stops the engine thread; requests in flight and queued get a final kError event
+  // ("server shutting down"). Idempotent.
+  void Shutdown();
+
+ private:
+  class Loop;
+  explicit Engine(const EngineOptions& options);
+  EngineOptions options_;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace parley

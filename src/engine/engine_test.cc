@@ -1,0 +1,241 @@
+// The engine loop with a fake model runner (no model): streams, stop conditions, errors,
+// cancellation, queue limits and shutdown.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine/fake_runner.h"
+
+namespace parley {
+namespace {
+
+using testing::FakeRunner;
+using namespace std::chrono_literals;
+
+// A tokenizer whose ids 3..63 are the single characters '0'..'l' (SPM style).
+std::unique_ptr<Tokenizer> SmallTokenizer() {
+  TokenizerSpec spec;
+  spec.model = "llama";
+  spec.tokens = {"<unk>", "<s>", "</s>"};
+  spec.token_types = {2, 3, 3};  // unknown, control, control
+  for (int i = 3; i < 64; ++i) {
+    spec.tokens.push_back(std::string(1, static_cast<char>('0' + i - 3)));
+    spec.token_types.push_back(1);
+  }
+  spec.bos_id = 1;
+  spec.eos_id = 2;
+  spec.unk_id = 0;
+  spec.add_space_prefix = false;
+  auto tok = Tokenizer::FromSpec(spec);
+  EXPECT_TRUE(tok.ok()) << tok.status().message();
+  return std::move(tok).value();
+}
+
+struct Collected {
+  std::vector<int32_t> tokens;
+  std::string text;
+  EngineEvent last;
+};
+
+Collected Drain(RequestStream* stream) {
+  Collected c;
+  for (int i = 0; i < 10000; ++i) {
+    auto ev = stream->Next(5s);
+    if (!ev) {
+      ADD_FAILURE() << "no event within 5 s";
+      break;
+    }
+    c.tokens.insert(c.tokens.end(), ev->tokens.begin(), ev->tokens.end());
+    c.text += ev->text;
+    if (ev->finish != FinishReason::kNone) {
+      c.last = std::move(*ev);
+      break;
+    }
+  }
+  return c;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Start(EngineOptions opts, std::vector<int32_t> windows = {4, 0}) {
+    runner_ = std::make_unique<FakeRunner>(windows, std::vector<int32_t>{}, 64);
+    tokenizer_ = SmallTokenizer();
+    opts.kv.page_size = 4;
+    auto e = Engine::Create(runner_.get(), *tokenizer_, &metrics_, opts);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    engine_ = std::move(e).value();
+  }
+  GenerationRequest Request(std::vector<int32_t> prompt, int32_t max_tokens) {
+    GenerationRequest r;
+    r.prompt = std::move(prompt);
+    r.max_tokens = max_tokens;
+    r.ignore_eos = true;
+    return r;
+  }
+  std::vector<int32_t> Reference(std::vector<int32_t> tokens, int32_t n) {
+    std::vector<int32_t> out;
+    for (int i = 0; i < n; ++i) {
+      out.push_back(runner_->ReferenceNext(tokens));
+      tokens.push_back(out.back());
+    }
+    return out;
+  }
+  std::unique_ptr<FakeRunner> runner_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  Metrics metrics_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, ConcurrentRequestsMatchTheirReference) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 16;
+  opts.max_seqs = 3;
+  Start(opts);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) {
+    prompts.push_back({});
+    for (int j = 0; j < 5 + 7 * i; ++j) prompts.back().push_back(3 + (i * 13 + j * 7) % 61);
+    auto s = engine_->Submit(Request(prompts.back(), 12));
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    streams.push_back(*s);
+  }
+  for (int i = 0; i < 6; ++i) {
+    Collected c = Drain(streams[i].get());
+    EXPECT_EQ(c.tokens, Reference(prompts[i], 12)) << i;
+    EXPECT_EQ(c.last.finish, FinishReason::kLength);
+    EXPECT_EQ(c.last.usage.prompt_tokens, static_cast<int32_t>(prompts[i].size()));
+    EXPECT_EQ(c.last.usage.completion_tokens, 12);
+    EXPECT_EQ(c.text, tokenizer_->Decode(c.tokens));
+  }
+  EXPECT_EQ(metrics_.Get("parley_requests_total", "outcome=\"length\""), 6);
+}
+
+TEST_F(EngineTest, StopStringsAndStopTokens) {
+  Start(EngineOptions{});
+  std::vector<int32_t> prompt = {5, 6, 7, 8};
+  const std::vector<int32_t> ref = Reference(prompt, 20);
+  const std::string full = tokenizer_->Decode(ref);
+  // A stop string made of generated tokens 5..6: the output ends right before it.
+  const std::string stop = full.substr(5, 2);
+  GenerationRequest r = Request(prompt, 20);
+  r.stop = {stop};
+  auto s = engine_->Submit(r);
+  ASSERT_TRUE(s.ok());
+  Collected c = Drain(s->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kStop);
+  EXPECT_EQ(c.text, full.substr(0, full.find(stop)));
+  // A stop token id: generation ends at its first occurrence.
+  GenerationRequest r2 = Request(prompt, 20);
+  r2.stop_token_ids = {ref[3]};
+  auto s2 = engine_->Submit(r2);
+  ASSERT_TRUE(s2.ok());
+  Collected c2 = Drain(s2->get());
+  EXPECT_EQ(c2.last.finish, FinishReason::kStop);
+  const size_t first = std::find(ref.begin(), ref.end(), ref[3]) - ref.begin();
+  EXPECT_EQ(c2.tokens, std::vector<int32_t>(ref.begin(), ref.begin() + first + 1));
+}
+
+TEST_F(EngineTest, PromptLogprobsWithZeroMaxTokens) {
+  Start(EngineOptions{});
+  GenerationRequest r = Request({5, 6, 7, 8, 9, 10}, 0);
+  r.prompt_logprobs = true;
+  r.logprobs = 2;
+  auto s = engine_->Submit(r);
+  ASSERT_TRUE(s.ok());
+  Collected c = Drain(s->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kLength);
+  EXPECT_TRUE(c.tokens.empty());
+  ASSERT_EQ(c.last.prompt_logprobs.size(), 5u);  // tokens 1..5 of the prompt
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(c.last.prompt_logprobs[i].token, r.prompt[i + 1]);
+    EXPECT_EQ(c.last.prompt_logprobs[i].top.size(), 2u);
+    // The fake model's predicted token is the top-1.
+    std::vector<int32_t> ctx(r.prompt.begin(), r.prompt.begin() + i + 1);
+    EXPECT_EQ(c.last.prompt_logprobs[i].top[0].first, runner_->ReferenceNext(ctx));
+  }
+}
+
+TEST_F(EngineTest, InvalidRequestsAreRejected) {
+  EngineOptions opts;
+  opts.max_context = 64;
+  Start(opts);
+  EXPECT_EQ(engine_->Submit(Request({}, 4)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Submit(Request(std::vector<int32_t>(64, 5), 4)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Submit(Request({5, 99}, 4)).status().code(), StatusCode::kInvalidArgument);
+  GenerationRequest bad = Request({5}, 4);
+  bad.sampling.top_p = 0;
+  EXPECT_EQ(engine_->Submit(bad).status().code(), StatusCode::kInvalidArgument);
+  // max_tokens beyond the context is clipped: prompt 60 + 4 = 64.
+  auto s = engine_->Submit(Request(std::vector<int32_t>(60, 5), 100));
+  ASSERT_TRUE(s.ok());
+  Collected c = Drain(s->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kLength);
+  EXPECT_EQ(c.tokens.size(), 4u);
+}
+
+TEST_F(EngineTest, RunnerErrorsEndOnlyThatStep) {
+  Start(EngineOptions{});
+  runner_->fail_next = 1;
+  auto bad = engine_->Submit(Request({5, 6}, 4));
+  ASSERT_TRUE(bad.ok());
+  Collected c = Drain(bad->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kError);
+  EXPECT_EQ(c.last.error, "injected failure");
+  auto good = engine_->Submit(Request({5, 6}, 4));
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(Drain(good->get()).tokens, Reference({5, 6}, 4));
+}
+
+TEST_F(EngineTest, CancellationFreesPages) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 8;
+  Start(opts);
+  auto s = engine_->Submit(Request(std::vector<int32_t>(40, 7), 100000));
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Next(5s).has_value());  // it is generating
+  (*s)->Cancel();
+  Collected c = Drain(s->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kCancelled);
+  // Pages come back (the stats are published after each loop iteration).
+  for (int i = 0; i < 200; ++i) {
+    EngineStats st = engine_->Stats();
+    int used = 0;
+    for (const auto& g : st.kv_groups) used += g.pages_used;
+    if (used == 0 && st.running == 0) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  ADD_FAILURE() << "pages were not freed";
+}
+
+TEST_F(EngineTest, QueueLimitAndShutdown) {
+  EngineOptions opts;
+  opts.max_seqs = 1;
+  opts.max_queue = 1;
+  opts.max_batch_tokens = 1;
+  Start(opts);
+  std::vector<std::shared_ptr<RequestStream>> ok;
+  int unavailable = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto s = engine_->Submit(Request(std::vector<int32_t>(30, 7), 1000));
+    if (s.ok()) {
+      ok.push_back(*s);
+    } else {
+      EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+      ++unavailable;
+    }
+  }
+  EXPECT_GT(unavailable, 0);
+  engine_->Shutdown();
+  for (auto& s : ok) {
+    Collected c = Drain(s.get());
+    EXPECT_EQ(c.last.finish, FinishReason::kError);
+  }
+  EXPECT_EQ(engine_->Submit(Request({5}, 1)).status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,137 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+
+namespace parley {
+
+Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options)
+    : cache_(cache), options_(options) {
+  PARLEY_CHECK(options.max_batch_tokens > 0 && options.max_seqs > 0);
+}
+
+void Scheduler::Add(Sequence* seq) {
+  if (seq->kv.pages.empty()) seq->kv = cache_->NewSeq();
+  seq->state = SeqState::kWaiting;
+  waiting_.push_back(seq);
+}
+
+bool Scheduler::Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const {
+  for (int32_t g = 0; g < cache_->num_groups(); ++g) {
+    const int32_t need = cache_->PagesNeeded(seq.kv, g, seq.num_computed, seq.num_computed + num_new);
+    if (need + watermark > cache_->pool(g).num_free()) return false;
+  }
+  return true;
+}
+
+void Scheduler::Preempt(Sequence* seq) {
+  cache_->Free(&seq->kv);
+  seq->num_computed = 0;
+  seq->state = SeqState::kWaiting;
+  running_.erase(std::find(running_.begin(), running_.end(), seq));
+  waiting_.push_front(seq);
+  ++seq->num_preemptions;
+  ++num_preemptions_;
+}
+
+SchedulerOutput Scheduler::Schedule() {
+  SchedulerOutput out;
+  int32_t budget = options_.max_batch_tokens;
+  auto chunk = [&](const Sequence& s) {
+    int32_t n = std::min(s.num_pending(), budget);
+    return s.max_chunk > 0 ? std::min(n, s.max_chunk) : n;
+  };
+
+  // Running sequences: decodes first (one pending token), then prefills; oldest first.
+  std::vector<Sequence*> order;
+  for (Sequence* s : running_) if (s->num_pending() == 1) order.push_back(s);
+  for (Sequence* s : running_) if (s->num_pending() != 1) order.push_back(s);
+  for (Sequence* s : order) {
+    if (budget == 0) break;
+    if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
+    const int32_t n = chunk(*s);
+    if (n <= 0) continue;
+    while (!cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
+      // Out of pages: the newest running sequence gives its pages back.
+      Sequence* victim = running_.back();
+      auto it = std::find_if(out.scheduled.begin(), out.scheduled.end(),
+                             [&](const ScheduledSeq& x) { return x.seq == victim; });
+      if (it != out.scheduled.end()) {
+        budget += it->num_new;
+        out.scheduled.erase(it);
+      }
+      Preempt(victim);
+      out.preempted.push_back(victim);
+      if (victim == s) break;
+    }
+    if (s->state != SeqState::kRunning) continue;
+    out.scheduled.push_back({s, n});
+    budget -= n;
+  }
+
+  // Admissions, in arrival order, while pages, budget and seats last. None in a step
+  // that had to preempt: memory is tight.
+  while (budget > 0 && out.preempted.empty() && !waiting_.empty() &&
+         static_cast<int32_t>(running_.size()) < options_.max_seqs) {
+    Sequence* s = waiting_.front();
+    const int32_t n = chunk(*s);
+    if (n <= 0) break;
+    // Keep a page per group in reserve for the running sequences to grow into.
+    const int32_t watermark = running_.empty() ? 0 : 1;
+    if (!Fits(*s, n, watermark)) break;
+    PARLEY_CHECK(cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n));
+    waiting_.pop_front();
+    s->state = SeqState::kRunning;
+    running_.push_back(s);
+    out.scheduled.push_back({s, n});
+    budget -= n;
+  }
+  for (const ScheduledSeq& x : out.scheduled) out.num_tokens += x.num_new;
+  return out;
+}
+
+void Scheduler::Update(const SchedulerOutput& output) {
+  for (const ScheduledSeq& x : output.scheduled) {
+    x.seq->num_computed += x.num_new;
+    PARLEY_DCHECK(x.seq->num_computed <= x.seq->num_tokens());
+    cache_->ReleaseOutsideWindow(&x.seq->kv, x.seq->num_computed);
+  }
+}
+
+void Scheduler::Finish(Sequence* seq) {
+  if (auto it = std::find(running_.begin(), running_.end(), seq); it != running_.end()) {
+    running_.erase(it);
+  }
+  if (auto it = std::find(waiting_.begin(), waiting_.end(), seq); it != waiting_.end()) {
+    waiting_.erase(it);
+  }
+  cache_->Free(&seq->kv);
+  seq->state = SeqState::kFinished;
+}
+
+Status Scheduler::CheckIntegrity() const {
+  std::vector<const SeqKv*> tables;
+  for (const Sequence* s : running_) {
+    if (s->state != SeqState::kRunning) return Status::Error("a running sequence is not in state running");
+    if (s->num_computed < 0 || s->num_computed > s->num_tokens()) {
+      return Status::Error("sequence " + std::to_string(s->id) + " has num_computed out of range");
+    }
+    if (!cache_->CanResumeAt(s->kv, s->num_computed)) {
+      return Status::Error("sequence " + std::to_string(s->id) + " lost pages it still needs");
+    }
+    tables.push_back(&s->kv);
+  }
+  for (const Sequence* s : waiting_) {
+    if (s->state != SeqState::kWaiting) return Status::Error("a waiting sequence is not in state waiting");
+    for (const auto& table : s->kv.pages) {
+      for (int32_t page : table) {
+        if (page >= 0) return Status::Error("waiting sequence " + std::to_string(s->id) + " holds pages");
+      }
+    }
+  }
+  if (static_cast<int32_t>(running_.size()) > options_.max_seqs) return Status::Error("too many running");
+  return cache_->CheckIntegrity(tables, /*exact=*/true);
+}
+
+}  // namespace parley

@@ -1,0 +1,73 @@
+// Scheduler: decides, each step, which sequences compute how many tokens (DESIGN.md §2).
+// A per-step token budget is spent on running decodes first, then running prefills in
+// chunks, then new admissions (FCFS), which are admitted only when the KV pools have
+// their pages (plus a small watermark so running sequences can grow). When a running
+// sequence cannot get pages, the newest running sequence is preempted: its pages are
+// freed and it waits at the head of the queue to be recomputed. The oldest running
+// sequence is never preempted for a newer one, so the system always makes progress.
+// Owned by the engine thread; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/sequence.h"
+#include "kv/kv_cache.h"
+
+namespace parley {
+
+struct SchedulerOptions {
+  int32_t max_batch_tokens = 512;  // tokens computed per step, all sequences together
+  int32_t max_seqs = 16;           // running sequences at once
+};
+
+struct ScheduledSeq {
+  Sequence* seq = nullptr;
+  int32_t num_new = 0;  // compute tokens [num_computed, num_computed + num_new)
+};
+
+struct SchedulerOutput {
+  std::vector<ScheduledSeq> scheduled;  // in batch order: decodes, prefills, admissions
+  std::vector<Sequence*> preempted;     // lost their pages this step (now waiting)
+  int32_t num_tokens = 0;
+  bool empty() const { return scheduled.empty(); }
+};
+
+class Scheduler {
+ public:
+  // REQUIRES: `cache` outlives the scheduler.
+  Scheduler(KvCache* cache, const SchedulerOptions& options);
+
+  // Queues a sequence (state kWaiting, no pages) at the tail.
+  void Add(Sequence* seq);
+  // Picks this step's work and reserves its pages.
+  SchedulerOutput Schedule();
+  // After the forward pass: advances num_computed of every scheduled sequence and lets
+  // window groups release pages that left the window.
+  void Update(const SchedulerOutput& output);
+  // Removes a sequence (finished or cancelled) wherever it is and frees its pages.
+  void Finish(Sequence* seq);
+
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  int64_t num_preemptions() const { return num_preemptions_; }
+  // Pool accounting matches the running sequences' block tables exactly, waiting
+  // sequences hold no pages, counters are in range.
+  Status CheckIntegrity() const;
+
+ private:
+  void Preempt(Sequence* seq);
+  // Pages seq needs for `num_new` more tokens fit, keeping `watermark` pages free in
+  // every group.
+  bool Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const;
+
+  KvCache* cache_;
+  SchedulerOptions options_;
+  std::deque<Sequence*> waiting_;
+  std::vector<Sequence*> running_;  // admission order: oldest first
+  int64_t num_preemptions_ = 0;
+};
+
+}  // namespace parley

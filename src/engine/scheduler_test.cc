@@ -1,0 +1,235 @@
+// Scheduler + KvCache + FakeRunner, driven like the engine loop but without it: budgets,
+// chunking, decode-first order, window page release, sharing maps, preemption and
+// cancellation, with the pool's integrity checked after every step.
+#include "engine/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+
+#include "engine/fake_runner.h"
+
+namespace parley {
+namespace {
+
+using testing::FakeRunner;
+
+struct Harness {
+  Harness(std::vector<int32_t> windows, std::vector<int32_t> owners, int64_t arena_bytes,
+          SchedulerOptions opts, int32_t page_size = 4, int32_t max_context = 256)
+      : runner(windows, owners, 61) {
+    auto layout = KvLayout::Make(runner.LayerWindows(), runner.KvOwners(), runner.kv_dim());
+    EXPECT_TRUE(layout.ok()) << layout.status().message();
+    KvCacheOptions kv;
+    kv.arena_bytes = arena_bytes;
+    kv.page_size = page_size;
+    kv.max_context = max_context;
+    auto c = KvCache::Create(*layout, kv);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    cache = std::move(c).value();
+    scheduler = std::make_unique<Scheduler>(cache.get(), opts);
+    options = opts;
+  }
+
+  Sequence* Add(std::vector<int32_t> prompt, int32_t max_new) {
+    auto s = std::make_unique<Sequence>();
+    s->id = static_cast<int64_t>(seqs.size());
+    s->tokens = std::move(prompt);
+    s->num_prompt = s->num_tokens();
+    seqs.push_back(std::move(s));
+    max_new_.push_back(max_new);
+    scheduler->Add(seqs.back().get());
+    return seqs.back().get();
+  }
+
+  // One engine step; returns the scheduler output. Fails the test on runner errors.
+  SchedulerOutput Step() {
+    SchedulerOutput out = scheduler->Schedule();
+    EXPECT_LE(out.num_tokens, options.max_batch_tokens);
+    std::vector<ForwardSeq> batch;
+    for (const ScheduledSeq& x : out.scheduled) {
+      const Sequence& s = *x.seq;
+      ForwardSeq fs{&x.seq->kv, std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new),
+                    s.num_computed, x.num_new};
+      if (s.num_computed + x.num_new == s.num_tokens()) fs.logits_from = x.num_new - 1;
+      batch.push_back(fs);
+    }
+    if (!batch.empty()) {
+      std::vector<float> logits;
+      Status st = runner.Forward(batch, cache.get(), &logits);
+      EXPECT_TRUE(st.ok()) << st.message();
+      scheduler->Update(out);
+      size_t row = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].num_logit_rows() == 0) continue;
+        Sequence* s = out.scheduled[i].seq;
+        const float* r = logits.data() + row * runner.vocab_size();
+        ++row;
+        const int32_t next = static_cast<int32_t>(std::max_element(r, r + runner.vocab_size()) - r);
+        if (s->num_tokens() - s->num_prompt + 1 >= max_new_[s->id]) {
+          s->tokens.push_back(next);
+          s->num_computed = std::min(s->num_computed, s->num_tokens());
+          scheduler->Finish(s);
+        } else {
+          s->tokens.push_back(next);
+        }
+      }
+    }
+    Status integrity = scheduler->CheckIntegrity();
+    EXPECT_TRUE(integrity.ok()) << integrity.message();
+    return out;
+  }
+
+  // Runs until every sequence finished; returns the number of steps (bounded).
+  int RunAll(int max_steps = 100000) {
+    int steps = 0;
+    while (scheduler->num_running() + scheduler->num_waiting() > 0) {
+      Step();
+      if (++steps >= max_steps) {
+        ADD_FAILURE() << "no progress after " << max_steps << " steps";
+        break;
+      }
+    }
+    return steps;
+  }
+
+  // What the sequence would be if generated alone by the fake model.
+  std::vector<int32_t> Reference(std::vector<int32_t> prompt, int32_t max_new) const {
+    for (int32_t i = 0; i < max_new; ++i) prompt.push_back(runner.ReferenceNext(prompt));
+    return prompt;
+  }
+
+  FakeRunner runner;
+  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<Scheduler> scheduler;
+  SchedulerOptions options;
+  std::vector<std::unique_ptr<Sequence>> seqs;
+  std::vector<int32_t> max_new_;
+};
+
+std::vector<int32_t> RandomPrompt(std::mt19937* rng, int32_t n) {
+  std::vector<int32_t> p(n);
+  for (int32_t& t : p) t = 3 + static_cast<int32_t>((*rng)() % 58);
+  return p;
+}
+
+TEST(SchedulerTest, ChunksPrefillWithinTheBudget) {
+  Harness h({0, 0}, {}, 1 << 20, SchedulerOptions{64, 4});
+  std::mt19937 rng(1);
+  h.Add(RandomPrompt(&rng, 100), 3);
+  h.Add(RandomPrompt(&rng, 100), 3);
+  SchedulerOutput s1 = h.Step();
+  ASSERT_EQ(s1.scheduled.size(), 1u);  // the first prompt takes the whole budget
+  EXPECT_EQ(s1.scheduled[0].num_new, 64);
+  SchedulerOutput s2 = h.Step();
+  ASSERT_EQ(s2.scheduled.size(), 2u);  // its last 36 tokens, then 28 of the second
+  EXPECT_EQ(s2.scheduled[0].num_new, 36);
+  EXPECT_EQ(s2.scheduled[1].num_new, 28);
+  SchedulerOutput s3 = h.Step();
+  ASSERT_EQ(s3.scheduled.size(), 2u);  // the first decodes (first in the batch), the second goes on
+  EXPECT_EQ(s3.scheduled[0].seq->id, 0);
+  EXPECT_EQ(s3.scheduled[0].num_new, 1);
+  EXPECT_EQ(s3.scheduled[1].num_new, 63);
+  h.RunAll();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(h.seqs[i]->tokens, h.Reference({h.seqs[i]->tokens.begin(), h.seqs[i]->tokens.begin() + 100}, 3));
+  }
+}
+
+TEST(SchedulerTest, RespectsMaxSeqs) {
+  Harness h({0}, {}, 1 << 20, SchedulerOptions{512, 2});
+  std::mt19937 rng(2);
+  for (int i = 0; i < 5; ++i) h.Add(RandomPrompt(&rng, 10), 4);
+  SchedulerOutput s = h.Step();
+  EXPECT_EQ(s.scheduled.size(), 2u);
+  EXPECT_EQ(h.scheduler->num_running(), 2);
+  EXPECT_EQ(h.scheduler->num_waiting(), 3);
+  h.RunAll();
+}
+
+// Many sequences of random lengths, windows + global layers, a batch budget that forces
+// chunking: every sequence ends exactly as if it had run alone.
+TEST(SchedulerTest, BatchedEqualsAloneWithWindows) {
+  for (int32_t page_size : {1, 4, 16}) {
+    Harness h({8, 8, 0}, {}, 4 << 20, SchedulerOptions{40, 6}, page_size);
+    std::mt19937 rng(3 + page_size);
+    std::vector<std::vector<int32_t>> prompts;
+    for (int i = 0; i < 12; ++i) {
+      prompts.push_back(RandomPrompt(&rng, 1 + static_cast<int32_t>(rng() % 70)));
+      h.Add(prompts.back(), 1 + static_cast<int32_t>(rng() % 20));
+    }
+    h.RunAll();
+    for (int i = 0; i < 12; ++i) {
+      EXPECT_EQ(h.seqs[i]->tokens, h.Reference(prompts[i], h.max_new_[i])) << "page size " << page_size;
+    }
+    for (int g = 0; g < h.cache->num_groups(); ++g) EXPECT_EQ(h.cache->pool(g).num_used(), 0);
+  }
+}
+
+TEST(SchedulerTest, WindowGroupsReleasePagesAsTheSequenceGrows) {
+  // Layer 0: window 8, layer 1: global; pages of 4 positions.
+  Harness h({8, 0}, {}, 1 << 20, SchedulerOptions{16, 1}, 4, 512);
+  std::mt19937 rng(4);
+  h.Add(RandomPrompt(&rng, 5), 300);
+  int max_window_pages = 0;
+  while (h.scheduler->num_running() + h.scheduler->num_waiting() > 0) {
+    h.Step();
+    max_window_pages = std::max(max_window_pages, h.cache->pool(0).num_used());
+  }
+  EXPECT_LE(max_window_pages, 8 / 4 + 2);
+  EXPECT_EQ(h.seqs[0]->tokens, h.Reference({h.seqs[0]->tokens.begin(), h.seqs[0]->tokens.begin() + 5}, 300));
+}
+
+TEST(SchedulerTest, SharingLayersAllocateNoPages) {
+  // Layers 1 and 3 read the K/V of layers 0 and 2.
+  Harness shared({0, 0, 4, 4}, {0, 0, 2, 2}, 1 << 20, SchedulerOptions{32, 4});
+  Harness plain({0, 0, 4, 4}, {}, 1 << 20, SchedulerOptions{32, 4});
+  ASSERT_EQ(shared.cache->num_groups(), 2);
+  EXPECT_EQ(shared.cache->layout().groups()[0].owner_layers, std::vector<int32_t>{0});
+  EXPECT_EQ(shared.cache->layout().groups()[1].owner_layers, std::vector<int32_t>{2});
+  EXPECT_EQ(plain.cache->layout().groups()[0].owner_layers, (std::vector<int32_t>{0, 1}));
+  // Half the bytes per page: each page holds one layer instead of two.
+  EXPECT_EQ(shared.cache->pool(0).shape().page_bytes() * 2, plain.cache->pool(0).shape().page_bytes());
+  std::mt19937 rng(5);
+  auto prompt = RandomPrompt(&rng, 30);
+  shared.Add(prompt, 10);
+  shared.RunAll();
+  EXPECT_EQ(shared.seqs[0]->tokens, shared.Reference(prompt, 10));
+}
+
+// A pool far too small for all sequences at once: the newest are preempted and
+// recomputed, nothing deadlocks, and every result equals the sequence run alone.
+TEST(SchedulerTest, PreemptsAndRecomputesWhenThePoolRunsOut) {
+  // Global layer only, pages of 4: room for ~3 sequences of 100 tokens.
+  const int32_t page_bytes = 4 * 2 * 2 * 4;  // page_size * (K,V) * kv_dim * f32
+  Harness h({0}, {}, page_bytes * 80, SchedulerOptions{64, 8}, 4, 128);
+  std::mt19937 rng(6);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 8; ++i) {
+    prompts.push_back(RandomPrompt(&rng, 40 + static_cast<int32_t>(rng() % 20)));
+    h.Add(prompts.back(), 40);
+  }
+  h.RunAll(5000);
+  EXPECT_GT(h.scheduler->num_preemptions(), 0);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(h.seqs[i]->tokens, h.Reference(prompts[i], 40)) << i;
+  EXPECT_EQ(h.cache->pool(0).num_used(), 0);
+}
+
+TEST(SchedulerTest, FinishingMidPrefillFreesPages) {
+  Harness h({4, 0}, {}, 1 << 20, SchedulerOptions{16, 4});
+  std::mt19937 rng(7);
+  Sequence* a = h.Add(RandomPrompt(&rng, 50), 5);
+  Sequence* b = h.Add(RandomPrompt(&rng, 50), 5);
+  h.Step();
+  h.Step();
+  EXPECT_GT(h.cache->pool(1).num_used(), 0);
+  h.scheduler->Finish(a);  // cancelled while running
+  h.scheduler->Finish(b);  // cancelled while waiting or running
+  EXPECT_EQ(h.scheduler->num_running() + h.scheduler->num_waiting(), 0);
+  EXPECT_TRUE(h.scheduler->CheckIntegrity().ok());
+  for (int g = 0; g < h.cache->num_groups(); ++g) EXPECT_EQ(h.cache->pool(g).num_used(), 0);
+}
+
+}  // namespace
+}  // namespace parley

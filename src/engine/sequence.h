@@ -1,0 +1,30 @@
+// Sequence: what the scheduler knows of one request, in the counter model of vLLM v1:
+// `tokens` (prompt + generated so far) and `num_computed` (tokens whose K/V are in the
+// cache). Prefill, chunked prefill, a cache hit, decode and recompute after preemption are
+// all "compute tokens [num_computed, num_tokens())". Owned by the engine thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kv/kv_cache.h"
+
+namespace parley {
+
+enum class SeqState { kWaiting, kRunning, kFinished };
+
+struct Sequence {
+  int64_t id = 0;
+  std::vector<int32_t> tokens;  // prompt, then generated tokens
+  int32_t num_prompt = 0;
+  int32_t num_computed = 0;
+  int32_t max_chunk = 0;        // most tokens computed per step; 0: no limit
+  SeqKv kv;                     // block tables (one per KV group)
+  SeqState state = SeqState::kWaiting;
+  int32_t num_preemptions = 0;
+
+  int32_t num_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  int32_t num_pending() const { return num_tokens() - num_computed; }
+};
+
+}  // namespace parley
