@@ -1,9 +1,11 @@
 // parley inspect FILE: prints a GGUF file's metadata and tensor table, and whether
 // Parley can run it.
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
 #include "gguf/gguf.h"
+#include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -28,6 +30,34 @@ std::string Preview(const GgufValue& v) {
   for (size_t i = 0; i < std::min<size_t>(v.size(), 4); ++i) s += (i ? ", " : "") + one(i);
   if (v.size() > 4) s += ", ...";
   return s;
+}
+
+// KV bytes per token of context as Parley's paged cache stores them (window layers keep
+// only their window; layers that share K/V keep nothing), against a cache that keeps
+// every layer's K/V for every position in f32.
+void PrintKvFootprint(const ModelConfig& c) {
+  auto layout = MakeKvLayout(c);
+  if (!layout.ok()) return;
+  std::printf("kv layout: %s\n", layout->Describe().c_str());
+  std::printf("kv bytes per token of context (16-token pages):\n  %8s %12s %12s %16s\n", "context",
+              "parley f32", "parley f16", "every layer f32");
+  for (int32_t context : {512, 4096, 32768}) {
+    if (context > std::max(512, c.context_length)) break;
+    const int64_t full = static_cast<int64_t>(c.num_layers) * 2 * c.kv_dim() * 4 * context;
+    int64_t bytes[2] = {0, 0};
+    for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16}) {
+      KvCacheOptions o;
+      o.dtype = dtype;
+      o.max_context = context;
+      o.max_chunk = 1;
+      o.arena_bytes = 2 * full + (1 << 20);  // address space only: the pages are never touched
+      auto cache = KvCache::Create(*layout, o);
+      if (!cache.ok()) return;
+      bytes[dtype == KvDtype::kF16] = (*cache)->BytesForContext(context);
+    }
+    std::printf("  %8d %12.0f %12.0f %16.0f   (%.1fx less at f16)\n", context, bytes[0] / double(context),
+                bytes[1] / double(context), full / double(context), full / double(bytes[1]));
+  }
 }
 
 }  // namespace
@@ -67,6 +97,7 @@ int RunInspect(const InspectOptions& opts) {
                 "head dim %d, ffn %d, vocab %d\n",
                 c.arch_name.c_str(), c.num_layers, globals, c.num_layers - globals, c.max_window(),
                 c.hidden, c.num_heads, c.num_kv_heads, c.head_dim, c.ffn_hidden, c.vocab_size);
+    PrintKvFootprint(c);
   } else {
     std::printf("\nParley cannot run this model: %s\n", runnable.message().c_str());
   }
