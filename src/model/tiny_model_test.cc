@@ -207,6 +207,31 @@ TEST_P(TinyModelTest, ChunkedAndStepwiseEqualWhole) {
   }
 }
 
+// An f16 KV cache rounds each K/V element to 11 significant bits: logits move a little,
+// and every position still gets them from the right pages (chunked, windows included).
+TEST_P(TinyModelTest, F16KvCacheStaysCloseToF32) {
+  auto model = LoadTiny(GetParam().spec);
+  ASSERT_NE(model, nullptr);
+  const int n = 40, V = model->config().vocab_size;
+  auto tokens = SomeTokens(n, V, 17);
+  ThreadPool pool(2);
+  Transformer tf(model->config(), model->weights(), &pool);
+  SequenceKv f32(model->config(), 64), f16(model->config(), 64, KvDtype::kF16);
+  EXPECT_LT(f16.cache()->pool(0).shape().page_bytes() * 2, f32.cache()->pool(0).shape().page_bytes() + 1);
+  std::vector<float> a, b;
+  ASSERT_TRUE(tf.Forward(tokens, &f32, LogitRows::kAll, &a).ok());
+  float worst = 0;
+  for (int s = 0; s < n; s += 9) {
+    std::span<const int32_t> part(tokens.data() + s, std::min(9, n - s));
+    ASSERT_TRUE(tf.Forward(part, &f16, LogitRows::kAll, &b).ok());
+    for (size_t t = 0; t < part.size(); ++t) {
+      worst = std::max(worst, MaxAbsDiff(b.data() + t * V, a.data() + (s + t) * V, V));
+    }
+  }
+  EXPECT_LT(worst, 2e-2f);
+  EXPECT_GT(worst, 0.0f);  // the cache really is f16
+}
+
 TEST_P(TinyModelTest, LastRowLogitsEqualAllRows) {
   auto model = LoadTiny(GetParam().spec);
   ASSERT_NE(model, nullptr);
