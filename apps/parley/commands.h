@@ -26,6 +26,26 @@ struct ChatOptions {
 };
 int RunChat(const ChatOptions& opts);
 
+struct ServeOptions {
+  ModelOptions model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;        // also PARLEY_API_KEY
+  std::string model_name;     // "" = the file name without .gguf
+  int max_body_mb = 8;
+  int max_tokens_limit = 0;   // 0 = the context size
+  std::string chat_template;  // "" = from the model file
+  int max_seqs = 16;
+  int max_queue = 256;
+  int kv_cache_mb = 256;
+  int page_size = 16;
+  std::string kv_dtype = "f32";
+  std::string kv_sharing;     // "L:O,..."
+};
+// Adds the `serve` subcommand and its options to `app`.
+CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);
+int RunServe(const ServeOptions& opts);
+
 struct InspectOptions {
   std::string path;
 };

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"", "gemma", "chatml"}));
   chat_cmd->add_option("-n,--n-predict", chat.max_tokens, "maximum tokens per reply")->check(CLI::Range(1, 1 << 20));
 
+  ServeOptions serve;
+  CLI::App* serve_cmd = AddServeCommand(&app, &serve);
+
   InspectOptions inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "print a GGUF file's metadata and tensors");
   inspect_cmd->add_option("file", inspect.path, "GGUF file")->required();
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (run_cmd->parsed()) return RunRun(run);
   if (chat_cmd->parsed()) return RunChat(chat);
+  if (serve_cmd->parsed()) return RunServe(serve);
   if (inspect_cmd->parsed()) return RunInspect(inspect);
   return 1;
 }

@@ -1,0 +1,220 @@
+// parley serve: loads a model, starts the engine and the OpenAI-compatible HTTP server,
+// and serves until SIGINT/SIGTERM. Signals are blocked in every thread and taken by one
+// watcher thread with sigwaitinfo(), which stops the server gracefully (in-flight streams get
+// an error event, the process exits 0).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "commands.h"
+#include "engine/engine.h"
+#include "engine/transformer_runner.h"
+#include "kv/page_pool.h"
+#include "model/config.h"
+#include "server/http_server.h"
+#include "tokenizer/chat_template.h"
+
+namespace parley {
+namespace {
+
+// Waits for SIGINT/SIGTERM on its own thread. REQUIRES: those signals (and SIGUSR1, which
+// ends the watcher) are blocked in every thread, i.e. BlockSignals() ran before any other
+// thread was started.
+class SignalWatcher {
+ public:
+  static void BlockSignals() {
+    sigset_t set = Set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+  }
+
+  SignalWatcher() : thread_([this] { Loop(); }) {}
+  ~SignalWatcher() { Finish(); }
+
+  // Ends the watcher thread (after a stop it started has completed). Idempotent.
+  void Finish() {
+    if (!thread_.joinable()) return;
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+  // From now on a signal stops `server` (before: it ends the process).
+  void Attach(HttpServer* server) { server_.store(server); }
+
+ private:
+  static sigset_t Set() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    return set;
+  }
+
+  void Loop() {
+    sigset_t set = Set();
+    bool stopped = false;
+    for (;;) {
+      siginfo_t info{};
+      const int sig = sigwaitinfo(&set, &info);
+      if (sig < 0 && errno == EINTR) continue;
+      if (sig < 0 || sig == SIGUSR1) return;
+      HttpServer* server = server_.load();
+      if (server == nullptr) {
+        std::fprintf(stderr, "\ninterrupted before the server started\n");
+        std::_Exit(1);
+      }
+      if (stopped) continue;
+      stopped = true;
+      std::fprintf(stderr, "\n%s from pid %d: shutting down (finishing in-flight requests with an "
+                   "error)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<int>(info.si_pid));
+      server->Stop();
+    }
+  }
+
+  std::atomic<HttpServer*> server_{nullptr};
+  std::thread thread_;
+};
+
+std::string KiB(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f KiB", bytes / 1024.0);
+  return buf;
+}
+
+void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Model& model,
+                 const ChatTemplate& tmpl, const Engine& engine, int32_t threads, int port) {
+  const ModelConfig& c = model.config();
+  const EngineOptions& e = engine.options();
+  std::fprintf(stderr, "model: %s (%s, %d layers, vocab %d), chat template %s, %d threads, %s "
+               "activations\n",
+               server.model_name.c_str(), c.arch_name.c_str(), c.num_layers, c.vocab_size,
+               tmpl.name(), threads, opts.model.activations.c_str());
+  StatusOr<KvLayout> layout = MakeKvLayout(c, opts.kv_sharing);
+  std::fprintf(stderr, "KV: %s; %s, %d-token pages, %d MiB arena: %s per token at %d tokens of "
+               "context (every layer in f32: %s)\n",
+               layout.ok() ? layout->Describe().c_str() : "?", KvDtypeName(e.kv.dtype),
+               e.kv.page_size, static_cast<int>(e.kv.arena_bytes >> 20),
+               KiB(static_cast<double>(engine.KvBytesForContext(e.max_context)) / e.max_context).c_str(), e.max_context,
+               KiB(static_cast<double>(engine.FullKvBytesForContext(e.max_context)) / e.max_context).c_str());
+  std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d\n",
+               e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue);
+  const std::string url = "http://" + server.host + ":" + std::to_string(port);
+  std::fprintf(stderr, "listening on %s (model name \"%s\"%s)\n", url.c_str(),
+               server.model_name.c_str(), server.api_key.empty() ? "" : ", API key required");
+  std::fprintf(stderr,
+               "try:\n  curl %s/v1/chat/completions -H 'Content-Type: application/json'%s \\\n"
+               "    -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n",
+               url.c_str(),
+               server.api_key.empty() ? "" : " -H \"Authorization: Bearer $PARLEY_API_KEY\"");
+}
+
+}  // namespace
+
+CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
+  CLI::App* serve_cmd = app->add_subcommand("serve", "serve the model over an OpenAI-compatible HTTP API");
+  AddModelOptions(serve_cmd, &opts->model);
+  serve_cmd->add_option("--max-batch-tokens", opts->model.batch_tokens, "tokens computed per engine step (same as -b)")
+      ->check(CLI::Range(1, 1 << 16));
+  serve_cmd->add_option("--host", opts->host, "address to listen on")
+      ->capture_default_str();
+  serve_cmd->add_option("--port", opts->port, "port to listen on (0: any free port)")->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve_cmd->add_option("--api-key", opts->api_key, "require Authorization: Bearer KEY (except /health, /metrics)")
+      ->envname("PARLEY_API_KEY");
+  serve_cmd->add_option("--model-name", opts->model_name, "model name for the API (default: the file name)");
+  serve_cmd->add_option("--max-body-mb", opts->max_body_mb, "largest request body in MiB")->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-tokens-limit", opts->max_tokens_limit, "largest max_tokens a request may ask (default: the context size)")
+      ->check(CLI::Range(1, 1 << 24));
+  serve_cmd->add_option("--chat-template", opts->chat_template, "override the model's template: gemma or chatml")
+      ->check(CLI::IsMember({"", "gemma", "chatml"}));
+  serve_cmd->add_option("--max-seqs", opts->max_seqs, "sequences decoded at once")->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-queue", opts->max_queue, "waiting requests before 503")->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--kv-cache-mb", opts->kv_cache_mb, "KV cache arena in MiB")->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--page-size", opts->page_size, "tokens per KV page")->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  serve_cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache element type: f32 or f16")
+      ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--kv-sharing", opts->kv_sharing, "cross-layer KV sharing \"L:O,...\" (layer L reads layer O's K/V)");
+  return serve_cmd;
+}
+
+int RunServe(const ServeOptions& opts) {
+  SignalWatcher::BlockSignals();
+  SignalWatcher watcher;
+
+  const std::string path =
+      opts.model.model_path.empty() ? DefaultModelPath() : opts.model.model_path;
+  StatusOr<LoadedModel> loaded = LoadModelWithProgress(path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "error: %s\n", loaded.status().message().c_str());
+    return 1;
+  }
+  StatusOr<ChatTemplate> tmpl = ChatTemplate::FromGguf(loaded->model->gguf(), opts.chat_template);
+  if (!tmpl.ok()) {
+    std::fprintf(stderr, "error: %s\n", tmpl.status().message().c_str());
+    return 1;
+  }
+  StatusOr<KvDtype> dtype = ParseKvDtype(opts.kv_dtype);
+  if (!dtype.ok()) {
+    std::fprintf(stderr, "error: --kv-dtype: %s\n", dtype.status().message().c_str());
+    return 1;
+  }
+
+  const int32_t threads = ResolveThreads(opts.model.threads);
+  TransformerRunner runner(*loaded->model, threads, ParseActivationMode(opts.model.activations));
+  EngineOptions eo;
+  eo.max_batch_tokens = opts.model.batch_tokens;
+  eo.max_seqs = opts.max_seqs;
+  eo.max_queue = opts.max_queue;
+  eo.max_context = opts.model.ctx_size;
+  eo.kv.arena_bytes = static_cast<int64_t>(opts.kv_cache_mb) << 20;
+  eo.kv.page_size = opts.page_size;
+  eo.kv.dtype = *dtype;
+  eo.kv.max_context = opts.model.ctx_size;
+  eo.kv_sharing = opts.kv_sharing;
+  Metrics metrics;
+  StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "error: %s\n", engine.status().message().c_str());
+    return 1;
+  }
+
+  ServerOptions so;
+  so.host = opts.host;
+  so.port = opts.port;
+  so.api_key = opts.api_key;
+  so.model_name = opts.model_name.empty() ? std::filesystem::path(path).stem().string()
+                                          : opts.model_name;
+  so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;
+  so.max_tokens_limit = opts.max_tokens_limit;
+  HttpServer server(so, engine->get(), *loaded->tokenizer, *tmpl, &metrics);
+  if (Status st = server.Bind(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return 1;
+  }
+  PrintBanner(opts, so, *loaded->model, *tmpl, **engine, threads, server.port());
+  watcher.Attach(&server);
+  Status served = server.Serve();
+  watcher.Finish();
+  server.Stop(std::chrono::milliseconds(0));
+  if (!served.ok()) {
+    std::fprintf(stderr, "error: %s\n", served.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "parley serve: stopped\n");
+  return 0;
+}
+
+}  // namespace parley

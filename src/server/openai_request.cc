@@ -1,0 +1,381 @@
+// Parsing and validation of OpenAI-style request bodies. A JSON null counts as an absent
+// field (clients send explicit nulls for unset options); anything else must have the
+// documented type and range.
+#include "server/openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+namespace parley {
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one JSON object; the first error is returned and names its field.
+class Fields {
+ public:
+  Fields(const json& body, std::string* param) : body_(body), param_(param) {}
+
+  // The field, or null when it is absent or JSON null.
+  const json* Find(const char* name) const {
+    auto it = body_.find(name);
+    if (it == body_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  Status Fail(const std::string& name, const std::string& message) const {
+    if (param_ != nullptr) *param_ = name;
+    return Status::InvalidArgument(message);
+  }
+
+  Status Bool(const char* name, bool* out) const {
+    const json* v = Find(name);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_boolean()) return Fail(name, std::string("'") + name + "' must be a boolean");
+    *out = v->get<bool>();
+    return Status::Ok();
+  }
+
+  Status String(const char* name, std::string* out) const {
+    const json* v = Find(name);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_string()) return Fail(name, std::string("'") + name + "' must be a string");
+    *out = v->get<std::string>();
+    return Status::Ok();
+  }
+
+  // A number in [lo, hi] (finite). `given` (optional) reports presence.
+  Status Float(const char* name, double lo, double hi, float* out, bool* given = nullptr) const {
+    const json* v = Find(name);
+    if (v == nullptr) return Status::Ok();
+    const double x = v->is_number() ? v->get<double>() : std::nan("");
+    if (!v->is_number() || !std::isfinite(x) || x < lo || x > hi) {
+      return Fail(name, std::string("'") + name + "' must be a number in [" + Num(lo) + ", " +
+                            Num(hi) + "], got " + Shown(*v));
+    }
+    *out = static_cast<float>(x);
+    if (given != nullptr) *given = true;
+    return Status::Ok();
+  }
+
+  // An integer in [lo, hi] (integral floats such as 16.0 are accepted).
+  Status Int(const char* name, int64_t lo, int64_t hi, int64_t* out, bool* given = nullptr) const {
+    const json* v = Find(name);
+    if (v == nullptr) return Status::Ok();
+    std::optional<int64_t> x = AsInt(*v);
+    if (!x || *x < lo || *x > hi) {
+      return Fail(name, std::string("'") + name + "' must be an integer in [" +
+                            std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                            Shown(*v));
+    }
+    *out = *x;
+    if (given != nullptr) *given = true;
+    return Status::Ok();
+  }
+
+  static std::optional<int64_t> AsInt(const json& v) {
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+      return static_cast<int64_t>(u);
+    }
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e18) {
+        return static_cast<int64_t>(d);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  // A value for an error message: compact, at most 40 characters.
+  static std::string Shown(const json& v) {
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+  }
+  static std::string Num(double x) {
+    std::string s = std::to_string(x);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  }
+  const json& body_;
+  std::string* param_;
+};
+
+// The fields /v1/chat/completions and /v1/completions share.
+Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
+                   GenerationFields* out) {
+  PARLEY_RETURN_IF_ERROR(f.String("model", &out->model));
+  PARLEY_RETURN_IF_ERROR(f.String("user", &out->user));
+  out->generation.session_id = out->user;
+
+  SamplingParams& s = out->generation.sampling;
+  s.temperature = 1.0f;  // OpenAI's default
+  PARLEY_RETURN_IF_ERROR(f.Float("temperature", 0.0, 100.0, &s.temperature));
+  PARLEY_RETURN_IF_ERROR(f.Float("top_p", 0.0, 1.0, &s.top_p));
+  if (f.Find("top_p") != nullptr && s.top_p <= 0.0f) {
+    return f.Fail("top_p", "'top_p' must be in (0, 1]");
+  }
+  int64_t top_k = 0;
+  PARLEY_RETURN_IF_ERROR(f.Int("top_k", -1, std::numeric_limits<int32_t>::max(), &top_k));
+  s.top_k = top_k < 0 ? 0 : static_cast<int32_t>(top_k);  // -1 (vLLM): no limit
+  PARLEY_RETURN_IF_ERROR(f.Float("min_p", 0.0, 1.0, &s.min_p));
+  PARLEY_RETURN_IF_ERROR(f.Float("repetition_penalty", 0.0, 100.0, &s.repetition_penalty));
+  if (f.Find("repetition_penalty") != nullptr && s.repetition_penalty <= 0.0f) {
+    return f.Fail("repetition_penalty", "'repetition_penalty' must be > 0");
+  }
+  PARLEY_RETURN_IF_ERROR(f.Float("presence_penalty", -2.0, 2.0, &s.presence_penalty));
+  PARLEY_RETURN_IF_ERROR(f.Float("frequency_penalty", -2.0, 2.0, &s.frequency_penalty));
+  int64_t seed = 0;
+  PARLEY_RETURN_IF_ERROR(f.Int("seed", std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::max(), &seed, &out->seed_given));
+  s.seed = static_cast<uint64_t>(seed);
+
+  // max_tokens: chat needs at least one token; completions may ask for 0 (prompt scoring).
+  const int64_t min_tokens = chat ? 1 : 0;
+  int64_t max_tokens = chat ? limits.max_tokens_limit : 16;
+  const char* tokens_name =
+      chat && f.Find("max_completion_tokens") != nullptr ? "max_completion_tokens" : "max_tokens";
+  PARLEY_RETURN_IF_ERROR(
+      f.Int(tokens_name, min_tokens, limits.max_tokens_limit, &max_tokens, &out->max_tokens_given));
+  out->generation.max_tokens = static_cast<int32_t>(max_tokens);
+
+  if (const json* stop = f.Find("stop")) {
+    std::vector<std::string>& list = out->generation.stop;
+    if (stop->is_string()) {
+      list.push_back(stop->get<std::string>());
+    } else if (stop->is_array()) {
+      for (const json& s : *stop) {
+        if (!s.is_string()) return f.Fail("stop", "'stop' must be a string or a list of strings");
+        list.push_back(s.get<std::string>());
+      }
+    } else {
+      return f.Fail("stop", "'stop' must be a string or a list of strings");
+    }
+    if (static_cast<int32_t>(list.size()) > limits.max_stop) {
+      return f.Fail("stop", "'stop' has " + std::to_string(list.size()) +
+                                " strings; at most " + std::to_string(limits.max_stop));
+    }
+    for (const std::string& s : list) {
+      if (s.empty()) return f.Fail("stop", "'stop' strings must not be empty");
+    }
+  }
+
+  PARLEY_RETURN_IF_ERROR(f.Bool("ignore_eos", &out->generation.ignore_eos));
+  PARLEY_RETURN_IF_ERROR(f.Bool("stream", &out->stream));
+  if (const json* opts = f.Find("stream_options")) {
+    if (!out->stream) {
+      return f.Fail("stream_options", "'stream_options' is only allowed when 'stream' is true");
+    }
+    if (!opts->is_object()) return f.Fail("stream_options", "'stream_options' must be an object");
+    if (!Fields(*opts, nullptr).Bool("include_usage", &out->include_usage).ok()) {
+      return f.Fail("stream_options", "'stream_options.include_usage' must be a boolean");
+    }
+  }
+
+  int64_t n = 1;
+  PARLEY_RETURN_IF_ERROR(f.Int("n", std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::max(), &n));
+  if (n != 1) return f.Fail("n", "only n=1 is supported, got " + std::to_string(n));
+  if (!chat) {
+    int64_t best_of = 1;
+    PARLEY_RETURN_IF_ERROR(f.Int("best_of", std::numeric_limits<int64_t>::min(),
+                                 std::numeric_limits<int64_t>::max(), &best_of));
+    if (best_of != 1) return f.Fail("best_of", "only best_of=1 is supported");
+  }
+  return Status::Ok();
+}
+
+// message.content: a string, or an array of {"type": "text", "text": ...} parts.
+Status ParseContent(const json& content, const std::string& where, const Fields& f,
+                    std::string* out) {
+  if (content.is_string()) {
+    *out = content.get<std::string>();
+    return Status::Ok();
+  }
+  if (!content.is_array()) {
+    return f.Fail("messages", where + ".content must be a string or an array of text parts");
+  }
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string at = where + ".content[" + std::to_string(i) + "]";
+    if (!part.is_object()) return f.Fail("messages", at + " must be an object");
+    auto type = part.find("type");
+    if (type == part.end() || !type->is_string()) {
+      return f.Fail("messages", at + ".type must be a string");
+    }
+    if (*type != "text") {
+      return f.Fail("messages", at + ": content type '" + type->get<std::string>() +
+                                    "' is not supported (only 'text')");
+    }
+    auto text = part.find("text");
+    if (text == part.end() || !text->is_string()) {
+      return f.Fail("messages", at + ".text must be a string");
+    }
+    *out += text->get<std::string>();
+  }
+  return Status::Ok();
+}
+
+Status ParseMessages(const Fields& f, std::vector<ChatMessage>* out) {
+  const json* messages = f.Find("messages");
+  if (messages == nullptr) return f.Fail("messages", "'messages' is required");
+  if (!messages->is_array() || messages->empty()) {
+    return f.Fail("messages", "'messages' must be a non-empty array");
+  }
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return f.Fail("messages", where + " must be an object");
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) {
+      return f.Fail("messages", where + ".role must be a string");
+    }
+    ChatMessage msg;
+    msg.role = role->get<std::string>();
+    if (msg.role == "developer") msg.role = "system";
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
+      return f.Fail("messages", where + ".role '" + msg.role +
+                                    "' is not supported (system, user, assistant)");
+    }
+    auto content = m.find("content");
+    if (content == m.end() || content->is_null()) {
+      if (msg.role != "assistant") return f.Fail("messages", where + ".content is required");
+    } else {
+      PARLEY_RETURN_IF_ERROR(ParseContent(*content, where, f, &msg.content));
+    }
+    out->push_back(std::move(msg));
+  }
+  return Status::Ok();
+}
+
+// A list of token ids, each in [0, vocab).
+Status ParseTokenList(const json& list, const RequestLimits& limits, const Fields& f,
+                      const char* name, std::vector<int32_t>* out) {
+  for (const json& t : list) {
+    std::optional<int64_t> id = Fields::AsInt(t);
+    if (!id) return f.Fail(name, std::string("'") + name + "' token ids must be integers");
+    if (*id < 0 || (limits.vocab_size > 0 && *id >= limits.vocab_size) ||
+        *id > std::numeric_limits<int32_t>::max()) {
+      return f.Fail(name, std::string("'") + name + "' has token id " + std::to_string(*id) +
+                              " outside the vocabulary [0, " +
+                              std::to_string(limits.vocab_size) + ")");
+    }
+    out->push_back(static_cast<int32_t>(*id));
+  }
+  return Status::Ok();
+}
+
+// prompt: a string, a list of strings, a list of token ids, or a list of token-id lists.
+Status ParsePrompts(const Fields& f, const RequestLimits& limits, std::vector<PromptInput>* out) {
+  const json* prompt = f.Find("prompt");
+  if (prompt == nullptr) return f.Fail("prompt", "'prompt' is required");
+  const char* kShapes =
+      "'prompt' must be a string, a list of strings, a list of token ids or a list of "
+      "token-id lists";
+  if (prompt->is_string()) {
+    out->push_back({true, prompt->get<std::string>(), {}});
+    return Status::Ok();
+  }
+  if (!prompt->is_array() || prompt->empty()) return f.Fail("prompt", kShapes);
+  const json& first = prompt->front();
+  if (first.is_number()) {
+    PromptInput p{false, "", {}};
+    PARLEY_RETURN_IF_ERROR(ParseTokenList(*prompt, limits, f, "prompt", &p.tokens));
+    out->push_back(std::move(p));
+    return Status::Ok();
+  }
+  if (static_cast<int32_t>(prompt->size()) > limits.max_prompts) {
+    return f.Fail("prompt", "at most " + std::to_string(limits.max_prompts) +
+                                " prompts per request, got " + std::to_string(prompt->size()));
+  }
+  for (const json& p : *prompt) {
+    if (first.is_string() && p.is_string()) {
+      out->push_back({true, p.get<std::string>(), {}});
+    } else if (first.is_array() && p.is_array()) {
+      if (p.empty()) return f.Fail("prompt", "'prompt' token-id lists must not be empty");
+      PromptInput in{false, "", {}};
+      PARLEY_RETURN_IF_ERROR(ParseTokenList(p, limits, f, "prompt", &in.tokens));
+      out->push_back(std::move(in));
+    } else {
+      return f.Fail("prompt", kShapes);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<json> ParseJsonObject(const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return Status::InvalidArgument("the request body is not valid JSON");
+  }
+  if (!parsed.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
+  return parsed;
+}
+
+StatusOr<ChatRequest> ParseChatRequest(const json& body, const RequestLimits& limits,
+                                       std::string* param) {
+  Fields f(body, param);
+  ChatRequest req;
+  PARLEY_RETURN_IF_ERROR(ParseMessages(f, &req.messages));
+  PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/true, &req));
+  PARLEY_RETURN_IF_ERROR(f.Bool("logprobs", &req.logprobs));
+  int64_t top = 0;
+  bool top_given = false;
+  PARLEY_RETURN_IF_ERROR(f.Int("top_logprobs", 0, 20, &top, &top_given));
+  if (top_given && !req.logprobs) {
+    return f.Fail("top_logprobs", "'top_logprobs' needs 'logprobs' set to true");
+  }
+  req.generation.logprobs = req.logprobs ? static_cast<int32_t>(top) : -1;
+  return req;
+}
+
+StatusOr<CompletionRequest> ParseCompletionRequest(const json& body, const RequestLimits& limits,
+                                                   std::string* param) {
+  Fields f(body, param);
+  CompletionRequest req;
+  PARLEY_RETURN_IF_ERROR(ParsePrompts(f, limits, &req.prompts));
+  PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/false, &req));
+  PARLEY_RETURN_IF_ERROR(f.Bool("echo", &req.echo));
+  int64_t logprobs = -1;
+  PARLEY_RETURN_IF_ERROR(f.Int("logprobs", 0, 20, &logprobs));
+  req.logprobs = static_cast<int32_t>(logprobs);
+  req.generation.logprobs = req.logprobs;
+  req.generation.prompt_logprobs = req.echo && req.logprobs >= 0;
+  if (const json* suffix = f.Find("suffix")) {
+    if (!suffix->is_string() || !suffix->get<std::string>().empty()) {
+      return f.Fail("suffix", "'suffix' is not supported");
+    }
+  }
+  return req;
+}
+
+StatusOr<TokenizeRequest> ParseTokenizeRequest(const json& body, std::string* param) {
+  Fields f(body, param);
+  TokenizeRequest req;
+  if (f.Find("content") == nullptr) return f.Fail("content", "'content' is required");
+  PARLEY_RETURN_IF_ERROR(f.String("content", &req.content));
+  PARLEY_RETURN_IF_ERROR(f.Bool("add_special", &req.add_special));
+  return req;
+}
+
+StatusOr<std::vector<int32_t>> ParseDetokenizeRequest(const json& body,
+                                                      const RequestLimits& limits,
+                                                      std::string* param) {
+  Fields f(body, param);
+  const json* tokens = f.Find("tokens");
+  if (tokens == nullptr || !tokens->is_array()) {
+    return f.Fail("tokens", "'tokens' must be a list of token ids");
+  }
+  std::vector<int32_t> out;
+  PARLEY_RETURN_IF_ERROR(ParseTokenList(*tokens, limits, f, "tokens", &out));
+  return out;
+}
+
+}  // namespace parley

@@ -1,0 +1,76 @@
+// OpenAI request bodies -> Parley requests: JSON parsing and validation of
+// /v1/chat/completions, /v1/completions, /tokenize and /detokenize. Every field is
+// type-checked; a failure is an InvalidArgument Status whose message a client can act on,
+// plus the name of the offending parameter. Pure functions of their inputs; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "engine/request.h"
+#include "tokenizer/chat_template.h"
+
+namespace parley {
+
+// Server-wide bounds the parser checks requests against.
+struct RequestLimits {
+  int32_t max_tokens_limit = 4096;  // largest max_tokens a request may ask for
+  int32_t vocab_size = 0;           // token-id prompts must be in [0, vocab_size); 0: unchecked
+  int32_t max_prompts = 64;         // /v1/completions: prompts per request
+  int32_t max_stop = 16;            // stop strings per request
+};
+
+// Fields both generation endpoints share. `generation.prompt` is left empty: the handler
+// renders and tokenizes. `generation.sampling.seed` is only meaningful if `seed_given`.
+struct GenerationFields {
+  std::string model;  // "" when absent
+  GenerationRequest generation;
+  bool seed_given = false;
+  bool max_tokens_given = false;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  std::string user;
+};
+
+struct ChatRequest : GenerationFields {
+  std::vector<ChatMessage> messages;  // roles: system, user, assistant ("developer" -> system)
+  bool logprobs = false;              // generation.logprobs = top_logprobs when set
+};
+
+// One prompt of /v1/completions: text (tokenized by the server) or token ids.
+struct PromptInput {
+  bool is_text = true;
+  std::string text;
+  std::vector<int32_t> tokens;
+};
+
+struct CompletionRequest : GenerationFields {
+  std::vector<PromptInput> prompts;  // one choice each, in order
+  bool echo = false;
+  int32_t logprobs = -1;  // -1: none; else the number of alternatives (0..20)
+};
+
+struct TokenizeRequest {
+  std::string content;
+  bool add_special = false;
+};
+
+// Parses `body` as a JSON object. InvalidArgument for malformed JSON or a non-object.
+StatusOr<nlohmann::json> ParseJsonObject(const std::string& body);
+
+// REQUIRES: body.is_object(). On error, *param (if not null) names the parameter.
+StatusOr<ChatRequest> ParseChatRequest(const nlohmann::json& body, const RequestLimits& limits,
+                                       std::string* param);
+StatusOr<CompletionRequest> ParseCompletionRequest(const nlohmann::json& body,
+                                                   const RequestLimits& limits,
+                                                   std::string* param);
+StatusOr<TokenizeRequest> ParseTokenizeRequest(const nlohmann::json& body, std::string* param);
+StatusOr<std::vector<int32_t>> ParseDetokenizeRequest(const nlohmann::json& body,
+                                                      const RequestLimits& limits,
+                                                      std::string* param);
+
+}  // namespace parley

@@ -1,0 +1,156 @@
+"""Fixtures for the HTTP end-to-end tests: `parley serve` processes on free 127.0.0.1 ports.
+
+Paths come from the environment (scripts/test.sh sets them), with defaults for a build in
+build/:
+  PARLEY_BIN               the parley binary (build/bin/parley)
+  PARLEY_WRITE_TINY_MODEL  the tiny-model writer (build/bin/write_tiny_model)
+  PARLEY_GEMMA_MODEL       the real Gemma 3 270M file (models/gemma-3-270m-q4_k_m.gguf);
+                           its tests are skipped when it is missing.
+Every wait is bounded; every server is stopped (SIGTERM, then SIGKILL) at the end.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import openai
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PARLEY_BIN = os.environ.get("PARLEY_BIN", os.path.join(ROOT, "build/bin/parley"))
+WRITE_TINY = os.environ.get("PARLEY_WRITE_TINY_MODEL", os.path.join(ROOT, "build/bin/write_tiny_model"))
+GEMMA_MODEL = os.environ.get("PARLEY_GEMMA_MODEL", os.path.join(ROOT, "models/gemma-3-270m-q4_k_m.gguf"))
+
+START_TIMEOUT_S = 60
+CLIENT_TIMEOUT_S = 60
+
+
+class Server:
+    """One `parley serve` process. Its stderr (banner and access log) goes to a file."""
+
+    def __init__(self, model, args, log_path, api_key=None):
+        self.log_path = log_path
+        self.api_key = api_key
+        cmd = [PARLEY_BIN, "serve", "-m", model, "--port", "0"] + list(args)
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, cwd=ROOT)
+        self.url = self._wait_for_address()
+
+    def _wait_for_address(self):
+        deadline = time.time() + START_TIMEOUT_S
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"parley serve exited with {self.proc.returncode}:\n{self.log_text()}")
+            m = re.search(r"listening on (http://[0-9.]+:[0-9]+)", self.log_text())
+            if m:
+                return m.group(1)
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"parley serve did not start in {START_TIMEOUT_S} s:\n{self.log_text()}")
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def client(self, **kwargs):
+        """An openai client for this server; no retries, so status codes reach the test."""
+        kwargs.setdefault("timeout", CLIENT_TIMEOUT_S)
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("api_key", self.api_key or "unused")
+        return openai.OpenAI(base_url=self.url + "/v1", **kwargs)
+
+    def get(self, path, **kwargs):
+        kwargs.setdefault("timeout", CLIENT_TIMEOUT_S)
+        return requests.get(self.url + path, **kwargs)
+
+    def post(self, path, **kwargs):
+        kwargs.setdefault("timeout", CLIENT_TIMEOUT_S)
+        return requests.post(self.url + path, **kwargs)
+
+    def metrics(self):
+        """The /metrics samples as {"name{labels}": value}."""
+        out = {}
+        for line in self.get("/metrics").text.splitlines():
+            if line and not line.startswith("#"):
+                key, value = line.rsplit(" ", 1)
+                out[key] = float(value)
+        return out
+
+    def kv_pages_used(self):
+        return {k: v for k, v in self.metrics().items() if k.startswith("parley_kv_pages_used")}
+
+    def terminate(self, timeout=15):
+        """SIGTERM and wait; returns the exit code (SIGKILL after `timeout`)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def stop(self):
+        """Stops the server; returns its exit code (0 after a clean shutdown)."""
+        code = self.terminate(timeout=10)
+        self.log.close()
+        return code
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+def _write_tiny(model_dir, name, *args):
+    path = str(model_dir / name)
+    if not os.path.exists(path):
+        subprocess.run([WRITE_TINY, path, *args], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(model_dir):
+    """A tiny random llama-architecture model (byte-level BPE, ChatML template)."""
+    return _write_tiny(model_dir, "tiny-llama.gguf", "llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma_model(model_dir):
+    """A tiny random gemma3 model: SPM vocabulary, Gemma template, two KV groups."""
+    return _write_tiny(model_dir, "tiny-gemma3.gguf", "gemma3")
+
+
+@pytest.fixture(scope="session")
+def slow_model(model_dir):
+    """A larger random model (~1-2 ms per token), for requests that must still be running."""
+    return _write_tiny(model_dir, "slow-llama.gguf", "llama", "8", "256")
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """start_server(model, *args, api_key=None) -> Server, stopped after the test."""
+    servers = []
+
+    def start(model, *args, api_key=None):
+        extra = list(args)
+        if api_key:
+            extra += ["--api-key", api_key]
+        s = Server(model, extra, str(tmp_path / f"server{len(servers)}.log"), api_key=api_key)
+        servers.append(s)
+        return s
+
+    yield start
+    codes = [s.stop() for s in servers]
+    assert codes == [0] * len(servers), [s.log_text()[-2000:] for s in servers]
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tiny_model, tmp_path_factory):
+    """The shared tiny-model server of a test module."""
+    log = tmp_path_factory.mktemp("tiny") / "server.log"
+    s = Server(tiny_model, ["-c", "512", "-t", "1", "--model-name", "tiny"], str(log))
+    yield s
+    assert s.stop() == 0, s.log_text()[-2000:]
