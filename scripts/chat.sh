@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job until the server exists: set up, build, fetch the default model and start
-# an interactive chat with it. Extra arguments go to `parley chat`.
+# An interactive chat in the terminal: set up, build, fetch the default model and start
+# `parley chat` on it (the README's main job is scripts/serve.sh). Extra arguments go to `parley chat`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build

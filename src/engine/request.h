@@ -45,7 +45,7 @@ struct EngineEvent {
   std::vector<int32_t> tokens;        // new generated token ids
   std::vector<TokenLogprob> logprobs; // one per entry of `tokens` when requested
   // Only in the first event of a request that asked prompt_logprobs: one per prompt token
-  // (the first has no logprob: logprob 0 and no alternatives).
+  // after the first (tokens 1..n-1; the first token has no logprob), in order.
   std::vector<TokenLogprob> prompt_logprobs;
   FinishReason finish = FinishReason::kNone;
   std::string error;                  // finish == kError: what went wrong
