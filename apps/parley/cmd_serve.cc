@@ -138,7 +138,10 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--max-queue", opts->max_queue, "waiting requests before 503")->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
-  serve_cmd->add_option("--kv-cache-mb", opts->kv_cache_mb, "KV cache arena in MiB")->check(CLI::Range(1, 1 << 20))
+  serve_cmd->add_option("--kv-cache-mb", opts->kv_cache_mb,
+                        "KV cache arena in MiB (0: room for --max-seqs sequences of the full context, at most "
+                        "a quarter of RAM; only pages in use become resident)")
+      ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   serve_cmd->add_option("--page-size", opts->page_size, "tokens per KV page")->check(CLI::Range(1, 4096))
       ->capture_default_str();

@@ -37,7 +37,7 @@ struct ServeOptions {
   std::string chat_template;  // "" = from the model file
   int max_seqs = 16;
   int max_queue = 256;
-  int kv_cache_mb = 256;
+  int kv_cache_mb = 0;  // 0: automatic (Engine: max_seqs full-context sequences, <= RAM / 4)
   int page_size = 16;
   std::string kv_dtype = "f32";
   std::string kv_sharing;     // "L:O,..."

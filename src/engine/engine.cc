@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include <unistd.h>
+
 #include "base/check.h"
 #include "engine/model_runner.h"
 #include "engine/scheduler.h"
@@ -386,6 +388,23 @@ void Engine::Loop::Shutdown() {
   PublishStats();
 }
 
+// The default arena: room for max_seqs sequences of the full context in every KV group
+// (window groups: the window plus one chunk), capped at a quarter of physical memory. The
+// arena is reserved address space: only pages that sequences write become resident.
+int64_t AutoArenaBytes(const KvLayout& layout, const KvCacheOptions& kv, int32_t max_seqs) {
+  int64_t per_seq = 0;
+  for (const KvGroup& g : layout.groups()) {
+    const int64_t span = g.window == 0 ? kv.max_context
+                                       : std::min<int64_t>(kv.max_context, g.window + kv.max_chunk - 1 + kv.page_size);
+    PagePoolShape shape{kv.page_size, static_cast<int32_t>(g.owner_layers.size()), layout.kv_dim(), kv.dtype};
+    per_seq += (span / kv.page_size + 2) * static_cast<int64_t>(shape.page_bytes());
+  }
+  const int64_t ram = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  const int64_t want = per_seq * max_seqs + (per_seq * max_seqs) / 8;
+  const int64_t cap = ram > 0 ? ram / 4 : want;
+  return std::max(per_seq + per_seq / 4, std::min(want, cap));
+}
+
 StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Tokenizer& tokenizer,
                                                  Metrics* metrics, const EngineOptions& options) {
   if (options.max_batch_tokens < 1 || options.max_seqs < 1 || options.max_queue < 0 || options.max_context < 2) {
@@ -399,8 +418,11 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   KvCacheOptions kv = options.kv;
   kv.max_context = options.max_context;
   kv.max_chunk = std::min(options.max_batch_tokens, options.max_context);
+  if (kv.arena_bytes <= 0) kv.arena_bytes = AutoArenaBytes(layout, kv, options.max_seqs);
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
-  std::unique_ptr<Engine> engine(new Engine(options));
+  EngineOptions resolved = options;
+  resolved.kv = kv;
+  std::unique_ptr<Engine> engine(new Engine(resolved));
   engine->loop_ = std::make_unique<Loop>(runner, tokenizer, metrics, options, std::move(cache));
   return engine;
 }

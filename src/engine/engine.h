@@ -29,7 +29,7 @@ struct EngineOptions {
   int32_t max_seqs = 16;           // sequences running at once
   int32_t max_queue = 256;         // waiting requests; more -> Unavailable (HTTP 503)
   int32_t max_context = 4096;      // prompt + generated tokens per sequence
-  KvCacheOptions kv;               // arena size, page size, dtype
+  KvCacheOptions kv;               // arena size (0: automatic), page size, dtype
   std::string kv_sharing;          // "L:O,..." sharing map; "" = from the model / none
 };
 
@@ -62,6 +62,7 @@ class Engine {
   StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
 
   EngineStats Stats() const;
+  // The options in effect (kv.arena_bytes resolved when it was 0).
   const EngineOptions& options() const { return options_; }
   int32_t vocab_size() const;
   // KV bytes per token of context as stored (for a context of `tokens`), and for a cache
