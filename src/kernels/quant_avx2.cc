@@ -41,15 +41,6 @@ inline Quants32 ToFloats(__m256i q) {
   return ToFloats(Spill(q, buf));
 }
 
-// sum_k q[k] * x[k] over 32 elements, as 8 partial sums.
-inline __m256 Dot32(const Quants32& q, const float* x) {
-  const __m256 a =
-      _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(x + 8), _mm256_mul_ps(q.f[0], _mm256_loadu_ps(x)));
-  const __m256 b = _mm256_fmadd_ps(q.f[3], _mm256_loadu_ps(x + 24),
-                                   _mm256_mul_ps(q.f[2], _mm256_loadu_ps(x + 16)));
-  return _mm256_add_ps(a, b);
-}
-
 // The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: bytes 0-7
 // and 8-15 give elements 0-15 (low nibbles) and 16-31 (high nibbles), without the
 // byte-domain unpack and spill that the 5-bit types need.
@@ -74,42 +65,42 @@ inline Quants32 FloatsQ8_0(const uint8_t* b) {
 
 // ---- Legacy 32-element types -------------------------------------------------------------
 
+// Every Dot* kernel below computes what the tiled matrix product (matmul_avx2.cc) computes
+// from DequantizeRow's values: w is formed exactly as the Dequant* twin forms it (multiply,
+// then add or subtract; no fused forms), the 8-lane chunks of the row are accumulated in
+// order into one accumulator, and a scalar tail follows the horizontal sum. So a weight row
+// gives the same bits alone (matrix-vector) or in a batch (matrix-matrix): batch invariance.
+
 // y = d * q: Q4_0, Q5_0, Q8_0.
 template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
 float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= num_blocks; i += 2, x += 64) {
-    const uint8_t* b = p + i * kBytes;
-    simd::PrefetchAhead(b);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b + kBytes)),
-                           Dot32(kDecode(b + kBytes), x + 32), acc1);
-  }
-  if (i < num_blocks) {
-    const uint8_t* b = p + i * kBytes;
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-  }
-  return HSum(_mm256_add_ps(acc0, acc1));
-}
-
-// y = d * q + m: Q4_1, Q5_1; each weight is one FMA before the FMA with x.
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
     const uint8_t* b = p + i * kBytes;
     simd::PrefetchAhead(b);
     const Quants32 q = kDecode(b);
-    const __m256 d = _mm256_broadcast_ss(simd::HalfPtr(lut, b));
-    const __m256 m = _mm256_broadcast_ss(simd::HalfPtr(lut, b + 2));
+    const __m256 d = _mm256_set1_ps(Half(lut, b));
+#pragma GCC unroll 8
+    for (int k = 0; k < 4; ++k) acc = _mm256_fmadd_ps(_mm256_mul_ps(q.f[k], d), _mm256_loadu_ps(x + 8 * k), acc);
+  }
+  return HSum(acc);
+}
+
+// y = d * q + m: Q4_1, Q5_1 (multiply, then add: as DequantAffine rounds it).
+template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
+float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
+    const uint8_t* b = p + i * kBytes;
+    simd::PrefetchAhead(b);
+    const Quants32 q = kDecode(b);
+    const __m256 d = _mm256_set1_ps(Half(lut, b)), m = _mm256_set1_ps(Half(lut, b + 2));
 #pragma GCC unroll 8
     for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(_mm256_fmadd_ps(q.f[k], d, m), _mm256_loadu_ps(x + 8 * k), acc[k]);
+      acc = _mm256_fmadd_ps(_mm256_add_ps(_mm256_mul_ps(q.f[k], d), m), _mm256_loadu_ps(x + 8 * k), acc);
     }
   }
-  return HSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  return HSum(acc);
 }
 
 template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
@@ -138,12 +129,11 @@ void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blo
 
 // ---- K-types ------------------------------------------------------------------------------
 
-// y = d1 * q - m1 per sub-block, folded into one FMA per 8 weights before the FMA with x.
+// y = d1 * q - m1 per sub-block (multiply, then subtract: as Store32K rounds it).
 template <bool kFive>
 float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
   constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
+  __m256 acc = _mm256_setzero_ps();
   alignas(32) float dsc[8], dmn[8];
   for (int64_t i = 0; i < num_blocks; ++i, x += 256) {
     const uint8_t* b = p + i * kBytes;
@@ -159,12 +149,11 @@ float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blo
       const float* xj = x + 32 * j;
 #pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) {
-        acc[k] =
-            _mm256_fmadd_ps(_mm256_fmsub_ps(d, q.f[k], m), _mm256_loadu_ps(xj + 8 * k), acc[k]);
+        acc = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_mul_ps(d, q.f[k]), m), _mm256_loadu_ps(xj + 8 * k), acc);
       }
     }
   }
-  return HSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  return HSum(acc);
 }
 
 // y = d1 * q - m1 (the K-type formula, unfused as in the scalar code).
@@ -196,7 +185,7 @@ void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks
 // Q6_K: scale dsc[8n + 2k] covers elements 0-15 of group k of half n, dsc[8n + 2k + 1]
 // elements 16-31.
 float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   alignas(32) float dsc[16];
   for (int64_t i = 0; i < num_blocks; ++i) {
     const uint8_t* b = p + i * internal::kQ6_KBytes;
@@ -211,17 +200,17 @@ float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_bl
       for (int k = 0; k < 4; ++k) {
         const Quants32 q = ToFloats(g[k]);
         const float* xg = x + 32 * k;
-        const __m256 s0 = _mm256_fmadd_ps(q.f[1], _mm256_loadu_ps(xg + 8),
-                                          _mm256_mul_ps(q.f[0], _mm256_loadu_ps(xg)));
-        const __m256 s1 = _mm256_fmadd_ps(q.f[3], _mm256_loadu_ps(xg + 24),
-                                          _mm256_mul_ps(q.f[2], _mm256_loadu_ps(xg + 16)));
         const int is = 8 * n + 2 * k;
-        acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(dsc + is), s0, acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(dsc + is + 1), s1, acc1);
+        const __m256 d0 = _mm256_broadcast_ss(dsc + is);
+        const __m256 d1 = _mm256_broadcast_ss(dsc + is + 1);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(d0, q.f[0]), _mm256_loadu_ps(xg), acc);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(d0, q.f[1]), _mm256_loadu_ps(xg + 8), acc);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(d1, q.f[2]), _mm256_loadu_ps(xg + 16), acc);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(d1, q.f[3]), _mm256_loadu_ps(xg + 24), acc);
       }
     }
   }
-  return HSum(_mm256_add_ps(acc0, acc1));
+  return HSum(acc);
 }
 
 void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
@@ -261,19 +250,31 @@ inline __m256 LoadBf16x8(const uint8_t* p) {
 
 template <__m256 (*kLoad8)(const uint8_t*), TensorType kType>
 float DotHalfType(const uint8_t* p, const float* x, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    simd::PrefetchAhead(p + 2 * i);
-    acc0 = _mm256_fmadd_ps(kLoad8(p + 2 * i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(kLoad8(p + 2 * i + 16), _mm256_loadu_ps(x + i + 8), acc1);
+  for (; i + 8 <= n; i += 8) {
+    if (i % 32 == 0) simd::PrefetchAhead(p + 2 * i);
+    acc = _mm256_fmadd_ps(kLoad8(p + 2 * i), _mm256_loadu_ps(x + i), acc);
   }
-  float sum = HSum(_mm256_add_ps(acc0, acc1));
+  float sum = HSum(acc);
   if (i < n) {
-    float tail[16];
+    float tail[8];
     scalar::DequantizeRow(kType, p + 2 * i, tail, n - i);
     for (int64_t k = 0; k < n - i; ++k) sum += tail[k] * x[i + k];
   }
+  return sum;
+}
+
+// f32 weights (and rows the scalar dequantizer produced): the same order.
+float DotWeights(const float* w, const float* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (i % 32 == 0) simd::PrefetchAhead(w + i);
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc);
+  }
+  float sum = HSum(acc);
+  for (; i < n; ++i) sum += w[i] * x[i];
   return sum;
 }
 
@@ -313,7 +314,7 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {
-    case TensorType::kF32: return DotF32(reinterpret_cast<const float*>(p), x, n);
+    case TensorType::kF32: return DotWeights(reinterpret_cast<const float*>(p), x, n);
     case TensorType::kF16: return DotHalfType<LoadF16x8, TensorType::kF16>(p, x, n);
     case TensorType::kBF16: return DotHalfType<LoadBf16x8, TensorType::kBF16>(p, x, n);
     case TensorType::kQ4_0: return DotScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
@@ -327,7 +328,7 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     default: {
       float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
       scalar::DequantizeRow(type, row, w, n);
-      return DotF32(w, x, n);
+      return DotWeights(w, x, n);
     }
   }
 }

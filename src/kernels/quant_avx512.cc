@@ -43,11 +43,6 @@ inline Quants32 ToFloats(__m256i q) {
   return ToFloats(Spill(q, buf));
 }
 
-inline __m512 Dot32(const Quants32& q, const float* x) {
-  return _mm512_fmadd_ps(q.f[1], _mm512_loadu_ps(x + 16),
-                         _mm512_mul_ps(q.f[0], _mm512_loadu_ps(x)));
-}
-
 // The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: the 16 bytes
 // give elements 0-15 (low nibbles) and 16-31 (high nibbles).
 template <int kOffset>
@@ -88,37 +83,39 @@ inline Quants32 FloatsQ8_0(const uint8_t* b) {
 
 // ---- Legacy 32-element types -------------------------------------------------------------
 
+// Every Dot* kernel below computes what the tiled matrix product (matmul_avx512.cc)
+// computes from DequantizeRow's values: w is formed exactly as the Dequant* twin forms it
+// (multiply, then add or subtract; no fused forms), and the 16-lane chunks of the row are
+// accumulated in order into one accumulator, reduced at the end. So a weight row gives the
+// same bits alone (matrix-vector) or in a batch (matrix-matrix): batch invariance. One
+// accumulator chain per row costs ~2% of decode speed here; the memory stream dominates.
 template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
 float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= num_blocks; i += 2, x += 64) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
     const uint8_t* b = p + i * kBytes;
     simd::PrefetchAhead(b);
-    acc0 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b + kBytes)),
-                           Dot32(kDecode(b + kBytes), x + 32), acc1);
+    const Quants32 q = kDecode(b);
+    const __m512 d = _mm512_set1_ps(Half(lut, b));
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(q.f[0], d), _mm512_loadu_ps(x), acc);
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(q.f[1], d), _mm512_loadu_ps(x + 16), acc);
   }
-  if (i < num_blocks) {
-    const uint8_t* b = p + i * kBytes;
-    acc0 = _mm512_fmadd_ps(_mm512_set1_ps(Half(lut, b)), Dot32(kDecode(b), x), acc0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return _mm512_reduce_add_ps(acc);
 }
 
-// y = d * q + m: each weight is one FMA before the FMA with x.
+// y = d * q + m (multiply, then add: as DequantAffine rounds it).
 template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
 float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
     const uint8_t* b = p + i * kBytes;
     simd::PrefetchAhead(b);
     const Quants32 q = kDecode(b);
     const __m512 d = _mm512_set1_ps(Half(lut, b)), m = _mm512_set1_ps(Half(lut, b + 2));
-    acc0 = _mm512_fmadd_ps(_mm512_fmadd_ps(q.f[0], d, m), _mm512_loadu_ps(x), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_fmadd_ps(q.f[1], d, m), _mm512_loadu_ps(x + 16), acc1);
+    acc = _mm512_fmadd_ps(_mm512_add_ps(_mm512_mul_ps(q.f[0], d), m), _mm512_loadu_ps(x), acc);
+    acc = _mm512_fmadd_ps(_mm512_add_ps(_mm512_mul_ps(q.f[1], d), m), _mm512_loadu_ps(x + 16), acc);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return _mm512_reduce_add_ps(acc);
 }
 
 template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
@@ -145,11 +142,11 @@ void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blo
 
 // ---- K-types ------------------------------------------------------------------------------
 
-// y = d1 * q - m1 per sub-block, folded into one FMA per 16 weights before the FMA with x.
+// y = d1 * q - m1 per sub-block (multiply, then subtract: as Store32K rounds it).
 template <bool kFive>
 float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
   constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   alignas(32) float dsc[8], dmn[8];
   for (int64_t i = 0; i < num_blocks; ++i, x += 256) {
     const uint8_t* b = p + i * kBytes;
@@ -163,11 +160,11 @@ float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blo
       const Quants32 q = ToFloats(quants[j & 1]);
       const __m512 d = _mm512_set1_ps(dsc[j]), m = _mm512_set1_ps(dmn[j]);
       const float* xj = x + 32 * j;
-      acc0 = _mm512_fmadd_ps(_mm512_fmsub_ps(d, q.f[0], m), _mm512_loadu_ps(xj), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_fmsub_ps(d, q.f[1], m), _mm512_loadu_ps(xj + 16), acc1);
+      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[0]), m), _mm512_loadu_ps(xj), acc);
+      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[1]), m), _mm512_loadu_ps(xj + 16), acc);
     }
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return _mm512_reduce_add_ps(acc);
 }
 
 inline void Store32K(float* y, const Quants32& q, float d1, float m1) {
@@ -195,7 +192,7 @@ void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks
 
 // Q6_K: each 16-lane half of a 32-element group has one scale (see quant_avx2.cc).
 float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   alignas(32) float dsc[16];
   for (int64_t i = 0; i < num_blocks; ++i) {
     const uint8_t* b = p + i * internal::kQ6_KBytes;
@@ -211,14 +208,13 @@ float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_bl
         const Quants32 q = ToFloats(g[k]);
         const float* xg = x + 32 * k;
         const int is = 8 * n + 2 * k;
-        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(dsc[is]), _mm512_mul_ps(q.f[0], _mm512_loadu_ps(xg)),
-                               acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_set1_ps(dsc[is + 1]),
-                               _mm512_mul_ps(q.f[1], _mm512_loadu_ps(xg + 16)), acc1);
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is]), q.f[0]), _mm512_loadu_ps(xg), acc);
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is + 1]), q.f[1]),
+                               _mm512_loadu_ps(xg + 16), acc);
       }
     }
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return _mm512_reduce_add_ps(acc);
 }
 
 void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
@@ -257,18 +253,44 @@ inline __mmask16 TailMask(int64_t count) {
 
 template <__m512 (*kLoad16)(const uint8_t*, __mmask16)>
 float DotHalfType(const uint8_t* p, const float* x, int64_t n) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     simd::PrefetchAhead(p + 2 * i);
-    acc0 = _mm512_fmadd_ps(kLoad16(p + 2 * i, 0xFFFF), _mm512_loadu_ps(x + i), acc0);
-    acc1 = _mm512_fmadd_ps(kLoad16(p + 2 * i + 32, 0xFFFF), _mm512_loadu_ps(x + i + 16), acc1);
+    acc = _mm512_fmadd_ps(kLoad16(p + 2 * i, 0xFFFF), _mm512_loadu_ps(x + i), acc);
+    acc = _mm512_fmadd_ps(kLoad16(p + 2 * i + 32, 0xFFFF), _mm512_loadu_ps(x + i + 16), acc);
   }
-  for (; i < n; i += 16) {
+  if (i < n) {  // at most two chunks remain, in order
     const __mmask16 m = n - i >= 16 ? 0xFFFF : TailMask(n - i);
-    acc0 = _mm512_fmadd_ps(kLoad16(p + 2 * i, m), _mm512_maskz_loadu_ps(m, x + i), acc0);
+    acc = _mm512_fmadd_ps(kLoad16(p + 2 * i, m), _mm512_maskz_loadu_ps(m, x + i), acc);
+    i += 16;
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    acc = _mm512_fmadd_ps(kLoad16(p + 2 * i, m), _mm512_maskz_loadu_ps(m, x + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// f32 weights (and rows the scalar dequantizer produced): the same chunk order.
+float DotWeights(const float* w, const float* x, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    simd::PrefetchAhead(w + i);
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), acc);
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), acc);
+  }
+  if (i < n) {  // as in DotHalfType
+    const __mmask16 m = n - i >= 16 ? 0xFFFF : TailMask(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), acc);
+    i += 16;
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
 }
 
 template <__m512 (*kLoad16)(const uint8_t*, __mmask16)>
@@ -308,7 +330,7 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(row);
   const float* lut = internal::HalfToFloatTable();
   switch (type) {
-    case TensorType::kF32: return DotF32(reinterpret_cast<const float*>(p), x, n);
+    case TensorType::kF32: return DotWeights(reinterpret_cast<const float*>(p), x, n);
     case TensorType::kF16: return DotHalfType<LoadF16x16>(p, x, n);
     case TensorType::kBF16: return DotHalfType<LoadBf16x16>(p, x, n);
     case TensorType::kQ4_0: return DotScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
@@ -322,7 +344,7 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     default: {
       float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
       scalar::DequantizeRow(type, row, w, n);
-      return DotF32(w, x, n);
+      return DotWeights(w, x, n);
     }
   }
 }

@@ -106,6 +106,48 @@ TEST_P(QuantSimdTest, MatMulRowsMatchesScalar) {
   }
 }
 
+// Batch invariance: a token's outputs are the same bits whether it is multiplied alone
+// (the matrix-vector path, DotRow) or together with other tokens (the tiled path), at every
+// level. The serving engine relies on it: a request's logits must not depend on what else
+// is in the batch.
+TEST_P(QuantSimdTest, MatMulRowsIsBatchInvariant) {
+  const TensorType type = GetParam();
+  std::mt19937 rng(13 + static_cast<int>(type));
+  const int elems = Info(type).block_elems;
+  const std::vector<int64_t> lengths =
+      elems == 1 ? std::vector<int64_t>{13, 40, 41, 640} : std::vector<int64_t>{elems, 3 * elems, 640 / elems * elems};
+  for (SimdLevel level : test::AvailableLevels()) {
+    test::ScopedSimdLevel scoped(level);
+    for (int64_t n : lengths) {
+      if (n == 0) continue;
+      const int64_t num_rows = 19;
+      const size_t row_bytes = RowBytes(type, n);
+      std::vector<uint8_t> w(row_bytes * num_rows);
+      for (int64_t r = 0; r < num_rows; ++r) {
+        const std::vector<uint8_t> row = test::RandomRow(type, n, rng);
+        std::copy(row.begin(), row.end(), w.begin() + r * row_bytes);
+      }
+      for (int64_t num_tokens : {2, 3, 4, 5, 9}) {
+        const std::vector<float> x = test::RandomFloats(num_tokens * n, rng);
+        std::vector<float> batched(static_cast<size_t>(num_tokens * num_rows));
+        MatMulRows(MatMulArgs{type, w.data(), row_bytes, n, x.data(), n, batched.data(), num_rows, num_tokens},
+                   0, num_rows);
+        for (int64_t t = 0; t < num_tokens; ++t) {
+          std::vector<float> alone(static_cast<size_t>(num_rows));
+          MatMulRows(MatMulArgs{type, w.data(), row_bytes, n, x.data() + t * n, n, alone.data(), num_rows, 1}, 0,
+                     num_rows);
+          for (int64_t r = 0; r < num_rows; ++r) {
+            ASSERT_EQ(alone[r], batched[t * num_rows + r])
+                << Info(type).name << " at " << SimdLevelName(level) << " n=" << n << " tokens=" << num_tokens
+                << " t=" << t << " r=" << r;
+            ASSERT_EQ(alone[r], DotRow(type, w.data() + r * row_bytes, x.data() + t * n, n));
+          }
+        }
+      }
+    }
+  }
+}
+
 std::string TypeParamName(const ::testing::TestParamInfo<TensorType>& info) {
   return Info(info.param).name;
 }
