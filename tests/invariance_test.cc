@@ -83,11 +83,7 @@ std::vector<RunResult> Run(TransformerRunner* runner, const std::vector<std::vec
     SchedulerOutput out = scheduler.Schedule();
     std::vector<ForwardSeq> batch;
     for (const ScheduledSeq& x : out.scheduled) {
-      const Sequence& s = *x.seq;
-      ForwardSeq f{&x.seq->kv, std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new),
-                   s.num_computed, x.num_new};
-      if (s.num_computed + x.num_new == s.num_tokens()) f.logits_from = x.num_new - 1;
-      batch.push_back(f);
+      batch.push_back(ToForwardSeq(x));
     }
     Status st = runner->Forward(batch, cache->get(), &logits);
     EXPECT_TRUE(st.ok()) << st.message();
@@ -200,16 +196,7 @@ TEST(InvarianceTest, TinyLlama) {
 }
 
 TEST(InvarianceTest, TinyGemmaWithWindows) {
-  testing::TinyModelSpec spec;
-  spec.arch = "gemma3";
-  spec.layers = 6;
-  spec.heads = 4;
-  spec.kv_heads = 1;
-  spec.head_dim = 32;
-  spec.hidden = 64;
-  spec.ffn = 128;
-  spec.window = 24;
-  spec.swa_period = 3;
+  testing::TinyModelSpec spec = testing::SmallGemmaSpec(6, 24);
   spec.context = 1024;
   auto model = LoadTiny(spec);
   ASSERT_NE(model, nullptr);

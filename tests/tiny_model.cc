@@ -102,6 +102,20 @@ void AddTokenizer(const TinyModelSpec& spec, GgufWriter& w, int32_t* vocab_size)
 
 }  // namespace
 
+TinyModelSpec SmallGemmaSpec(int32_t layers, int32_t window, int32_t swa_period) {
+  TinyModelSpec s;
+  s.arch = "gemma3";
+  s.layers = layers;
+  s.heads = 4;
+  s.kv_heads = 1;
+  s.head_dim = 32;
+  s.hidden = 64;
+  s.ffn = 128;
+  s.window = window;
+  s.swa_period = swa_period;
+  return s;
+}
+
 Status WriteTinyModel(const TinyModelSpec& spec, const std::string& path) {
   if (spec.arch != "llama" && spec.arch != "gemma3") return Status::Error("unknown arch " + spec.arch);
   GgufWriter w;

@@ -30,6 +30,11 @@ struct TinyModelSpec {
   std::vector<int32_t> kv_owners;  // written as <arch>.attention.kv_owner_layers if set
 };
 
+// A small Gemma-3-shaped spec (MQA: 4 heads over 1 KV head of 32, hidden 64, ffn 128):
+// `layers` layers, layer l global iff l % swa_period == swa_period - 1, the others with a
+// sliding window of `window` tokens.
+TinyModelSpec SmallGemmaSpec(int32_t layers, int32_t window, int32_t swa_period = 3);
+
 // Writes the model to `path`.
 Status WriteTinyModel(const TinyModelSpec& spec, const std::string& path);
 

@@ -209,18 +209,13 @@ bool Engine::Loop::Step() {
   for (const ScheduledSeq& x : out.scheduled) {
     Active* a = active_.at(x.seq->id).get();
     const Sequence& s = *x.seq;
-    ForwardSeq fs;
-    fs.kv = &x.seq->kv;
-    fs.tokens = std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new);
-    fs.start = s.num_computed;
-    fs.logits_from = x.num_new;
-    const int32_t end = s.num_computed + x.num_new;
+    ForwardSeq fs = ToForwardSeq(x);
     if (a->wants_prompt_lps()) {
-      // Row at position p predicts token p + 1.
+      // Rows from the first prompt position whose next token still needs its logprob
+      // (the row at position p predicts token p + 1).
       const int32_t first = std::max(s.num_computed, a->prompt_lp_next - 1);
-      if (first < end) fs.logits_from = first - s.num_computed;
+      if (first < s.num_computed + x.num_new) fs.logits_from = std::min(fs.logits_from, first - s.num_computed);
     }
-    if (end == s.num_tokens()) fs.logits_from = std::min(fs.logits_from, x.num_new - 1);
     batch_.push_back(fs);
   }
   Status st = runner_->Forward(batch_, cache_.get(), &logits_);

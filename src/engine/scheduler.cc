@@ -6,6 +6,16 @@
 
 namespace parley {
 
+ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
+  Sequence& s = *x.seq;
+  ForwardSeq fs;
+  fs.kv = &s.kv;
+  fs.tokens = std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new);
+  fs.start = s.num_computed;
+  fs.logits_from = s.num_computed + x.num_new == s.num_tokens() ? x.num_new - 1 : x.num_new;
+  return fs;
+}
+
 Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options)
     : cache_(cache), options_(options) {
   PARLEY_CHECK(options.max_batch_tokens > 0 && options.max_seqs > 0);

@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "engine/sequence.h"
 #include "kv/kv_cache.h"
+#include "model/forward_batch.h"
 
 namespace parley {
 
@@ -34,6 +35,11 @@ struct SchedulerOutput {
   int32_t num_tokens = 0;
   bool empty() const { return scheduled.empty(); }
 };
+
+// The forward-pass share of one scheduled sequence: its tokens
+// [num_computed, num_computed + num_new), with logits for the last row only when the chunk
+// reaches the end of the sequence (that row picks the next token), none otherwise.
+ForwardSeq ToForwardSeq(const ScheduledSeq& x);
 
 class Scheduler {
  public:

@@ -49,11 +49,7 @@ struct Harness {
     EXPECT_LE(out.num_tokens, options.max_batch_tokens);
     std::vector<ForwardSeq> batch;
     for (const ScheduledSeq& x : out.scheduled) {
-      const Sequence& s = *x.seq;
-      ForwardSeq fs{&x.seq->kv, std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new),
-                    s.num_computed, x.num_new};
-      if (s.num_computed + x.num_new == s.num_tokens()) fs.logits_from = x.num_new - 1;
-      batch.push_back(fs);
+      batch.push_back(ToForwardSeq(x));
     }
     if (!batch.empty()) {
       std::vector<float> logits;

@@ -266,16 +266,7 @@ TEST_P(TinyModelTest, BadInputIsAnErrorAndChangesNothing) {
 // <arch>.attention.kv_owner_layers and from a sharing map given at run time: the sharing
 // layers own no pages, and the logits equal the reference forward with the same sharing.
 TEST(TinyModelSharingTest, SharedKvMatchesReferenceAndAllocatesNothing) {
-  TinyModelSpec spec;
-  spec.arch = "gemma3";
-  spec.layers = 6;
-  spec.heads = 4;
-  spec.kv_heads = 1;
-  spec.head_dim = 32;
-  spec.hidden = 64;
-  spec.ffn = 128;
-  spec.window = 6;
-  spec.swa_period = 3;  // layers 2 and 5 global
+  TinyModelSpec spec = testing::SmallGemmaSpec(6, 6);  // layers 2 and 5 global
   spec.kv_owners = {0, 0, 2, 3, 3, 2};  // 1 <- 0 and 4 <- 3 (window); 5 <- 2 (global)
   auto model = LoadTiny(spec);
   ASSERT_NE(model, nullptr);
@@ -309,16 +300,7 @@ TEST(TinyModelSharingTest, SharedKvMatchesReferenceAndAllocatesNothing) {
 }
 
 TinyModelSpec Gemma(int window, TensorType wt) {
-  TinyModelSpec s;
-  s.arch = "gemma3";
-  s.layers = 3;
-  s.heads = 4;
-  s.kv_heads = 1;
-  s.head_dim = 32;
-  s.hidden = 64;
-  s.ffn = 128;
-  s.window = window;
-  s.swa_period = 3;
+  TinyModelSpec s = testing::SmallGemmaSpec(3, window);
   s.weight_type = wt;
   s.embed_type = TensorType::kQ8_0;
   return s;
