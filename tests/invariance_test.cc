@@ -49,17 +49,7 @@ std::vector<RunResult> Run(TransformerRunner* runner, const std::vector<std::vec
   kv.max_context = cfg.max_context;
   kv.max_chunk = cfg.max_chunk > 0 ? cfg.max_chunk : cfg.max_batch_tokens;
   kv.arena_bytes = 256ll << 20;
-  if (cfg.arena_seqs > 0) {
-    // What one sequence of max_context needs in every group (window groups: the window
-    // plus one chunk), times arena_seqs.
-    double bytes = 0;
-    for (const KvGroup& g : layout->groups()) {
-      const int32_t span = g.window == 0 ? kv.max_context
-                                         : std::min(kv.max_context, g.window + kv.max_chunk - 1 + kv.page_size);
-      bytes += static_cast<double>(span + kv.page_size) * g.owner_layers.size() * 2 * runner->kv_dim() * 4;
-    }
-    kv.arena_bytes = static_cast<int64_t>(bytes * cfg.arena_seqs);
-  }
+  if (cfg.arena_seqs > 0) kv.arena_bytes = KvCache::ArenaBytesFor(*layout, kv, cfg.arena_seqs);
   auto cache = KvCache::Create(*layout, kv);
   EXPECT_TRUE(cache.ok()) << cache.status().message();
   if (!cache.ok()) return {};

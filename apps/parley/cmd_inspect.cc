@@ -48,12 +48,7 @@ void PrintKvFootprint(const ModelConfig& c) {
     for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16}) {
       KvCacheOptions o;
       o.dtype = dtype;
-      o.max_context = context;
-      o.max_chunk = 1;
-      o.arena_bytes = 2 * full + (1 << 20);  // address space only: the pages are never touched
-      auto cache = KvCache::Create(*layout, o);
-      if (!cache.ok()) return;
-      bytes[dtype == KvDtype::kF16] = (*cache)->BytesForContext(context);
+      bytes[dtype == KvDtype::kF16] = KvCache::BytesForContext(*layout, o, context);
     }
     std::printf("  %8d %12.0f %12.0f %16.0f   (%.1fx less at f16)\n", context, bytes[0] / double(context),
                 bytes[1] / double(context), full / double(context), full / double(bytes[1]));

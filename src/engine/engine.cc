@@ -387,17 +387,10 @@ void Engine::Loop::Shutdown() {
 // (window groups: the window plus one chunk), capped at a quarter of physical memory. The
 // arena is reserved address space: only pages that sequences write become resident.
 int64_t AutoArenaBytes(const KvLayout& layout, const KvCacheOptions& kv, int32_t max_seqs) {
-  int64_t per_seq = 0;
-  for (const KvGroup& g : layout.groups()) {
-    const int64_t span = g.window == 0 ? kv.max_context
-                                       : std::min<int64_t>(kv.max_context, g.window + kv.max_chunk - 1 + kv.page_size);
-    PagePoolShape shape{kv.page_size, static_cast<int32_t>(g.owner_layers.size()), layout.kv_dim(), kv.dtype};
-    per_seq += (span / kv.page_size + 2) * static_cast<int64_t>(shape.page_bytes());
-  }
   const int64_t ram = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
-  const int64_t want = per_seq * max_seqs + (per_seq * max_seqs) / 8;
+  const int64_t want = KvCache::ArenaBytesFor(layout, kv, max_seqs * 1.125);
   const int64_t cap = ram > 0 ? ram / 4 : want;
-  return std::max(per_seq + per_seq / 4, std::min(want, cap));
+  return std::max(KvCache::ArenaBytesFor(layout, kv, 1.25), std::min(want, cap));
 }
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Tokenizer& tokenizer,

@@ -3,6 +3,7 @@
 #include "kv/kv_cache.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -44,6 +45,50 @@ bool Present(const std::vector<int32_t>& table, int32_t i) {
   return i < static_cast<int32_t>(table.size()) && table[i] >= 0;
 }
 
+// How Create splits an arena between groups. A group's weight is the bytes one sequence
+// of max_context keeps in it (window groups: window + max_chunk - 1 + page_size
+// positions); min_pages is what one such sequence needs; min_arena the smallest arena
+// that gives every group its min_pages.
+struct SplitPlan {
+  std::vector<PagePoolShape> shapes;
+  std::vector<int64_t> weights, min_pages;
+  int64_t total_weight = 0;
+  int64_t min_arena = 0;
+};
+
+SplitPlan PlanSplit(const KvLayout& layout, const KvCacheOptions& options) {
+  const int32_t n = layout.num_groups();
+  const int32_t ps = options.page_size;
+  SplitPlan plan;
+  plan.shapes.resize(n);
+  plan.weights.resize(n);
+  plan.min_pages.resize(n);
+  const int64_t global_pages = CeilDiv(options.max_context, ps);
+  for (int32_t g = 0; g < n; ++g) {
+    const KvGroup& group = layout.groups()[g];
+    plan.shapes[g] = PagePoolShape{ps, static_cast<int32_t>(group.owner_layers.size()),
+                                   layout.kv_dim(), options.dtype};
+    const int64_t positions =
+        group.window == 0 ? options.max_context
+                          : std::min<int64_t>(options.max_context,
+                                              int64_t{group.window} + options.max_chunk - 1 + ps);
+    plan.weights[g] = static_cast<int64_t>(plan.shapes[g].page_bytes() / ps) * positions;
+    plan.total_weight += plan.weights[g];
+    plan.min_pages[g] =
+        group.window == 0
+            ? global_pages
+            : std::min(CeilDiv(int64_t{group.window} + options.max_chunk - 1 + ps, ps) + 1, global_pages);
+  }
+  for (int32_t g = 0; g < n; ++g) {
+    const __int128 page_bytes = plan.shapes[g].page_bytes();
+    const __int128 need =
+        (__int128{plan.min_pages[g]} * page_bytes * plan.total_weight + plan.weights[g] - 1) /
+        plan.weights[g];
+    plan.min_arena = std::max(plan.min_arena, static_cast<int64_t>(need));
+  }
+  return plan;
+}
+
 }  // namespace
 
 KvCache::KvCache(const KvLayout& layout, const KvCacheOptions& options)
@@ -69,38 +114,18 @@ StatusOr<std::unique_ptr<KvCache>> KvCache::Create(const KvLayout& layout,
   if (options.arena_bytes < 1) return Status::InvalidArgument("kv cache: the arena is empty");
   if (layout.num_groups() == 0) return Status::InvalidArgument("kv cache: the layout is empty");
 
-  // Weight of a group: bytes one sequence of max_context keeps in it.
   const int32_t n = layout.num_groups();
-  std::vector<PagePoolShape> shapes(n);
-  std::vector<int64_t> weights(n), min_pages(n), pages(n);
-  int64_t total_weight = 0;
-  const int64_t global_pages = CeilDiv(options.max_context, ps);
-  for (int32_t g = 0; g < n; ++g) {
-    const KvGroup& group = layout.groups()[g];
-    shapes[g] = PagePoolShape{ps, static_cast<int32_t>(group.owner_layers.size()),
-                              layout.kv_dim(), options.dtype};
-    const int64_t positions =
-        group.window == 0 ? options.max_context
-                          : std::min<int64_t>(options.max_context,
-                                              int64_t{group.window} + options.max_chunk - 1 + ps);
-    weights[g] = static_cast<int64_t>(shapes[g].page_bytes() / ps) * positions;
-    total_weight += weights[g];
-    min_pages[g] = group.window == 0
-                       ? global_pages
-                       : std::min(CeilDiv(int64_t{group.window} + options.max_chunk - 1 + ps, ps) + 1,
-                                  global_pages);
-  }
-  int64_t min_arena = 0;
+  const SplitPlan plan = PlanSplit(layout, options);
+  std::vector<int64_t> pages(n);
   int32_t short_group = -1;
   for (int32_t g = 0; g < n; ++g) {
-    const __int128 page_bytes = shapes[g].page_bytes();
-    pages[g] = static_cast<int64_t>(__int128{options.arena_bytes} * weights[g] /
-                                    (__int128{total_weight} * page_bytes));
-    if (pages[g] < min_pages[g] && short_group < 0) short_group = g;
-    const __int128 need = (__int128{min_pages[g]} * page_bytes * total_weight + weights[g] - 1) /
-                          weights[g];
-    min_arena = std::max(min_arena, static_cast<int64_t>(need));
+    pages[g] = static_cast<int64_t>(__int128{options.arena_bytes} * plan.weights[g] /
+                                    (__int128{plan.total_weight} * plan.shapes[g].page_bytes()));
+    if (pages[g] < plan.min_pages[g] && short_group < 0) short_group = g;
   }
+  const std::vector<PagePoolShape>& shapes = plan.shapes;
+  const std::vector<int64_t>& min_pages = plan.min_pages;
+  const int64_t min_arena = plan.min_arena;
   if (short_group >= 0) {
     const int32_t g = short_group;
     return Status::InvalidArgument(
@@ -248,15 +273,23 @@ bool KvCache::CanResumeAt(const SeqKv& seq, int32_t n) const {
   return true;
 }
 
-int64_t KvCache::BytesForContext(int32_t context) const {
+int64_t KvCache::ArenaBytesFor(const KvLayout& layout, const KvCacheOptions& options,
+                               double sequences) {
+  if (layout.num_groups() == 0 || options.page_size < 1 || options.max_chunk < 1) return 0;
+  return static_cast<int64_t>(std::ceil(PlanSplit(layout, options).min_arena * sequences));
+}
+
+int64_t KvCache::BytesForContext(const KvLayout& layout, const KvCacheOptions& options,
+                                 int32_t context) {
   if (context <= 0) return 0;
-  const int32_t ps = options_.page_size;
+  const int32_t ps = options.page_size;
   int64_t bytes = 0;
-  for (int32_t g = 0; g < num_groups(); ++g) {
-    const int32_t window = layout_.groups()[g].window;
-    const int32_t from = window == 0 ? 0 : std::max(0, context - window);
+  for (const KvGroup& group : layout.groups()) {
+    const int32_t from = group.window == 0 ? 0 : std::max(0, context - group.window);
     const int64_t pages = (context - 1) / ps - from / ps + 1;
-    bytes += pages * static_cast<int64_t>(pools_[g]->shape().page_bytes());
+    const PagePoolShape shape{ps, static_cast<int32_t>(group.owner_layers.size()), layout.kv_dim(),
+                              options.dtype};
+    bytes += pages * static_cast<int64_t>(shape.page_bytes());
   }
   return bytes;
 }

@@ -86,7 +86,16 @@ class KvCache {
   // Bytes of KV one sequence of `context` tokens holds at its end, summed over groups
   // (window groups: the pages of its last window), and what a cache that keeps every
   // layer's K/V for every position in f32 would hold.
-  int64_t BytesForContext(int32_t context) const;
+  int64_t BytesForContext(int32_t context) const {
+    return BytesForContext(layout_, options_, context);
+  }
+  // The same for a layout and options, without a cache.
+  static int64_t BytesForContext(const KvLayout& layout, const KvCacheOptions& options,
+                                 int32_t context);
+  // The arena (options.arena_bytes) that gives every group, as Create splits it, room for
+  // `sequences` sequences of options.max_context: 1.0 is the smallest Create accepts.
+  static int64_t ArenaBytesFor(const KvLayout& layout, const KvCacheOptions& options,
+                               double sequences);
   int64_t FullCacheBytesForContext(int32_t context, int32_t num_layers) const;
   // "group 0 (window 512, 5 layers): 123/456 pages; group 1 (global, 1 layer): ..."
   std::string DescribeUsage() const;

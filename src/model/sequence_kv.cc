@@ -1,7 +1,6 @@
 #include "model/sequence_kv.h"
 
 #include <algorithm>
-
 #include "base/check.h"
 
 namespace parley {
@@ -16,16 +15,8 @@ SequenceKv::SequenceKv(const ModelConfig& config, int32_t max_tokens, KvDtype dt
   options.max_context = max_tokens;
   options.page_size = 16;
   options.max_chunk = std::min(max_chunk, max_tokens);
-  // The arena is split between groups in proportion to what one sequence needs; a
-  // quarter more than that absorbs the rounding.
-  int64_t need_bytes = 0;
-  for (const KvGroup& g : layout->groups()) {
-    const int32_t span =
-        g.window == 0 ? max_tokens : std::min(max_tokens, g.window + options.max_chunk - 1 + options.page_size);
-    PagePoolShape shape{options.page_size, static_cast<int32_t>(g.owner_layers.size()), config.kv_dim(), dtype};
-    need_bytes += (span / options.page_size + 3) * static_cast<int64_t>(shape.page_bytes());
-  }
-  options.arena_bytes = need_bytes + need_bytes / 4 + (64 << 10);
+  // Room for one sequence of max_tokens, plus a quarter for the split's rounding.
+  options.arena_bytes = KvCache::ArenaBytesFor(*layout, options, 1.25);
   auto cache = KvCache::Create(*layout, options);
   PARLEY_CHECK(cache.ok()) << cache.status().message();
   cache_ = std::move(cache).value();
