@@ -46,6 +46,38 @@ struct ServeOptions {
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);
 int RunServe(const ServeOptions& opts);
 
+// parley bench / parley bench compare (cmd_bench.cc). Distributions are strings parsed by
+// loadgen::Distribution.
+struct BenchOptions {
+  std::string url_a = "http://127.0.0.1:8080", url_b;
+  std::string name_a, name_b;    // "" = endpoint / a / b
+  std::string model_a, model_b;  // "" = the endpoint's first listed model
+  int32_t conversations = 32;
+  int32_t turns = 12;
+  int32_t users = 8;
+  double rate = 0;
+  std::string persona_tokens = "normal:800:100,min=300,max=1500";
+  std::string user_tokens = "normal:40:10,min=5";
+  std::string reply_tokens = "96";
+  std::string think_time = "exp:1";
+  std::string dataset;
+  uint64_t seed = 1;
+  double temperature = 0.7;
+  bool ignore_eos = false;
+  double max_duration_s = 3600;
+  int64_t max_requests = 0;
+  double request_timeout_s = 600;
+  double wait_ready_s = 30;
+  std::string api_key;
+  bool allow_remote = false;
+  std::string out_dir = "bench-results";
+  bool no_plots = false;
+  bool quiet = false;
+};
+void AddBenchCommand(CLI::App* app, BenchOptions* bench, BenchOptions* compare, CLI::App** bench_cmd,
+                     CLI::App** compare_cmd);
+int RunBench(const BenchOptions& opts, bool compare);
+
 struct InspectOptions {
   std::string path;
 };

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   ServeOptions serve;
   CLI::App* serve_cmd = AddServeCommand(&app, &serve);
 
+  BenchOptions bench, compare;
+  CLI::App *bench_cmd = nullptr, *compare_cmd = nullptr;
+  AddBenchCommand(&app, &bench, &compare, &bench_cmd, &compare_cmd);
+
   InspectOptions inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "print a GGUF file's metadata and tensors");
   inspect_cmd->add_option("file", inspect.path, "GGUF file")->required();
@@ -45,5 +49,7 @@ int main(int argc, char** argv) {
   if (chat_cmd->parsed()) return RunChat(chat);
   if (serve_cmd->parsed()) return RunServe(serve);
   if (inspect_cmd->parsed()) return RunInspect(inspect);
+  if (compare_cmd->parsed()) return RunBench(compare, /*compare=*/true);
+  if (bench_cmd->parsed()) return RunBench(bench, /*compare=*/false);
   return 1;
 }
