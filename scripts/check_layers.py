@@ -15,10 +15,11 @@ ALLOWED = {
     "gguf": {"base", "kernels", "gguf"},
     "tokenizer": {"base", "kernels", "gguf", "tokenizer"},
     "kv": {"base", "kernels", "kv"},
+    "prefix_cache": {"base", "kernels", "kv", "prefix_cache"},
     "model": {"base", "kernels", "gguf", "tokenizer", "kv", "model"},
     "sampling": {"base", "kernels", "sampling"},
-    "engine": {"base", "kernels", "gguf", "tokenizer", "kv", "model", "sampling", "engine"},
-    "server": {"base", "kernels", "gguf", "tokenizer", "kv", "model", "sampling", "engine", "server"},
+    "engine": {"base", "kernels", "gguf", "tokenizer", "kv", "prefix_cache", "model", "sampling", "engine"},
+    "server": {"base", "kernels", "gguf", "tokenizer", "kv", "prefix_cache", "model", "sampling", "engine", "server"},
     # The load generator talks HTTP to any server; it knows nothing of the engine.
     "loadgen": {"base", "loadgen"},
 }

@@ -3,8 +3,9 @@
 // the same requests through Scheduler + KvCache + Transformer (the engine's step without
 // its thread) alone, batched with 7 others of different lengths, prefilled in chunks of
 // 16 / 64 / whole, and in a pool so small that sequences are preempted and recomputed.
-// Tokens must be identical and logits within 1e-4 relative. Tiny models always; Gemma 3
-// 270M when models/ has it.
+// Tokens must be identical and logits within 1e-4 relative. Then the same for requests
+// resumed from the prefix cache (CheckCachedResume). Tiny models always; Gemma 3 270M when
+// models/ has it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "base/check.h"
 #include "engine/scheduler.h"
 #include "engine/transformer_runner.h"
 #include "model/model.h"
@@ -35,65 +37,105 @@ struct RunConfig {
   int32_t max_context = 1024;
   int32_t max_chunk = 0;  // per sequence, 0: none
   KvDtype dtype = KvDtype::kF32;
+  bool prefix_cache = false;
+  int64_t host_bytes = 0;  // prefix cache host tier
+  HostCodec host_codec = HostCodec::kRaw;
 };
 
-// Runs `prompts` to `max_new` greedy tokens each under `cfg`; returns per-request results
-// and (through *preemptions) how many preemptions happened.
+// A scheduler, KV cache and (optionally) prefix cache that persist across Run calls, so a
+// later call can resume from what an earlier one left in the prefix cache.
+class Harness {
+ public:
+  Harness(TransformerRunner* runner, const RunConfig& cfg) : runner_(runner), cfg_(cfg) {
+    auto layout = KvLayout::Make(runner->LayerWindows(), runner->KvOwners(), runner->kv_dim());
+    PARLEY_CHECK(layout.ok());
+    KvCacheOptions kv;
+    kv.page_size = 16;
+    kv.dtype = cfg.dtype;
+    kv.max_context = cfg.max_context;
+    kv.max_chunk = cfg.max_chunk > 0 ? cfg.max_chunk : cfg.max_batch_tokens;
+    kv.window_keep = cfg.prefix_cache ? 4 * kv.page_size : 0;
+    kv.arena_bytes = 256ll << 20;
+    if (cfg.arena_seqs > 0) kv.arena_bytes = KvCache::ArenaBytesFor(*layout, kv, cfg.arena_seqs);
+    auto cache = KvCache::Create(*layout, kv);
+    PARLEY_CHECK(cache.ok()) << cache.status().message();
+    cache_ = std::move(cache).value();
+    if (cfg.prefix_cache) {
+      PrefixCacheOptions po;
+      po.host_bytes = cfg.host_bytes;
+      po.host_codec = cfg.host_codec;
+      prefix_ = std::make_unique<PrefixCache>(cache_.get(), po);
+    }
+    scheduler_ = std::make_unique<Scheduler>(cache_.get(), SchedulerOptions{cfg.max_batch_tokens, cfg.max_seqs},
+                                             prefix_.get());
+  }
+
+  // Runs `prompts` to `max_new` greedy tokens each; `cached` (optional) gets the prompt
+  // tokens each request resumed from the prefix cache.
+  std::vector<RunResult> Run(const std::vector<std::vector<int32_t>>& prompts, int32_t max_new,
+                             std::vector<int32_t>* cached = nullptr) {
+    std::vector<Sequence> seqs(prompts.size());
+    std::vector<RunResult> results(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      seqs[i].id = static_cast<int64_t>(i);
+      seqs[i].tokens = prompts[i];
+      seqs[i].num_prompt = static_cast<int32_t>(prompts[i].size());
+      seqs[i].max_chunk = cfg_.max_chunk;
+      scheduler_->Add(&seqs[i]);
+    }
+    const int32_t vocab = runner_->vocab_size();
+    std::vector<float> logits;
+    for (int step = 0; scheduler_->num_running() + scheduler_->num_waiting() > 0; ++step) {
+      if (step > 20000) {
+        ADD_FAILURE() << "no progress";
+        break;
+      }
+      SchedulerOutput out = scheduler_->Schedule();
+      std::vector<ForwardSeq> batch;
+      for (const ScheduledSeq& x : out.scheduled) batch.push_back(ToForwardSeq(x));
+      Status st = runner_->Forward(batch, cache_.get(), &logits);
+      EXPECT_TRUE(st.ok()) << st.message();
+      if (!st.ok()) break;
+      scheduler_->Update(out);
+      size_t row = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].num_logit_rows() == 0) continue;
+        Sequence* s = out.scheduled[i].seq;
+        std::span<const float> r(logits.data() + row++ * vocab, vocab);
+        RunResult& res = results[s->id];
+        res.tokens.push_back(ArgMax(r));
+        res.logits.emplace_back(r.begin(), r.end());
+        s->tokens.push_back(res.tokens.back());
+        if (static_cast<int32_t>(res.tokens.size()) == max_new) scheduler_->Finish(s);
+      }
+      Status integrity = scheduler_->CheckIntegrity();
+      EXPECT_TRUE(integrity.ok()) << integrity.message();
+    }
+    if (cached != nullptr) {
+      cached->clear();
+      for (const Sequence& s : seqs) cached->push_back(s.num_cached);
+    }
+    return results;
+  }
+
+  int64_t preemptions() const { return scheduler_->num_preemptions(); }
+  const PrefixCache* prefix() const { return prefix_.get(); }
+
+ private:
+  TransformerRunner* runner_;
+  RunConfig cfg_;
+  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<PrefixCache> prefix_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+// Runs `prompts` to `max_new` greedy tokens each under `cfg` in a fresh harness; returns
+// per-request results and (through *preemptions) how many preemptions happened.
 std::vector<RunResult> Run(TransformerRunner* runner, const std::vector<std::vector<int32_t>>& prompts,
                            int32_t max_new, const RunConfig& cfg, int64_t* preemptions = nullptr) {
-  auto layout = KvLayout::Make(runner->LayerWindows(), runner->KvOwners(), runner->kv_dim());
-  EXPECT_TRUE(layout.ok());
-  KvCacheOptions kv;
-  kv.page_size = 16;
-  kv.dtype = cfg.dtype;
-  kv.max_context = cfg.max_context;
-  kv.max_chunk = cfg.max_chunk > 0 ? cfg.max_chunk : cfg.max_batch_tokens;
-  kv.arena_bytes = 256ll << 20;
-  if (cfg.arena_seqs > 0) kv.arena_bytes = KvCache::ArenaBytesFor(*layout, kv, cfg.arena_seqs);
-  auto cache = KvCache::Create(*layout, kv);
-  EXPECT_TRUE(cache.ok()) << cache.status().message();
-  if (!cache.ok()) return {};
-  Scheduler scheduler(cache->get(), SchedulerOptions{cfg.max_batch_tokens, cfg.max_seqs});
-  std::vector<Sequence> seqs(prompts.size());
-  std::vector<RunResult> results(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    seqs[i].id = static_cast<int64_t>(i);
-    seqs[i].tokens = prompts[i];
-    seqs[i].num_prompt = static_cast<int32_t>(prompts[i].size());
-    seqs[i].max_chunk = cfg.max_chunk;
-    scheduler.Add(&seqs[i]);
-  }
-  const int32_t vocab = runner->vocab_size();
-  std::vector<float> logits;
-  for (int step = 0; scheduler.num_running() + scheduler.num_waiting() > 0; ++step) {
-    if (step > 20000) {
-      ADD_FAILURE() << "no progress";
-      break;
-    }
-    SchedulerOutput out = scheduler.Schedule();
-    std::vector<ForwardSeq> batch;
-    for (const ScheduledSeq& x : out.scheduled) {
-      batch.push_back(ToForwardSeq(x));
-    }
-    Status st = runner->Forward(batch, cache->get(), &logits);
-    EXPECT_TRUE(st.ok()) << st.message();
-    if (!st.ok()) break;
-    scheduler.Update(out);
-    size_t row = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].num_logit_rows() == 0) continue;
-      Sequence* s = out.scheduled[i].seq;
-      std::span<const float> r(logits.data() + row++ * vocab, vocab);
-      RunResult& res = results[s->id];
-      res.tokens.push_back(ArgMax(r));
-      res.logits.emplace_back(r.begin(), r.end());
-      s->tokens.push_back(res.tokens.back());
-      if (static_cast<int32_t>(res.tokens.size()) == max_new) scheduler.Finish(s);
-    }
-    Status integrity = scheduler.CheckIntegrity();
-    EXPECT_TRUE(integrity.ok()) << integrity.message();
-  }
-  if (preemptions) *preemptions = scheduler.num_preemptions();
+  Harness h(runner, cfg);
+  std::vector<RunResult> results = h.Run(prompts, max_new);
+  if (preemptions) *preemptions = h.preemptions();
   return results;
 }
 
@@ -165,6 +207,63 @@ void CheckInvariance(TransformerRunner* runner, const std::vector<int32_t>& leng
   }
 }
 
+std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Cached vs recomputed: a second turn (the first turn's prompt and reply plus new tokens),
+// and an edit of the last turn (the first prompt plus other new tokens), resumed from the
+// prefix cache, must give the tokens and logits a fresh run gives; also when the pool is so
+// small that the first turns' pages were spilled to the (lossless) host tier and come back
+// by copy.
+void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& lengths, int32_t max_new) {
+  auto prompts = Prompts(runner->vocab_size(), lengths);
+  auto extra = Prompts(runner->vocab_size(), {7, 9});
+  g_worst = 0;
+  for (int tight = 0; tight < 2; ++tight) {
+    RunConfig cfg;
+    cfg.prefix_cache = true;
+    cfg.max_batch_tokens = 128;
+    cfg.max_chunk = 32;
+    if (tight) {
+      cfg.arena_seqs = 1.3;
+      cfg.max_context = lengths.back() + 2 * max_new + 32;
+      cfg.host_bytes = 256ll << 20;
+    }
+    Harness h(runner, cfg);
+    std::vector<RunResult> first = h.Run(prompts, max_new);
+    std::vector<std::vector<int32_t>> next, edit;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      next.push_back(Concat(Concat(prompts[i], first[i].tokens), extra[0]));
+      edit.push_back(Concat(prompts[i], extra[1]));
+    }
+    std::vector<int32_t> cached;
+    const std::string mode = tight ? " (tight pool, host tier)" : "";
+    std::vector<RunResult> second = h.Run(next, max_new, &cached);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const int32_t full_pages = (static_cast<int32_t>(prompts[i].size()) + max_new - 1) / 16 * 16;
+      if (full_pages > 0) {
+        EXPECT_GT(cached[i], 0) << "second turn #" << i << mode << " missed the cache";
+      }
+      ExpectSame(Run(runner, {next[i]}, max_new, RunConfig{})[0], second[i], "second turn #" + std::to_string(i) + mode);
+    }
+    std::vector<RunResult> edited = h.Run(edit, max_new, &cached);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      if (prompts[i].size() >= 16) {
+        EXPECT_GT(cached[i], 0) << "edited turn #" << i << mode << " missed the cache";
+      }
+      ExpectSame(Run(runner, {edit[i]}, max_new, RunConfig{})[0], edited[i], "edited turn #" + std::to_string(i) + mode);
+    }
+    if (tight) {
+      EXPECT_GT(h.prefix()->stats().restored_pages, 0) << "the tight pool was meant to spill and restore";
+    }
+    std::printf("cached resume%s: greedy tokens identical; worst relative logit difference %.2e; %lld pages "
+                "restored from the host tier\n",
+                mode.c_str(), g_worst, static_cast<long long>(h.prefix()->stats().restored_pages));
+  }
+}
+
 std::unique_ptr<Model> LoadTiny(const testing::TinyModelSpec& spec) {
   std::string path = testing::TempModelPath("inv_" + spec.arch);
   EXPECT_TRUE(testing::WriteTinyModel(spec, path).ok());
@@ -183,6 +282,7 @@ TEST(InvarianceTest, TinyLlama) {
   TransformerRunner runner(*model, 2);
   // kv_dim 32 f32: one 16-token page of 2 layers = 8 KiB.
   CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
 }
 
 TEST(InvarianceTest, TinyGemmaWithWindows) {
@@ -192,6 +292,7 @@ TEST(InvarianceTest, TinyGemmaWithWindows) {
   ASSERT_NE(model, nullptr);
   TransformerRunner runner(*model, 2);
   CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);  // windows of 24: they move
 }
 
 TEST(InvarianceTest, Gemma3_270M) {
@@ -203,6 +304,7 @@ TEST(InvarianceTest, Gemma3_270M) {
   TransformerRunner runner(**model, 2);
   // Two prompts cross the 512-token window.
   CheckInvariance(&runner, {7, 40, 90, 150, 260, 380, 540, 600}, 4);
+  CheckCachedResume(&runner, {40, 300, 600}, 4);  // 600 + 4 + 7: past the 512 window
 }
 
 }  // namespace

@@ -149,6 +149,16 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   serve_cmd->add_option("--kv-sharing", opts->kv_sharing, "cross-layer KV sharing \"L:O,...\" (layer L reads layer O's K/V)");
+  serve_cmd->add_flag("--no-prefix-cache", opts->no_prefix_cache,
+                      "forget every sequence's KV when it ends (no reuse between requests)");
+  serve_cmd->add_option("--host-cache-mb", opts->host_cache_mb,
+                        "host-memory tier for KV pages evicted from the pool, in MiB (0: evicted pages are dropped)")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
+  serve_cmd->add_option("--host-cache-codec", opts->host_cache_codec,
+                        "how the host tier stores pages: raw (lossless), zstd (lossless, compressed), int8 (lossy, ~4x smaller)")
+      ->check(CLI::IsMember({"raw", "zstd", "int8"}))
+      ->capture_default_str();
   return serve_cmd;
 }
 
@@ -186,6 +196,9 @@ int RunServe(const ServeOptions& opts) {
   eo.kv.dtype = *dtype;
   eo.kv.max_context = opts.model.ctx_size;
   eo.kv_sharing = opts.kv_sharing;
+  eo.prefix_cache = !opts.no_prefix_cache;
+  eo.prefix.host_bytes = static_cast<int64_t>(opts.host_cache_mb) << 20;
+  eo.prefix.host_codec = *ParseHostCodec(opts.host_cache_codec);
   Metrics metrics;
   StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);

@@ -41,6 +41,9 @@ struct ServeOptions {
   int page_size = 16;
   std::string kv_dtype = "f32";
   std::string kv_sharing;     // "L:O,..."
+  bool no_prefix_cache = false;
+  int host_cache_mb = 0;
+  std::string host_cache_codec = "raw";
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

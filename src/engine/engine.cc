@@ -53,7 +53,8 @@ class Engine::Loop {
         metrics_(metrics),
         options_(options),
         cache_(std::move(cache)),
-        scheduler_(cache_.get(), SchedulerOptions{options.max_batch_tokens, options.max_seqs}) {
+        prefix_(options.prefix_cache ? std::make_unique<PrefixCache>(cache_.get(), options.prefix) : nullptr),
+        scheduler_(cache_.get(), SchedulerOptions{options.max_batch_tokens, options.max_seqs}, prefix_.get()) {
     DeclareMetrics();
     PublishStats();
     thread_ = std::thread([this] { Run(); });
@@ -86,6 +87,7 @@ class Engine::Loop {
   Metrics* metrics_;
   const EngineOptions options_;
   std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<PrefixCache> prefix_;  // null when disabled; before scheduler_, after cache_
   Scheduler scheduler_;
 
   // Shared with Submit/Shutdown.
@@ -124,6 +126,22 @@ void Engine::Loop::DeclareMetrics() {
   metrics_->Declare("parley_engine_steps_total", "counter", "Engine steps (forward passes).");
   metrics_->Declare("parley_batch_tokens", "histogram", "Tokens per forward pass.",
                     {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048});
+  metrics_->Declare("parley_prompt_tokens_by_source_total", "counter",
+                    "Prompt tokens of finished requests by source: computed, pool (cached, resident), host "
+                    "(cached, restored from the host tier).");
+  if (prefix_ == nullptr) return;
+  metrics_->Declare("parley_prefix_cache_lookups_total", "counter", "Prefix cache lookups (admissions).");
+  metrics_->Declare("parley_prefix_cache_hits_total", "counter", "Lookups that resumed at least one page.");
+  metrics_->Declare("parley_prefix_cache_misses_total", "counter",
+                    "Lookups that resumed nothing, by reason: new (never cached), evicted, window (pages matched "
+                    "but the window or global pages a resume needs are gone).");
+  metrics_->Declare("parley_prefix_cache_evicted_pages_total", "counter", "Pool pages the prefix cache gave up.");
+  metrics_->Declare("parley_prefix_cache_spilled_pages_total", "counter", "Evicted pages copied to the host tier.");
+  metrics_->Declare("parley_prefix_cache_restored_pages_total", "counter", "Pages copied back from the host tier.");
+  metrics_->Declare("parley_prefix_cache_host_dropped_pages_total", "counter", "Pages dropped from the host tier.");
+  metrics_->Declare("parley_prefix_cache_nodes", "gauge", "Pages of tokens in the prefix tree.");
+  metrics_->Declare("parley_prefix_cache_resident_pages", "gauge", "Pool pages the prefix cache holds, per KV group.");
+  metrics_->Declare("parley_prefix_cache_host_bytes", "gauge", "Bytes in the host tier.");
 }
 
 StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest request) {
@@ -315,7 +333,8 @@ void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
 }
 
 void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const std::string& error) {
-  scheduler_.Finish(&a->seq);
+  scheduler_.Finish(&a->seq, /*cache_pages=*/reason != FinishReason::kError);
+  a->cached_tokens = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
   ev.finish = reason;
   ev.error = error;
   if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
@@ -330,6 +349,10 @@ void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const 
   metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
   metrics_->Add("parley_prompt_tokens_total", a->seq.num_prompt);
   metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - a->cached_tokens);
+  const int32_t host = std::min(a->seq.num_cached_host, a->cached_tokens);
+  metrics_->Add("parley_prompt_tokens_by_source_total", a->seq.num_prompt - a->cached_tokens, "source=\"computed\"");
+  metrics_->Add("parley_prompt_tokens_by_source_total", a->cached_tokens - host, "source=\"pool\"");
+  metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
   metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
   a->stream->Push(std::move(ev));
 }
@@ -339,8 +362,11 @@ void Engine::Loop::PublishStats() {
   s.running = scheduler_.num_running();
   s.preemptions = scheduler_.num_preemptions();
   const KvLayout& layout = cache_->layout();
+  const std::vector<int64_t> cached_pages =
+      prefix_ != nullptr ? prefix_->resident_pages() : std::vector<int64_t>(cache_->num_groups(), 0);
   for (int32_t g = 0; g < cache_->num_groups(); ++g) {
     EngineStats::Group grp;
+    grp.pages_cached = static_cast<int32_t>(cached_pages[g]);
     grp.window = layout.groups()[g].window;
     grp.layers = static_cast<int32_t>(layout.groups()[g].owner_layers.size());
     grp.pages_used = cache_->pool(g).num_used();
@@ -358,6 +384,25 @@ void Engine::Loop::PublishStats() {
   metrics_->Set("parley_requests_waiting", s.waiting);
   metrics_->Set("parley_requests_running", s.running);
   metrics_->Set("parley_preemptions_total", static_cast<double>(s.preemptions));
+  if (prefix_ != nullptr) {
+    const PrefixCacheStats& p = prefix_->stats();
+    metrics_->Set("parley_prefix_cache_lookups_total", static_cast<double>(p.lookups));
+    metrics_->Set("parley_prefix_cache_hits_total", static_cast<double>(p.hits));
+    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_new), "reason=\"new\"");
+    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_evicted), "reason=\"evicted\"");
+    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_window), "reason=\"window\"");
+    metrics_->Set("parley_prefix_cache_evicted_pages_total", static_cast<double>(p.evicted_pages));
+    metrics_->Set("parley_prefix_cache_spilled_pages_total", static_cast<double>(p.spilled_pages));
+    metrics_->Set("parley_prefix_cache_restored_pages_total", static_cast<double>(p.restored_pages));
+    metrics_->Set("parley_prefix_cache_host_dropped_pages_total", static_cast<double>(p.host_dropped_pages));
+    metrics_->Set("parley_prefix_cache_nodes", static_cast<double>(prefix_->num_nodes()));
+    for (int32_t g = 0; g < cache_->num_groups(); ++g) {
+      metrics_->Set("parley_prefix_cache_resident_pages", static_cast<double>(cached_pages[g]),
+                    "group=\"" + std::to_string(g) + "\"");
+    }
+    metrics_->Set("parley_prefix_cache_host_bytes",
+                  prefix_->host() != nullptr ? static_cast<double>(prefix_->host()->bytes_used()) : 0.0);
+  }
   std::lock_guard<std::mutex> lock(stats_mu_);
   s.steps = stats_.steps + 1;
   stats_ = std::move(s);
@@ -406,6 +451,10 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   KvCacheOptions kv = options.kv;
   kv.max_context = options.max_context;
   kv.max_chunk = std::min(options.max_batch_tokens, options.max_context);
+  // A next turn resumes a few tokens before where its conversation stopped (the reply's
+  // last token was never computed; the template's turn end follows): keep four pages more
+  // of each window so the window before that point is still there.
+  if (options.prefix_cache) kv.window_keep = 4 * kv.page_size;
   if (kv.arena_bytes <= 0) kv.arena_bytes = AutoArenaBytes(layout, kv, options.max_seqs);
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
   EngineOptions resolved = options;

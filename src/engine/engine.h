@@ -18,6 +18,7 @@
 #include "engine/metrics.h"
 #include "engine/request.h"
 #include "kv/kv_cache.h"
+#include "prefix_cache/prefix_cache.h"
 #include "tokenizer/tokenizer.h"
 
 namespace parley {
@@ -31,6 +32,8 @@ struct EngineOptions {
   int32_t max_context = 4096;      // prompt + generated tokens per sequence
   KvCacheOptions kv;               // arena size (0: automatic), page size, dtype
   std::string kv_sharing;          // "L:O,..." sharing map; "" = from the model / none
+  bool prefix_cache = true;        // keep finished sequences' KV for later requests
+  PrefixCacheOptions prefix;       // its host tier
 };
 
 // A snapshot for /metrics and /health.
@@ -42,6 +45,7 @@ struct EngineStats {
     int32_t layers = 0;  // owner layers in the group
     int32_t pages_used = 0;
     int32_t pages_total = 0;
+    int32_t pages_cached = 0;  // of pages_used, held only or also by the prefix cache
   };
   std::vector<Group> kv_groups;
   int64_t steps = 0;

@@ -16,8 +16,8 @@ ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
   return fs;
 }
 
-Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options)
-    : cache_(cache), options_(options) {
+Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCache* prefix)
+    : cache_(cache), options_(options), prefix_(prefix) {
   PARLEY_CHECK(options.max_batch_tokens > 0 && options.max_seqs > 0);
 }
 
@@ -35,7 +35,22 @@ bool Scheduler::Fits(const Sequence& seq, int32_t num_new, int32_t watermark) co
   return true;
 }
 
+std::vector<int32_t> Scheduler::Needs(const Sequence& seq, int32_t num_new, int32_t watermark) const {
+  std::vector<int32_t> need(cache_->num_groups());
+  for (int32_t g = 0; g < cache_->num_groups(); ++g) {
+    need[g] = cache_->PagesNeeded(seq.kv, g, seq.num_computed, seq.num_computed + num_new) + watermark;
+  }
+  return need;
+}
+
+void Scheduler::CachePages(const Sequence& seq) {
+  if (prefix_ == nullptr || seq.num_computed <= 0) return;
+  const int32_t boundaries[] = {std::min(seq.num_prompt, seq.num_computed), seq.num_computed};
+  prefix_->Insert(seq.tokens, seq.num_computed, seq.kv, boundaries);
+}
+
 void Scheduler::Preempt(Sequence* seq) {
+  CachePages(*seq);  // its pages stay cached (and spill rather than vanish when evicted)
   cache_->Free(&seq->kv);
   seq->num_computed = 0;
   seq->state = SeqState::kWaiting;
@@ -63,7 +78,9 @@ SchedulerOutput Scheduler::Schedule() {
     const int32_t n = chunk(*s);
     if (n <= 0) continue;
     while (!cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
-      // Out of pages: the newest running sequence gives its pages back.
+      // Out of pages: first what only the prefix cache holds, then the newest running
+      // sequence gives its pages back.
+      if (prefix_ != nullptr && prefix_->MakeRoom(Needs(*s, n, 0))) continue;
       Sequence* victim = running_.back();
       auto it = std::find_if(out.scheduled.begin(), out.scheduled.end(),
                              [&](const ScheduledSeq& x) { return x.seq == victim; });
@@ -85,11 +102,29 @@ SchedulerOutput Scheduler::Schedule() {
   while (budget > 0 && out.preempted.empty() && !waiting_.empty() &&
          static_cast<int32_t>(running_.size()) < options_.max_seqs) {
     Sequence* s = waiting_.front();
+    PrefixCache::MatchInfo match;
+    if (prefix_ != nullptr && s->num_computed == 0) {
+      // Resume after the longest cached prefix (at least one token is left to compute: its
+      // logits pick the next token).
+      s->num_computed = prefix_->Match(s->tokens, s->num_tokens() - 1, &s->kv, &match, /*record=*/false);
+    }
     const int32_t n = chunk(*s);
-    if (n <= 0) break;
     // Keep a page per group in reserve for the running sequences to grow into.
     const int32_t watermark = running_.empty() ? 0 : 1;
-    if (!Fits(*s, n, watermark)) break;
+    // A cached prefix that could not be restored for lack of room is waited for while
+    // running sequences will free pages, rather than recomputed.
+    const bool wait_for_restore = match.lacked_room && !running_.empty();
+    if (n <= 0 || wait_for_restore ||
+        (!Fits(*s, n, watermark) && !(prefix_ != nullptr && prefix_->MakeRoom(Needs(*s, n, watermark))))) {
+      cache_->Free(&s->kv);  // a waiting sequence holds no pages
+      s->num_computed = 0;
+      break;
+    }
+    if (prefix_ != nullptr) prefix_->Record(match);  // the lookup this admission stands on
+    if (s->num_cached < 0) {
+      s->num_cached = s->num_computed;
+      s->num_cached_host = match.host_tokens;
+    }
     PARLEY_CHECK(cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n));
     waiting_.pop_front();
     s->state = SeqState::kRunning;
@@ -109,13 +144,14 @@ void Scheduler::Update(const SchedulerOutput& output) {
   }
 }
 
-void Scheduler::Finish(Sequence* seq) {
+void Scheduler::Finish(Sequence* seq, bool cache_pages) {
   if (auto it = std::find(running_.begin(), running_.end(), seq); it != running_.end()) {
     running_.erase(it);
   }
   if (auto it = std::find(waiting_.begin(), waiting_.end(), seq); it != waiting_.end()) {
     waiting_.erase(it);
   }
+  if (cache_pages) CachePages(*seq);
   cache_->Free(&seq->kv);
   seq->state = SeqState::kFinished;
 }
@@ -141,6 +177,12 @@ Status Scheduler::CheckIntegrity() const {
     }
   }
   if (static_cast<int32_t>(running_.size()) > options_.max_seqs) return Status::Error("too many running");
+  SeqKv held;
+  if (prefix_ != nullptr) {
+    PARLEY_RETURN_IF_ERROR(prefix_->CheckIntegrity());
+    held = prefix_->HeldPages();
+    tables.push_back(&held);
+  }
   return cache_->CheckIntegrity(tables, /*exact=*/true);
 }
 

@@ -5,6 +5,9 @@
 // sequence cannot get pages, the newest running sequence is preempted: its pages are
 // freed and it waits at the head of the queue to be recomputed. The oldest running
 // sequence is never preempted for a newer one, so the system always makes progress.
+// With a PrefixCache, an admitted sequence first resumes after its longest cached prefix,
+// pages the cache holds are evicted (spilled) before any running sequence is preempted, and
+// finished and preempted sequences leave their pages in the cache.
 // Owned by the engine thread; not thread-safe.
 #pragma once
 
@@ -16,6 +19,7 @@
 #include "engine/sequence.h"
 #include "kv/kv_cache.h"
 #include "model/forward_batch.h"
+#include "prefix_cache/prefix_cache.h"
 
 namespace parley {
 
@@ -43,8 +47,8 @@ ForwardSeq ToForwardSeq(const ScheduledSeq& x);
 
 class Scheduler {
  public:
-  // REQUIRES: `cache` outlives the scheduler.
-  Scheduler(KvCache* cache, const SchedulerOptions& options);
+  // REQUIRES: `cache` (and `prefix`, if any) outlive the scheduler.
+  Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCache* prefix = nullptr);
 
   // Queues a sequence (state kWaiting, no pages) at the tail.
   void Add(Sequence* seq);
@@ -53,8 +57,9 @@ class Scheduler {
   // After the forward pass: advances num_computed of every scheduled sequence and lets
   // window groups release pages that left the window.
   void Update(const SchedulerOutput& output);
-  // Removes a sequence (finished or cancelled) wherever it is and frees its pages.
-  void Finish(Sequence* seq);
+  // Removes a sequence (finished or cancelled) wherever it is and frees its pages, after
+  // offering them to the prefix cache when `cache_pages` (not after a failed forward pass).
+  void Finish(Sequence* seq, bool cache_pages = true);
 
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
@@ -68,9 +73,14 @@ class Scheduler {
   // Pages seq needs for `num_new` more tokens fit, keeping `watermark` pages free in
   // every group.
   bool Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const;
+  // Pages per group that seq needs for `num_new` more tokens, plus `watermark`.
+  std::vector<int32_t> Needs(const Sequence& seq, int32_t num_new, int32_t watermark) const;
+  // Offers a sequence's computed pages to the prefix cache (no-op without one).
+  void CachePages(const Sequence& seq);
 
   KvCache* cache_;
   SchedulerOptions options_;
+  PrefixCache* prefix_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // admission order: oldest first
   int64_t num_preemptions_ = 0;

@@ -70,14 +70,15 @@ SplitPlan PlanSplit(const KvLayout& layout, const KvCacheOptions& options) {
                                    layout.kv_dim(), options.dtype};
     const int64_t positions =
         group.window == 0 ? options.max_context
-                          : std::min<int64_t>(options.max_context,
-                                              int64_t{group.window} + options.max_chunk - 1 + ps);
+                          : std::min<int64_t>(options.max_context, int64_t{group.window} + options.window_keep +
+                                                                       options.max_chunk - 1 + ps);
     plan.weights[g] = static_cast<int64_t>(plan.shapes[g].page_bytes() / ps) * positions;
     plan.total_weight += plan.weights[g];
     plan.min_pages[g] =
         group.window == 0
             ? global_pages
-            : std::min(CeilDiv(int64_t{group.window} + options.max_chunk - 1 + ps, ps) + 1, global_pages);
+            : std::min(CeilDiv(int64_t{group.window} + options.window_keep + options.max_chunk - 1 + ps, ps) + 1,
+                       global_pages);
   }
   for (int32_t g = 0; g < n; ++g) {
     const __int128 page_bytes = plan.shapes[g].page_bytes();
@@ -224,7 +225,7 @@ bool KvCache::Reserve(SeqKv* seq, int32_t computed, int32_t total) {
 void KvCache::ReleaseOutsideWindow(SeqKv* seq, int32_t computed) {
   const int32_t ps = options_.page_size;
   for (int32_t g = 0; g < num_groups() && g < static_cast<int32_t>(seq->pages.size()); ++g) {
-    const int32_t window = layout_.groups()[g].window;
+    const int32_t window = layout_.groups()[g].window == 0 ? 0 : layout_.groups()[g].window + options_.window_keep;
     if (window == 0 || computed - window <= 0) continue;
     // Page i ends at (i + 1) * ps - 1 < computed - window  <=>  i < (computed - window) / ps.
     std::vector<int32_t>& table = seq->pages[g];

@@ -29,6 +29,10 @@ struct KvCacheOptions {
   // The most tokens one sequence computes in one step: while a chunk is computed, its
   // K/V sit in pages of window groups too, next to the window before it.
   int32_t max_chunk = 512;
+  // Positions window groups keep before the window (ReleaseOutsideWindow): with a prefix
+  // cache, a sequence's next turn resumes a little before where it ended, and needs the
+  // window before that point.
+  int32_t window_keep = 0;
 };
 
 // A sequence's block tables. Entry -1: never allocated or released (window groups).
@@ -61,8 +65,8 @@ class KvCache {
   // Allocates those pages in every group. All or nothing: false (nothing changed) when a
   // pool lacks free pages.
   bool Reserve(SeqKv* seq, int32_t computed, int32_t total);
-  // Releases window-group pages that no longer overlap the last `window` positions
-  // [computed - window, computed) (pages whose last position is < computed - window). This
+  // Releases window-group pages that no longer overlap the last `window` (+ window_keep)
+  // positions [computed - window, computed) (pages whose last position is < computed - window). This
   // keeps exactly what CanResumeAt(computed) and BytesForContext(computed) count; the
   // queries at positions >= computed need only [computed - window + 1, ...).
   void ReleaseOutsideWindow(SeqKv* seq, int32_t computed);

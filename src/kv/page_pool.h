@@ -61,6 +61,9 @@ class PagePool {
     return const_cast<PagePool*>(this)->Row(page, slot, 1, offset);
   }
 
+  // The whole page (shape().page_bytes() bytes): for copying it to and from other tiers.
+  uint8_t* page_data(int32_t page) { return memory_ + static_cast<size_t>(page) * page_bytes_; }
+
   // Free list and refcounts agree: every page is either free (refcount 0, listed once)
   // or used (refcount > 0, not listed).
   Status CheckIntegrity() const;

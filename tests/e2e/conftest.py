@@ -79,7 +79,14 @@ class Server:
         return out
 
     def kv_pages_used(self):
-        return {k: v for k, v in self.metrics().items() if k.startswith("parley_kv_pages_used")}
+        """Pages sequences hold, per KV group: in use minus what the prefix cache keeps."""
+        m = self.metrics()
+        out = {}
+        for k, v in m.items():
+            if k.startswith("parley_kv_pages_used"):
+                group = re.search(r'group="([0-9]+)"', k).group(1)
+                out[k] = v - m.get(f'parley_prefix_cache_resident_pages{{group="{group}"}}', 0)
+        return out
 
     def terminate(self, timeout=15):
         """SIGTERM and wait; returns the exit code (SIGKILL after `timeout`)."""

@@ -1,0 +1,438 @@
+#include "prefix_cache/prefix_cache.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+#include "prefix_cache/page_hash.h"
+
+namespace parley {
+
+struct PrefixCache::Node {
+  uint64_t key = 0;
+  Node* parent = nullptr;
+  int32_t depth = 0;             // the page's index in its sequences
+  std::vector<int32_t> tokens;   // the page's tokens (collision guard)
+  std::vector<int32_t> page;     // [group] pool page (one reference held by the cache) or -1
+  std::vector<int64_t> host;     // [group] host tier id or -1
+  int32_t num_children = 0;
+  uint64_t last_use = 0;
+  bool keep_window = false;      // a turn-boundary resume needs this node's window pages
+  bool busy = false;             // part of a Match in progress: not evictable
+};
+
+PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options) : kv_(kv), options_(options) {
+  if (options.host_bytes > 0) host_ = std::make_unique<HostTier>(options.host_bytes, options.host_codec);
+}
+
+PrefixCache::~PrefixCache() { Clear(); }
+
+void PrefixCache::Clear() {
+  for (auto& [key, n] : nodes_) {
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      if (n->page[g] >= 0) kv_->pool(g).Release(n->page[g]);
+      if (n->host[g] >= 0) host_->Drop(n->host[g]);
+    }
+  }
+  nodes_.clear();
+}
+
+PrefixCache::Node* PrefixCache::Find(uint64_t key, const Node* parent, std::span<const int32_t> page_tokens) const {
+  auto it = nodes_.find(key);
+  if (it == nodes_.end()) return nullptr;
+  Node* n = it->second.get();
+  if (n->parent != parent || !std::equal(n->tokens.begin(), n->tokens.end(), page_tokens.begin(), page_tokens.end())) {
+    return nullptr;  // a 64-bit collision: treated as a miss
+  }
+  return n;
+}
+
+bool PrefixCache::Has(const Node* n, int32_t g) const { return n->page[g] >= 0 || n->host[g] >= 0; }
+
+bool PrefixCache::Pinned(const Node* n) const {
+  if (n->busy) return true;
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    if (n->page[g] >= 0 && kv_->pool(g).refcount(n->page[g]) > 1) return true;
+  }
+  return false;
+}
+
+int32_t PrefixCache::FirstNeeded(int32_t group, int32_t d) const {
+  const int32_t window = kv_->layout().groups()[group].window;
+  return window == 0 ? 0 : std::max(0, d * kv_->page_size() - window) / kv_->page_size();
+}
+
+int32_t PrefixCache::Resumable(const std::vector<Node*>& path, int32_t limit, bool resident_only) const {
+  auto has = [&](const Node* n, int32_t g) { return resident_only ? n->page[g] >= 0 : Has(n, g); };
+  const auto& groups = kv_->layout().groups();
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    if (groups[g].window != 0) continue;
+    for (int32_t i = 0; i < limit; ++i) {
+      if (!has(path[i], g)) {
+        limit = i;
+        break;
+      }
+    }
+  }
+  for (int32_t d = limit; d >= 1; --d) {
+    bool ok = true;
+    for (int32_t g = 0; g < kv_->num_groups() && ok; ++g) {
+      if (groups[g].window == 0) continue;
+      for (int32_t i = FirstNeeded(g, d); i < d; ++i) {
+        if (!has(path[i], g)) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) return d;
+  }
+  return 0;
+}
+
+void PrefixCache::Pin(const std::vector<Node*>& path, int32_t d, SeqKv* seq) {
+  seq->pages.assign(kv_->num_groups(), std::vector<int32_t>(d, -1));
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    for (int32_t i = FirstNeeded(g, d); i < d; ++i) {
+      PARLEY_CHECK(path[i]->page[g] >= 0);
+      kv_->pool(g).AddRef(path[i]->page[g]);
+      seq->pages[g][i] = path[i]->page[g];
+    }
+  }
+}
+
+void PrefixCache::Record(const MatchInfo& info) {
+  switch (info.miss) {
+    case MatchInfo::Miss::kNoLookup:
+      return;
+    case MatchInfo::Miss::kNone:
+      ++stats_.hits;
+      stats_.hit_tokens_host += info.host_tokens;
+      stats_.hit_tokens_pool += info.tokens - info.host_tokens;
+      break;
+    case MatchInfo::Miss::kNew:
+      ++stats_.miss_new;
+      break;
+    case MatchInfo::Miss::kEvicted:
+      ++stats_.miss_evicted;
+      break;
+    case MatchInfo::Miss::kWindow:
+      ++stats_.miss_window;
+      break;
+  }
+  ++stats_.lookups;
+}
+
+int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, SeqKv* seq, MatchInfo* info_out,
+                           bool record) {
+  MatchInfo local;
+  MatchInfo& info = info_out != nullptr ? *info_out : local;
+  info = MatchInfo{};
+  struct Recorder {
+    PrefixCache* cache;
+    const MatchInfo& info;
+    bool on;
+    ~Recorder() {
+      if (on) cache->Record(info);
+    }
+  } recorder{this, info, record};
+
+  const int32_t ps = kv_->page_size();
+  const int32_t num_groups = kv_->num_groups();
+  const int32_t max_pages = std::min<int32_t>(max_tokens, static_cast<int32_t>(tokens.size())) / ps;
+  if (max_pages <= 0) return 0;
+  for (const auto& table : seq->pages) {
+    for (int32_t p : table) PARLEY_CHECK(p < 0) << "Match into a sequence that holds pages";
+  }
+  const std::vector<uint64_t> keys = PageKeys(tokens, ps, max_pages);
+  std::vector<Node*> path;
+  const Node* parent = nullptr;
+  for (int32_t i = 0; i < max_pages; ++i) {
+    Node* n = Find(keys[i], parent, tokens.subspan(static_cast<size_t>(i) * ps, ps));
+    if (n == nullptr) break;
+    path.push_back(n);
+    parent = n;
+  }
+  if (path.empty()) {
+    info.miss = evicted_keys_.count(keys[0]) ? MatchInfo::Miss::kEvicted : MatchInfo::Miss::kNew;
+    return 0;
+  }
+  int32_t d = Resumable(path, static_cast<int32_t>(path.size()), /*resident_only=*/false);
+  if (d == 0) {
+    info.miss = MatchInfo::Miss::kWindow;
+    return 0;
+  }
+
+  // Restore what is only in the host tier, page by page from the start, while the pool has
+  // room for it (pages of this prefix are busy: eviction leaves them alone).
+  for (int32_t i = 0; i < d; ++i) path[i]->busy = true;
+  std::vector<bool> restored(d, false);
+  bool stopped = false;
+  for (int32_t i = 0; i < d && !stopped; ++i) {
+    for (int32_t g = 0; g < num_groups; ++g) {
+      Node* n = path[i];
+      if (i < FirstNeeded(g, d) || n->page[g] >= 0) continue;
+      PagePool& pool = kv_->pool(g);
+      std::vector<int32_t> need(num_groups, 0);
+      need[g] = 1;
+      if (pool.num_free() == 0 && !MakeRoom(need)) {
+        stopped = true;
+        break;
+      }
+      const int32_t p = pool.Allocate();
+      PARLEY_CHECK(p >= 0);
+      host_->Get(n->host[g], pool.shape(), pool.page_data(p));
+      n->page[g] = p;  // the cache's reference (the host copy stays: a later eviction need not spill)
+      restored[i] = true;
+      ++stats_.restored_pages;
+    }
+  }
+  for (int32_t i = 0; i < static_cast<int32_t>(path.size()); ++i) path[i]->busy = false;
+  if (stopped) {
+    info.lacked_room = true;
+    d = Resumable(path, d, /*resident_only=*/true);
+    if (d == 0) {
+      info.miss = MatchInfo::Miss::kEvicted;
+      return 0;
+    }
+  }
+  Pin(path, d, seq);
+  const uint64_t t = ++tick_;
+  for (int32_t i = 0; i < d; ++i) {
+    path[i]->last_use = t;
+    if (restored[i]) info.host_tokens += ps;
+  }
+  info.tokens = d * ps;
+  info.miss = MatchInfo::Miss::kNone;
+  return d * ps;
+}
+
+void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, const SeqKv& seq,
+                         std::span<const int32_t> boundaries) {
+  const int32_t ps = kv_->page_size();
+  const int32_t num_groups = kv_->num_groups();
+  const int32_t full = std::min<int32_t>(computed, static_cast<int32_t>(tokens.size())) / ps;
+  if (full <= 0) return;
+  const std::vector<uint64_t> keys = PageKeys(tokens, ps, full);
+  const uint64_t t = ++tick_;
+  std::vector<Node*> path;
+  Node* parent = nullptr;
+  for (int32_t i = 0; i < full; ++i) {
+    std::span<const int32_t> page_tokens = tokens.subspan(static_cast<size_t>(i) * ps, ps);
+    Node* n;
+    auto it = nodes_.find(keys[i]);
+    if (it != nodes_.end()) {
+      n = it->second.get();
+      if (n->parent != parent || !std::equal(n->tokens.begin(), n->tokens.end(), page_tokens.begin())) break;
+    } else {
+      auto node = std::make_unique<Node>();
+      node->key = keys[i];
+      node->parent = parent;
+      node->depth = i;
+      node->tokens.assign(page_tokens.begin(), page_tokens.end());
+      node->page.assign(num_groups, -1);
+      node->host.assign(num_groups, -1);
+      n = node.get();
+      nodes_.emplace(keys[i], std::move(node));
+      if (parent != nullptr) ++parent->num_children;
+      if (i == 0) evicted_keys_.erase(keys[i]);
+      ++stats_.inserted_pages;
+    }
+    for (int32_t g = 0; g < num_groups; ++g) {
+      if (n->page[g] >= 0 || g >= static_cast<int32_t>(seq.pages.size())) continue;
+      const std::vector<int32_t>& table = seq.pages[g];
+      if (i < static_cast<int32_t>(table.size()) && table[i] >= 0) {
+        kv_->pool(g).AddRef(table[i]);
+        n->page[g] = table[i];
+      }
+    }
+    n->last_use = t;
+    path.push_back(n);
+    parent = n;
+  }
+  int32_t max_window = 0;
+  for (const KvGroup& group : kv_->layout().groups()) max_window = std::max(max_window, group.window);
+  if (max_window == 0) return;
+  for (int32_t b : boundaries) {
+    const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
+    for (int32_t i = std::max(0, d * ps - max_window) / ps; i < d; ++i) path[i]->keep_window = true;
+  }
+}
+
+void PrefixCache::EvictPage(Node* n, int32_t g, bool spill) {
+  PagePool& pool = kv_->pool(g);
+  const int32_t p = n->page[g];
+  PARLEY_DCHECK(p >= 0 && pool.refcount(p) == 1);
+  if (spill && host_ != nullptr && n->host[g] < 0) {
+    int64_t id = host_->Put(pool.shape(), pool.page_data(p));
+    while (id < 0 && DropHostLeaf()) id = host_->Put(pool.shape(), pool.page_data(p));
+    if (id >= 0) {
+      n->host[g] = id;
+      ++stats_.spilled_pages;
+    }
+  }
+  pool.Release(p);
+  n->page[g] = -1;
+  ++stats_.evicted_pages;
+  // A node left with nothing, and no children, goes; so may its parent then.
+  while (n != nullptr && n->num_children == 0 && !n->busy) {
+    for (int32_t h = 0; h < kv_->num_groups(); ++h) {
+      if (n->page[h] >= 0 || n->host[h] >= 0) return;
+    }
+    Node* parent = n->parent;
+    RemoveNode(n);
+    n = parent;
+  }
+}
+
+void PrefixCache::RemoveNode(Node* n) {
+  PARLEY_CHECK(n->num_children == 0 && !Pinned(n));
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    if (n->page[g] >= 0) {
+      kv_->pool(g).Release(n->page[g]);
+      ++stats_.evicted_pages;
+    }
+    if (n->host[g] >= 0) {
+      host_->Drop(n->host[g]);
+      ++stats_.host_dropped_pages;
+    }
+  }
+  if (n->parent != nullptr) --n->parent->num_children;
+  if (n->depth == 0) {
+    if (evicted_keys_.size() > (1u << 20)) evicted_keys_.clear();
+    evicted_keys_.insert(n->key);
+  }
+  nodes_.erase(n->key);
+}
+
+bool PrefixCache::DropHostLeaf() {
+  Node* victim = nullptr;
+  for (auto& [key, node] : nodes_) {
+    Node* n = node.get();
+    if (n->num_children != 0 || n->busy) continue;
+    bool resident = false, hosted = false;
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      resident |= n->page[g] >= 0;
+      hosted |= n->host[g] >= 0;
+    }
+    if (resident || !hosted) continue;
+    if (victim == nullptr || n->last_use < victim->last_use) victim = n;
+  }
+  if (victim == nullptr) return false;
+  RemoveNode(victim);
+  return true;
+}
+
+bool PrefixCache::EvictOne(int32_t g) {
+  PagePool& pool = kv_->pool(g);
+  auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
+  // 1. Window pages no turn-boundary resume needs: dropped, not spilled.
+  if (kv_->layout().groups()[g].window != 0) {
+    Node* victim = nullptr;
+    for (auto& [key, node] : nodes_) {
+      Node* n = node.get();
+      if (!n->keep_window && evictable(n) && (victim == nullptr || n->last_use < victim->last_use)) victim = n;
+    }
+    if (victim != nullptr) {
+      EvictPage(victim, g, /*spill=*/false);
+      return true;
+    }
+  }
+  // 2. The least recently used node without resident descendants in this group (deepest
+  //    first among equals), spilled.
+  std::unordered_set<const Node*> has_resident_child;
+  for (auto& [key, node] : nodes_) {
+    if (node->page[g] >= 0 && node->parent != nullptr) has_resident_child.insert(node->parent);
+  }
+  Node* victim = nullptr;
+  for (auto& [key, node] : nodes_) {
+    Node* n = node.get();
+    if (!evictable(n) || has_resident_child.count(n)) continue;
+    if (victim == nullptr || n->last_use < victim->last_use ||
+        (n->last_use == victim->last_use && n->depth > victim->depth)) {
+      victim = n;
+    }
+  }
+  if (victim == nullptr) return false;
+  EvictPage(victim, g, /*spill=*/true);
+  return true;
+}
+
+bool PrefixCache::MakeRoom(const std::vector<int32_t>& need) {
+  for (int32_t g = 0; g < kv_->num_groups() && g < static_cast<int32_t>(need.size()); ++g) {
+    while (kv_->pool(g).num_free() < need[g]) {
+      if (!EvictOne(g)) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<int64_t> PrefixCache::resident_pages() const {
+  std::vector<int64_t> out(kv_->num_groups(), 0);
+  for (const auto& [key, n] : nodes_) {
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) out[g] += n->page[g] >= 0;
+  }
+  return out;
+}
+
+SeqKv PrefixCache::HeldPages() const {
+  SeqKv held = kv_->NewSeq();
+  for (const auto& [key, n] : nodes_) {
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      if (n->page[g] >= 0) held.pages[g].push_back(n->page[g]);
+    }
+  }
+  return held;
+}
+
+Status PrefixCache::CheckIntegrity() const {
+  const int32_t ps = kv_->page_size();
+  const int32_t num_groups = kv_->num_groups();
+  std::unordered_map<const Node*, int32_t> children;
+  std::vector<std::unordered_set<int32_t>> pages(num_groups);
+  int64_t hosted = 0;
+  for (const auto& [key, node] : nodes_) {
+    const Node* n = node.get();
+    const std::string where = "prefix cache node at depth " + std::to_string(n->depth);
+    if (n->key != key) return Status::Error(where + ": key does not match its map entry");
+    if (static_cast<int32_t>(n->tokens.size()) != ps) return Status::Error(where + ": not one page of tokens");
+    if (n->busy) return Status::Error(where + ": still marked busy");
+    uint64_t parent_key = kPageKeySeed;
+    if (n->parent != nullptr) {
+      auto it = nodes_.find(n->parent->key);
+      if (it == nodes_.end() || it->second.get() != n->parent) return Status::Error(where + ": parent not in the tree");
+      if (n->depth != n->parent->depth + 1) return Status::Error(where + ": depth is not its parent's + 1");
+      parent_key = n->parent->key;
+      ++children[n->parent];
+    } else if (n->depth != 0) {
+      return Status::Error(where + ": no parent below depth 0");
+    }
+    if (ChainPageKey(parent_key, n->tokens) != n->key) return Status::Error(where + ": key is not the chained hash");
+    if (static_cast<int32_t>(n->page.size()) != num_groups || static_cast<int32_t>(n->host.size()) != num_groups) {
+      return Status::Error(where + ": wrong number of groups");
+    }
+    for (int32_t g = 0; g < num_groups; ++g) {
+      if (n->page[g] >= 0) {
+        if (n->page[g] >= kv_->pool(g).num_pages() || kv_->pool(g).refcount(n->page[g]) < 1) {
+          return Status::Error(where + ": holds a free or invalid page in group " + std::to_string(g));
+        }
+        if (!pages[g].insert(n->page[g]).second) {
+          return Status::Error(where + ": a pool page of group " + std::to_string(g) + " is held by two nodes");
+        }
+      }
+      if (n->host[g] >= 0) {
+        if (host_ == nullptr || !host_->Contains(n->host[g])) return Status::Error(where + ": host copy missing");
+        ++hosted;
+      }
+    }
+  }
+  for (const auto& [key, node] : nodes_) {
+    auto it = children.find(node.get());
+    if ((it == children.end() ? 0 : it->second) != node->num_children) {
+      return Status::Error("prefix cache node at depth " + std::to_string(node->depth) + ": wrong child count");
+    }
+  }
+  if (host_ != nullptr && hosted != host_->num_pages()) return Status::Error("host tier holds pages no node names");
+  return Status::Ok();
+}
+
+}  // namespace parley

@@ -1,0 +1,137 @@
+// PrefixCache: the attention-state cache between turns (DESIGN.md §4). After a sequence
+// ends (or is preempted), the K/V pages of its full token pages stay cached in a tree keyed
+// by chained page hashes (page_hash.h); a later request whose tokens start with the same
+// pages resumes after them and computes only the rest.
+//
+// - The tree: one node per cached page of tokens; its key names the whole prefix up to the
+//   page's end, and its tokens and parent guard against hash collisions. For each KV group a
+//   node knows where the page's K/V are: in a pool page (the cache holds one reference), in
+//   the host tier, or nowhere (window groups drop pages outside every useful window).
+// - Hybrid resume rule: a prefix of d pages can be resumed iff every global group has all
+//   pages [0, d) and every window group has the pages overlapping the last W positions
+//   before d * page_size (resident or in the host tier), as KvCache::CanResumeAt requires.
+// - Pinning is the pools' reference counts: a page some sequence uses has count > 1 and is
+//   never evicted. Eviction (MakeRoom) first drops window pages no turn-boundary resume
+//   needs, then takes least recently used nodes with no resident descendants, spilling their
+//   pages to the host tier when one is configured; the host tier drops its least recently
+//   used leaves when full.
+// Owned by the engine thread (or one test); not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/status.h"
+#include "kv/kv_cache.h"
+#include "prefix_cache/host_tier.h"
+
+namespace parley {
+
+struct PrefixCacheOptions {
+  int64_t host_bytes = 0;  // host tier budget; 0: evicted pages are dropped
+  HostCodec host_codec = HostCodec::kRaw;
+};
+
+struct PrefixCacheStats {
+  int64_t lookups = 0;
+  int64_t hits = 0;              // lookups that resumed at least one page
+  int64_t hit_tokens_pool = 0;   // resumed tokens whose pages were all resident
+  int64_t hit_tokens_host = 0;   // resumed tokens with a page restored from the host tier
+  int64_t miss_new = 0;          // lookups with nothing cached for their first page
+  int64_t miss_evicted = 0;      // ... whose first page was cached once, then evicted
+  int64_t miss_window = 0;       // pages matched, but no prefix was resumable (window or global pages gone)
+  int64_t inserted_pages = 0;    // nodes created
+  int64_t evicted_pages = 0;     // pool pages the cache gave up (spilled or dropped)
+  int64_t spilled_pages = 0;     // of those, copied to the host tier
+  int64_t restored_pages = 0;    // copied back from the host tier into the pool
+  int64_t host_dropped_pages = 0;
+};
+
+class PrefixCache {
+ public:
+  // REQUIRES: `kv` outlives the cache; the cache is destroyed (or Clear()ed) before it.
+  PrefixCache(KvCache* kv, const PrefixCacheOptions& options);
+  ~PrefixCache();
+
+  // Finds the longest resumable cached prefix of `tokens` of at most `max_tokens` tokens
+  // (whole pages), puts its pages into `seq` with one reference each (restoring pages from
+  // the host tier), and returns its length in tokens (0: nothing usable). REQUIRES: `seq`
+  // holds no pages. When the pool cannot take every page to restore, the longest prefix
+  // that is resident after the restores that fitted is resumed instead.
+  //
+  // The lookup is counted in stats() unless `record` is false; then the caller counts it
+  // with Record(*info) once it knows the lookup stands (the scheduler retries a request that
+  // does not fit yet, and counts only the lookup it admits with).
+  struct MatchInfo {
+    int32_t tokens = 0;       // resumed
+    int32_t host_tokens = 0;  // of those, on pages restored from the host tier
+    enum class Miss { kNone, kNoLookup, kNew, kEvicted, kWindow } miss = Miss::kNoLookup;
+    bool lacked_room = false;  // the pool had no room to restore all of the prefix
+  };
+  int32_t Match(std::span<const int32_t> tokens, int32_t max_tokens, SeqKv* seq, MatchInfo* info = nullptr,
+                bool record = true);
+  void Record(const MatchInfo& info);
+
+  // Caches the full pages of positions [0, computed) of `tokens`, whose K/V `seq` holds.
+  // `boundaries`: positions where a turn ended (end of the prompt, end of the reply); the
+  // window pages a resume there needs are kept longer.
+  void Insert(std::span<const int32_t> tokens, int32_t computed, const SeqKv& seq,
+              std::span<const int32_t> boundaries);
+
+  // Frees pool pages held only by the cache until every group g has at least need[g] free
+  // pages. Returns whether it got there.
+  bool MakeRoom(const std::vector<int32_t>& need);
+
+  // Drops everything (pool references and host copies).
+  void Clear();
+
+  const PrefixCacheStats& stats() const { return stats_; }
+  int64_t num_nodes() const { return static_cast<int64_t>(nodes_.size()); }
+  // Pool pages the cache holds a reference on, per group.
+  std::vector<int64_t> resident_pages() const;
+  const HostTier* host() const { return host_.get(); }
+
+  // The pool pages the cache references, as one table per group (for
+  // KvCache::CheckIntegrity with exact counts).
+  SeqKv HeldPages() const;
+  // Tree shape (parents present, child counts, depths, keys), every referenced pool page
+  // in use, every host id stored, nothing of a group outside its layout.
+  Status CheckIntegrity() const;
+
+ private:
+  struct Node;
+  Node* Find(uint64_t key, const Node* parent, std::span<const int32_t> page_tokens) const;
+  bool Has(const Node* n, int32_t g) const;
+  // Largest d <= limit such that the first d pages of path are resumable (counting pages
+  // in the host tier unless `resident_only`); 0 if none.
+  int32_t Resumable(const std::vector<Node*>& path, int32_t limit, bool resident_only) const;
+  // Puts pages [0, d) of path that a resume at d needs into seq, one reference each.
+  // REQUIRES: they are resident.
+  void Pin(const std::vector<Node*>& path, int32_t d, SeqKv* seq);
+  // First page a window group (window > 0) needs for a resume at d pages; 0 for global.
+  int32_t FirstNeeded(int32_t group, int32_t d) const;
+  // Takes one more pool page in group g from the cache's unpinned pages. False if none.
+  bool EvictOne(int32_t g);
+  // Gives up the node's pool page in group g (spilling it to the host tier if possible).
+  void EvictPage(Node* n, int32_t g, bool spill);
+  // Removes a node with no children and no pinned pages from the tree.
+  void RemoveNode(Node* n);
+  // Frees host bytes by dropping least recently used host-only leaves; false if none left.
+  bool DropHostLeaf();
+  bool Pinned(const Node* n) const;
+
+  KvCache* kv_;
+  PrefixCacheOptions options_;
+  std::unique_ptr<HostTier> host_;
+  std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
+  std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
+  uint64_t tick_ = 0;
+  PrefixCacheStats stats_;
+};
+
+}  // namespace parley
