@@ -24,6 +24,7 @@ Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCach
 void Scheduler::Add(Sequence* seq) {
   if (seq->kv.pages.empty()) seq->kv = cache_->NewSeq();
   seq->state = SeqState::kWaiting;
+  seq->enqueued_step = step_;
   waiting_.push_back(seq);
 }
 
@@ -55,12 +56,33 @@ void Scheduler::Preempt(Sequence* seq) {
   seq->num_computed = 0;
   seq->state = SeqState::kWaiting;
   running_.erase(std::find(running_.begin(), running_.end(), seq));
+  seq->enqueued_step = step_;
   waiting_.push_front(seq);
   ++seq->num_preemptions;
   ++num_preemptions_;
 }
 
+std::deque<Sequence*>::iterator Scheduler::PickNext() {
+  auto head = waiting_.begin();
+  if (prefix_ == nullptr || options_.cache_aware_window <= 1 || step_ - (*head)->enqueued_step >= options_.max_wait_steps) {
+    return head;
+  }
+  auto best = head;
+  int32_t best_len = -1;
+  int32_t k = 0;
+  for (auto it = waiting_.begin(); it != waiting_.end() && k < options_.cache_aware_window; ++it, ++k) {
+    const Sequence& s = **it;
+    const int32_t len = s.num_computed > 0 ? s.num_computed : prefix_->Peek(s.tokens, s.num_tokens() - 1);
+    if (len > best_len) {
+      best = it;
+      best_len = len;
+    }
+  }
+  return best;
+}
+
 SchedulerOutput Scheduler::Schedule() {
+  ++step_;
   SchedulerOutput out;
   int32_t budget = options_.max_batch_tokens;
   auto chunk = [&](const Sequence& s) {
@@ -101,7 +123,8 @@ SchedulerOutput Scheduler::Schedule() {
   // that had to preempt: memory is tight.
   while (budget > 0 && out.preempted.empty() && !waiting_.empty() &&
          static_cast<int32_t>(running_.size()) < options_.max_seqs) {
-    Sequence* s = waiting_.front();
+    const auto pick = PickNext();
+    Sequence* s = *pick;
     PrefixCache::MatchInfo match;
     if (prefix_ != nullptr && s->num_computed == 0) {
       // Resume after the longest cached prefix (at least one token is left to compute: its
@@ -126,7 +149,7 @@ SchedulerOutput Scheduler::Schedule() {
       s->num_cached_host = match.host_tokens;
     }
     PARLEY_CHECK(cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n));
-    waiting_.pop_front();
+    waiting_.erase(pick);
     s->state = SeqState::kRunning;
     running_.push_back(s);
     out.scheduled.push_back({s, n});

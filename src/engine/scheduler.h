@@ -26,6 +26,11 @@ namespace parley {
 struct SchedulerOptions {
   int32_t max_batch_tokens = 512;  // tokens computed per step, all sequences together
   int32_t max_seqs = 16;           // running sequences at once
+  // Cache-aware admission (with a prefix cache): among the first `cache_aware_window`
+  // waiting sequences, the one with the longest cached prefix goes first, unless the oldest
+  // has waited `max_wait_steps` steps or more (then first come, first served). 1: FCFS.
+  int32_t cache_aware_window = 16;
+  int32_t max_wait_steps = 32;
 };
 
 struct ScheduledSeq {
@@ -75,6 +80,8 @@ class Scheduler {
   bool Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const;
   // Pages per group that seq needs for `num_new` more tokens, plus `watermark`.
   std::vector<int32_t> Needs(const Sequence& seq, int32_t num_new, int32_t watermark) const;
+  // The waiting sequence to admit next (cache-aware within the fairness bound).
+  std::deque<Sequence*>::iterator PickNext();
   // Offers a sequence's computed pages to the prefix cache (no-op without one).
   void CachePages(const Sequence& seq);
 
@@ -84,6 +91,7 @@ class Scheduler {
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // admission order: oldest first
   int64_t num_preemptions_ = 0;
+  int64_t step_ = 0;  // Schedule calls so far
 };
 
 }  // namespace parley

@@ -96,8 +96,16 @@ struct Harness {
     return prompt;
   }
 
+  // Replaces the scheduler with one that uses a prefix cache. Call before adding sequences.
+  void EnablePrefixCache(const PrefixCacheOptions& o = {}) {
+    scheduler.reset();
+    prefix = std::make_unique<PrefixCache>(cache.get(), o);
+    scheduler = std::make_unique<Scheduler>(cache.get(), options, prefix.get());
+  }
+
   FakeRunner runner;
   std::unique_ptr<KvCache> cache;
+  std::unique_ptr<PrefixCache> prefix;  // destroyed after the scheduler, before the cache
   std::unique_ptr<Scheduler> scheduler;
   SchedulerOptions options;
   std::vector<std::unique_ptr<Sequence>> seqs;
@@ -225,6 +233,84 @@ TEST(SchedulerTest, FinishingMidPrefillFreesPages) {
   EXPECT_EQ(h.scheduler->num_running() + h.scheduler->num_waiting(), 0);
   EXPECT_TRUE(h.scheduler->CheckIntegrity().ok());
   for (int g = 0; g < h.cache->num_groups(); ++g) EXPECT_EQ(h.cache->pool(g).num_used(), 0);
+}
+
+}  // namespace
+}  // namespace parley
+
+namespace parley {
+namespace {
+
+std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(SchedulerPrefixCacheTest, AdmitsTheLongestCachedPrefixFirstWithinTheFairnessBound) {
+  for (int32_t max_wait : {32, 0}) {
+    SchedulerOptions o{512, 1};
+    o.max_wait_steps = max_wait;
+    Harness h({8, 0}, {}, 1 << 20, o);
+    h.EnablePrefixCache();
+    std::mt19937 rng(11);
+    std::vector<int32_t> a = RandomPrompt(&rng, 40);
+    h.Add(a, 2);
+    h.RunAll();
+    Sequence* fresh = h.Add(RandomPrompt(&rng, 40), 2);
+    Sequence* next_turn = h.Add(Concat(h.seqs[0]->tokens, RandomPrompt(&rng, 4)), 2);
+    SchedulerOutput out = h.Step();
+    ASSERT_EQ(out.scheduled.size(), 1u);
+    if (max_wait > 0) {
+      EXPECT_EQ(out.scheduled[0].seq, next_turn) << "the cached conversation goes first";
+      EXPECT_GE(next_turn->num_cached, 40);
+    } else {
+      EXPECT_EQ(out.scheduled[0].seq, fresh) << "no waiting allowed: first come, first served";
+    }
+    h.RunAll();
+    EXPECT_EQ(next_turn->tokens, h.Reference({next_turn->tokens.begin(), next_turn->tokens.begin() + next_turn->num_prompt}, 2));
+  }
+}
+
+// Conversations of several turns through a pool too small for them all, with and without a
+// host tier: everything finishes (no deadlock), every token is what the sequence alone
+// would produce, pinned pages are never evicted (CheckIntegrity after every step), and the
+// later turns are served from the cache.
+TEST(SchedulerPrefixCacheTest, ConversationsUnderPoolPressureStayCorrect) {
+  for (int64_t host : {int64_t{0}, int64_t{1} << 22}) {
+    Harness h({8, 0}, {}, 1 << 20, SchedulerOptions{64, 6}, 4, 128);
+    // A pool with room for about three of the longest sequences.
+    KvCacheOptions kv;
+    kv.page_size = 4;
+    kv.max_context = 128;
+    kv.window_keep = 16;
+    auto layout = KvLayout::Make(h.runner.LayerWindows(), h.runner.KvOwners(), h.runner.kv_dim());
+    kv.arena_bytes = KvCache::ArenaBytesFor(*layout, kv, 3);
+    h.scheduler.reset();
+    h.cache = std::move(KvCache::Create(*layout, kv).value());
+    PrefixCacheOptions po;
+    po.host_bytes = host;
+    h.EnablePrefixCache(po);
+    std::mt19937 rng(12);
+    std::vector<std::vector<int32_t>> history(8);
+    for (auto& hist : history) hist = RandomPrompt(&rng, 20);
+    int64_t cached = 0;
+    for (int turn = 0; turn < 4; ++turn) {
+      std::vector<Sequence*> seqs;
+      for (auto& hist : history) seqs.push_back(h.Add(Concat(hist, RandomPrompt(&rng, 5)), 6));
+      h.RunAll(20000);
+      for (size_t c = 0; c < history.size(); ++c) {
+        Sequence* s = seqs[c];
+        ASSERT_EQ(s->tokens, h.Reference({s->tokens.begin(), s->tokens.begin() + s->num_prompt}, 6));
+        if (turn > 0) cached += s->num_cached;
+        history[c] = s->tokens;
+      }
+    }
+    EXPECT_GT(cached, 0);
+    EXPECT_GT(h.prefix->stats().evicted_pages, 0) << "the pool was meant to be too small";
+    if (host > 0) {
+      EXPECT_GT(h.prefix->stats().restored_pages, 0);
+    }
+  }
 }
 
 }  // namespace

@@ -100,6 +100,28 @@ void PrefixCache::Pin(const std::vector<Node*>& path, int32_t d, SeqKv* seq) {
   }
 }
 
+std::vector<PrefixCache::Node*> PrefixCache::Walk(std::span<const int32_t> tokens,
+                                                   const std::vector<uint64_t>& keys) const {
+  const int32_t ps = kv_->page_size();
+  std::vector<Node*> path;
+  const Node* parent = nullptr;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Node* n = Find(keys[i], parent, tokens.subspan(i * ps, ps));
+    if (n == nullptr) break;
+    path.push_back(n);
+    parent = n;
+  }
+  return path;
+}
+
+int32_t PrefixCache::Peek(std::span<const int32_t> tokens, int32_t max_tokens) const {
+  const int32_t ps = kv_->page_size();
+  const int32_t max_pages = std::min<int32_t>(max_tokens, static_cast<int32_t>(tokens.size())) / ps;
+  if (max_pages <= 0 || nodes_.empty()) return 0;
+  std::vector<Node*> path = Walk(tokens, PageKeys(tokens, ps, max_pages));
+  return Resumable(path, static_cast<int32_t>(path.size()), /*resident_only=*/false) * ps;
+}
+
 void PrefixCache::Record(const MatchInfo& info) {
   switch (info.miss) {
     case MatchInfo::Miss::kNoLookup:
@@ -144,14 +166,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
     for (int32_t p : table) PARLEY_CHECK(p < 0) << "Match into a sequence that holds pages";
   }
   const std::vector<uint64_t> keys = PageKeys(tokens, ps, max_pages);
-  std::vector<Node*> path;
-  const Node* parent = nullptr;
-  for (int32_t i = 0; i < max_pages; ++i) {
-    Node* n = Find(keys[i], parent, tokens.subspan(static_cast<size_t>(i) * ps, ps));
-    if (n == nullptr) break;
-    path.push_back(n);
-    parent = n;
-  }
+  std::vector<Node*> path = Walk(tokens, keys);
   if (path.empty()) {
     info.miss = evicted_keys_.count(keys[0]) ? MatchInfo::Miss::kEvicted : MatchInfo::Miss::kNew;
     return 0;

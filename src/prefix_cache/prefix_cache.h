@@ -76,6 +76,9 @@ class PrefixCache {
   int32_t Match(std::span<const int32_t> tokens, int32_t max_tokens, SeqKv* seq, MatchInfo* info = nullptr,
                 bool record = true);
   void Record(const MatchInfo& info);
+  // The tokens Match would resume now (host-tier pages counted), without pinning,
+  // restoring or counting anything.
+  int32_t Peek(std::span<const int32_t> tokens, int32_t max_tokens) const;
 
   // Caches the full pages of positions [0, computed) of `tokens`, whose K/V `seq` holds.
   // `boundaries`: positions where a turn ended (end of the prompt, end of the reply); the
@@ -105,6 +108,8 @@ class PrefixCache {
 
  private:
   struct Node;
+  // The nodes of the longest cached page prefix of tokens (at most max_pages).
+  std::vector<Node*> Walk(std::span<const int32_t> tokens, const std::vector<uint64_t>& keys) const;
   Node* Find(uint64_t key, const Node* parent, std::span<const int32_t> page_tokens) const;
   bool Has(const Node* n, int32_t g) const;
   // Largest d <= limit such that the first d pages of path are resumable (counting pages
