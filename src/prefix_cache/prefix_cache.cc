@@ -267,6 +267,15 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
   int32_t max_window = 0;
   for (const KvGroup& group : kv_->layout().groups()) max_window = std::max(max_window, group.window);
   if (max_window == 0) return;
+  // Window pages are kept for resumes at this sequence's turn boundaries. Those of earlier
+  // boundaries on the same path (older turns of the conversation) are superseded: under
+  // pressure they go first, so a long conversation keeps about one window of them, not all.
+  int32_t first_kept = static_cast<int32_t>(path.size());
+  for (int32_t b : boundaries) {
+    const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
+    first_kept = std::min(first_kept, std::max(0, d * ps - max_window) / ps);
+  }
+  for (int32_t i = 0; i < first_kept; ++i) path[i]->keep_window = false;
   for (int32_t b : boundaries) {
     const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
     for (int32_t i = std::max(0, d * ps - max_window) / ps; i < d; ++i) path[i]->keep_window = true;
@@ -337,46 +346,53 @@ bool PrefixCache::DropHostLeaf() {
   return true;
 }
 
-bool PrefixCache::EvictOne(int32_t g) {
+int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
   PagePool& pool = kv_->pool(g);
   auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
-  // 1. Window pages no turn-boundary resume needs: dropped, not spilled.
+  auto older = [](const Node* a, const Node* b) {
+    return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
+  };
+  int32_t done = 0;
+  // 1. Window pages no recent turn-boundary resume needs: dropped, not spilled.
   if (kv_->layout().groups()[g].window != 0) {
-    Node* victim = nullptr;
+    std::vector<Node*> victims;
     for (auto& [key, node] : nodes_) {
-      Node* n = node.get();
-      if (!n->keep_window && evictable(n) && (victim == nullptr || n->last_use < victim->last_use)) victim = n;
+      if (!node->keep_window && evictable(node.get())) victims.push_back(node.get());
     }
-    if (victim != nullptr) {
-      EvictPage(victim, g, /*spill=*/false);
-      return true;
+    const size_t take = std::min<size_t>(victims.size(), count);
+    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), older);
+    for (size_t i = 0; i < take; ++i) {
+      EvictPage(victims[i], g, /*spill=*/false);
+      ++done;
+    }
+    if (done >= count) return done;
+  }
+  // 2. The least recently used nodes without resident descendants in this group (deepest
+  //    first among equals), spilled. Evicting them exposes their parents: scan again.
+  while (done < count) {
+    std::unordered_set<const Node*> has_resident_child;
+    for (auto& [key, node] : nodes_) {
+      if (node->page[g] >= 0 && node->parent != nullptr) has_resident_child.insert(node->parent);
+    }
+    std::vector<Node*> victims;
+    for (auto& [key, node] : nodes_) {
+      if (evictable(node.get()) && !has_resident_child.count(node.get())) victims.push_back(node.get());
+    }
+    if (victims.empty()) break;
+    const size_t take = std::min<size_t>(victims.size(), count - done);
+    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), older);
+    for (size_t i = 0; i < take; ++i) {
+      EvictPage(victims[i], g, /*spill=*/true);
+      ++done;
     }
   }
-  // 2. The least recently used node without resident descendants in this group (deepest
-  //    first among equals), spilled.
-  std::unordered_set<const Node*> has_resident_child;
-  for (auto& [key, node] : nodes_) {
-    if (node->page[g] >= 0 && node->parent != nullptr) has_resident_child.insert(node->parent);
-  }
-  Node* victim = nullptr;
-  for (auto& [key, node] : nodes_) {
-    Node* n = node.get();
-    if (!evictable(n) || has_resident_child.count(n)) continue;
-    if (victim == nullptr || n->last_use < victim->last_use ||
-        (n->last_use == victim->last_use && n->depth > victim->depth)) {
-      victim = n;
-    }
-  }
-  if (victim == nullptr) return false;
-  EvictPage(victim, g, /*spill=*/true);
-  return true;
+  return done;
 }
 
 bool PrefixCache::MakeRoom(const std::vector<int32_t>& need) {
   for (int32_t g = 0; g < kv_->num_groups() && g < static_cast<int32_t>(need.size()); ++g) {
-    while (kv_->pool(g).num_free() < need[g]) {
-      if (!EvictOne(g)) return false;
-    }
+    const int32_t short_by = need[g] - kv_->pool(g).num_free();
+    if (short_by > 0 && EvictSome(g, short_by) < short_by) return false;
   }
   return true;
 }

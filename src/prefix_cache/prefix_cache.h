@@ -14,7 +14,8 @@
 //   never evicted. Eviction (MakeRoom) first drops window pages no turn-boundary resume
 //   needs, then takes least recently used nodes with no resident descendants, spilling their
 //   pages to the host tier when one is configured; the host tier drops its least recently
-//   used leaves when full.
+//   used leaves when full. Only the latest turn boundaries of a conversation keep their
+//   window pages; older ones are superseded when a later turn of it is inserted.
 // Owned by the engine thread (or one test); not thread-safe.
 #pragma once
 
@@ -120,8 +121,8 @@ class PrefixCache {
   void Pin(const std::vector<Node*>& path, int32_t d, SeqKv* seq);
   // First page a window group (window > 0) needs for a resume at d pages; 0 for global.
   int32_t FirstNeeded(int32_t group, int32_t d) const;
-  // Takes one more pool page in group g from the cache's unpinned pages. False if none.
-  bool EvictOne(int32_t g);
+  // Frees up to `count` pool pages of group g that only the cache holds; returns how many.
+  int32_t EvictSome(int32_t g, int32_t count);
   // Gives up the node's pool page in group g (spilling it to the host tier if possible).
   void EvictPage(Node* n, int32_t g, bool spill);
   // Removes a node with no children and no pinned pages from the tree.

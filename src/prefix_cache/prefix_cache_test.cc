@@ -185,6 +185,33 @@ TEST(PrefixCacheTest, WindowPagesDecideWhetherAPrefixIsResumable) {
   }
 }
 
+TEST(PrefixCacheTest, OnlyTheLatestTurnBoundariesKeepTheirWindowPages) {
+  auto kv = MakeKv(Hybrid(), 6, /*window_keep=*/8);
+  PrefixCache cache(kv.get(), {});
+  std::mt19937 rng(7);
+  std::vector<int32_t> t1 = RandomTokens(rng, 24);
+  Finish(kv.get(), &cache, t1);
+  std::vector<int32_t> t2 = t1;
+  for (int32_t x : RandomTokens(rng, 40)) t2.push_back(x);
+  Finish(kv.get(), &cache, t2);  // resumes t1's 24 tokens, then computes 40
+  // Cached window pages: 0-5 (turn 1) and 10-15 (turn 2's last 24 positions); a resume at 64
+  // needs 12-15. The other eight go first, without touching those.
+  const std::vector<int32_t> need = {kv->pool(0).num_free() + 8, 0};
+  ASSERT_TRUE(cache.MakeRoom(need));
+  std::vector<int32_t> next = t2;
+  next.push_back(1);
+  SeqKv seq = kv->NewSeq();
+  EXPECT_EQ(cache.Match(next, 64, &seq), 64);
+  ExpectRows(kv.get(), seq, next, 64);
+  kv->Free(&seq);
+  // Turn 1's boundary was superseded: its window pages are gone, so it no longer resumes.
+  std::vector<int32_t> edit = t1;
+  for (int i = 0; i < 6; ++i) edit.push_back(9);
+  EXPECT_EQ(cache.Match(edit, 29, &seq), 0);
+  EXPECT_EQ(cache.stats().miss_window, 1);
+  ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok());
+}
+
 class PrefixCacheTierTest : public ::testing::TestWithParam<HostCodec> {};
 
 TEST_P(PrefixCacheTierTest, EvictedPagesSpillAndComeBackByCopy) {
