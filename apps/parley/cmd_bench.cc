@@ -40,6 +40,9 @@ void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o) {
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--rate", o->rate, "open loop instead: new conversations per second (Poisson arrivals)")
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_flag("--interleave", o->interleave,
+                "closed loop: each user keeps its share of the conversations open at once and sends a turn of each "
+                "in rotation (many open chats), instead of playing them one after another");
   cmd->add_option("--persona-tokens", o->persona_tokens, std::string("system prompt length") + dist_help)
       ->check(DistributionSpec());
   cmd->add_option("--user-tokens", o->user_tokens, std::string("user message length") + dist_help)
@@ -103,7 +106,7 @@ nlohmann::json WorkloadJson(const BenchOptions& o, const std::vector<Conversatio
   nlohmann::json j = {{"source", o.dataset.empty() ? "synthetic" : o.dataset},
                       {"conversations", plans.size()},
                       {"turns", turns},
-                      {"loop", o.rate > 0 ? "open" : "closed"},
+                      {"loop", o.rate > 0 ? "open" : (o.interleave ? "closed, interleaved" : "closed")},
                       {"users", o.users},
                       {"rate", o.rate},
                       {"persona_tokens", o.persona_tokens},
@@ -154,6 +157,7 @@ Report RunOne(const Endpoint& e, const std::string& name, const std::vector<Conv
   r.name = name;
   r.users = o.users;
   r.rate = o.rate;
+  r.interleave = o.interleave;
   r.max_duration_s = o.max_duration_s;
   r.max_requests = o.max_requests;
   r.request_timeout_s = o.request_timeout_s;

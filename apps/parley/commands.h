@@ -59,6 +59,7 @@ struct BenchOptions {
   int32_t turns = 12;
   int32_t users = 8;
   double rate = 0;
+  bool interleave = false;
   std::string persona_tokens = "normal:800:100,min=300,max=1500";
   std::string user_tokens = "normal:40:10,min=5";
   std::string reply_tokens = "96";

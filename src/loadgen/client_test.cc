@@ -282,6 +282,18 @@ TEST(RunnerTest, StopsAtTheTimeBoundCancellingWhatIsInFlight) {
   EXPECT_EQ(run.records[0].result.error_kind, "cancelled");
 }
 
+TEST(RunnerTest, InterleavedUsersSendATurnOfEachConversationInRotation) {
+  FakeServer server;
+  RunOptions o = Quiet();
+  o.users = 1;
+  o.interleave = true;
+  RunResult run = RunWorkload(server.endpoint(), Plans(3, 2), o);
+  ASSERT_EQ(run.records.size(), 6u);
+  std::vector<std::string> order;
+  for (const Seen& s : server.seen()) order.push_back(s.body["messages"].back()["content"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"c0 t0", "c1 t0", "c2 t0", "c0 t1", "c1 t1", "c2 t1"}));
+}
+
 TEST(RunnerTest, OpenLoopStartsConversationsAtTheRate) {
   FakeServer server;
   RunOptions o = Quiet();

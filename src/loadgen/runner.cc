@@ -34,6 +34,9 @@ class Run {
         if (!SleepUntil(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at)))) break;
         workers.emplace_back([this, c] { Play(plans_[c]); });
       }
+    } else if (opts_.interleave) {
+      const int32_t users = std::max(1, opts_.users);
+      for (int32_t u = 0; u < users; ++u) workers.emplace_back([this, u, users] { PlayInterleaved(u, users); });
     } else {
       for (int32_t u = 0; u < std::max(1, opts_.users); ++u) {
         workers.emplace_back([this] {
@@ -67,50 +70,73 @@ class Run {
 
   void Play(const ConversationPlan& plan) {
     ConversationState state(&plan);
-    while (!state.done() && !stop_.load()) {
-      const TurnPlan& turn = plan.turns[state.next_turn()];
-      if (turn.think_time_s > 0 &&
-          !SleepUntil(Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(turn.think_time_s)))) {
-        return;
+    while (!state.done() && PlayTurn(&state)) {
+    }
+  }
+
+  // User u of `users` keeps conversations u, u + users, ... open at once and sends one turn
+  // of each in rotation (with each turn's think time before it).
+  void PlayInterleaved(int32_t u, int32_t users) {
+    std::vector<ConversationState> states;
+    for (size_t c = u; c < plans_.size(); c += users) states.emplace_back(&plans_[c]);
+    std::vector<bool> ended(states.size(), false);
+    for (bool any = true; any && !stop_.load();) {
+      any = false;
+      for (size_t i = 0; i < states.size() && !stop_.load(); ++i) {
+        if (ended[i] || states[i].done()) continue;
+        any = true;
+        if (!PlayTurn(&states[i])) ended[i] = true;
       }
-      if (opts_.max_requests > 0 && started_.fetch_add(1) >= opts_.max_requests) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          result_.hit_request_bound = true;
-          stop_.store(true);
-        }
-        cv_.notify_all();
-        return;
-      }
-      TurnRequest req;
-      req.messages = state.NextMessages();
-      req.max_tokens = turn.max_tokens;
-      req.temperature = opts_.temperature;
-      req.seed = static_cast<int64_t>(Rng::For(opts_.seed, (uint64_t(plan.index) << 20) + state.next_turn()).Next() >>
-                                      33);
-      req.session_id = plan.session_id;
-      req.ignore_eos = opts_.ignore_eos;
-      in_flight_.fetch_add(1);
-      RequestRecord rec;
-      rec.conversation = plan.index;
-      rec.turn = state.next_turn();
-      rec.start_s = Elapsed();
-      rec.result = StreamChatTurn(endpoint_, req, opts_.request_timeout_s, &stop_);
-      in_flight_.fetch_sub(1);
-      bool ok = rec.result.ok;
-      std::string reply = rec.result.content;
+    }
+  }
+
+  // Sends the conversation's next turn after its think time. False when the run stopped or
+  // the turn failed (which ends the conversation).
+  bool PlayTurn(ConversationState* state) {
+    const ConversationPlan& plan = state->plan();
+    const TurnPlan& turn = plan.turns[state->next_turn()];
+    if (turn.think_time_s > 0 &&
+        !SleepUntil(Clock::now() +
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(turn.think_time_s)))) {
+      return false;
+    }
+    if (stop_.load()) return false;
+    if (opts_.max_requests > 0 && started_.fetch_add(1) >= opts_.max_requests) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        done_requests_ += 1;
-        if (!ok) errors_ += 1;
-        out_tokens_ += rec.result.completion_tokens >= 0 ? rec.result.completion_tokens
-                                                         : static_cast<int64_t>(rec.result.token_times_s.size());
-        result_.records.push_back(std::move(rec));
+        result_.hit_request_bound = true;
+        stop_.store(true);
       }
-      if (!ok) return;  // a failed turn ends its conversation (a chat front end would show an error)
-      state.AddReply(std::move(reply));
+      cv_.notify_all();
+      return false;
     }
+    TurnRequest req;
+    req.messages = state->NextMessages();
+    req.max_tokens = turn.max_tokens;
+    req.temperature = opts_.temperature;
+    req.seed = static_cast<int64_t>(Rng::For(opts_.seed, (uint64_t(plan.index) << 20) + state->next_turn()).Next() >> 33);
+    req.session_id = plan.session_id;
+    req.ignore_eos = opts_.ignore_eos;
+    in_flight_.fetch_add(1);
+    RequestRecord rec;
+    rec.conversation = plan.index;
+    rec.turn = state->next_turn();
+    rec.start_s = Elapsed();
+    rec.result = StreamChatTurn(endpoint_, req, opts_.request_timeout_s, &stop_);
+    in_flight_.fetch_sub(1);
+    const bool ok = rec.result.ok;
+    std::string reply = rec.result.content;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_requests_ += 1;
+      if (!ok) errors_ += 1;
+      out_tokens_ += rec.result.completion_tokens >= 0 ? rec.result.completion_tokens
+                                                       : static_cast<int64_t>(rec.result.token_times_s.size());
+      result_.records.push_back(std::move(rec));
+    }
+    if (!ok) return false;  // a failed turn ends its conversation (a chat front end would show an error)
+    state->AddReply(std::move(reply));
+    return true;
   }
 
   void Watch() {

@@ -1,6 +1,7 @@
 // Replays a planned workload against one endpoint: closed loop (a fixed number of users,
-// each playing one conversation after another) or open loop (conversations arriving as a
-// Poisson process). Failures are recorded, never fatal; the run stops at its bounds.
+// each playing one conversation after another, or with --interleave all of its share at
+// once, a turn of each in rotation) or open loop (conversations arriving as a Poisson
+// process). Failures are recorded, never fatal; the run stops at its bounds.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@ struct RunOptions {
   std::string name = "endpoint";  // shown in the progress line and the report
   int32_t users = 8;              // closed loop: concurrent users
   double rate = 0;                // > 0: open loop, conversations per second (Poisson)
+  bool interleave = false;        // closed loop: each user keeps its conversations open at once, one turn each in rotation
   double max_duration_s = 3600;   // then in-flight requests are cancelled and no new one starts
   int64_t max_requests = 0;       // 0 = every turn of the workload
   double request_timeout_s = 600;
