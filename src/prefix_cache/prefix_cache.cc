@@ -7,6 +7,9 @@
 
 namespace parley {
 
+// Window pages kept before the window of a turn boundary (see Insert).
+constexpr int32_t kKeepSlackPages = 4;
+
 struct PrefixCache::Node {
   uint64_t key = 0;
   Node* parent = nullptr;
@@ -270,15 +273,18 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
   // Window pages are kept for resumes at this sequence's turn boundaries. Those of earlier
   // boundaries on the same path (older turns of the conversation) are superseded: under
   // pressure they go first, so a long conversation keeps about one window of them, not all.
+  // Resumes happen a little before a boundary (the next prompt diverges inside the reply's
+  // last page, or an edit diverges inside the message), so kKeepSlackPages more are kept.
+  const int32_t slack = kKeepSlackPages * ps;
   int32_t first_kept = static_cast<int32_t>(path.size());
   for (int32_t b : boundaries) {
     const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
-    first_kept = std::min(first_kept, std::max(0, d * ps - max_window) / ps);
+    first_kept = std::min(first_kept, std::max(0, d * ps - max_window - slack) / ps);
   }
   for (int32_t i = 0; i < first_kept; ++i) path[i]->keep_window = false;
   for (int32_t b : boundaries) {
     const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
-    for (int32_t i = std::max(0, d * ps - max_window) / ps; i < d; ++i) path[i]->keep_window = true;
+    for (int32_t i = std::max(0, d * ps - max_window - slack) / ps; i < d; ++i) path[i]->keep_window = true;
   }
 }
 

@@ -194,9 +194,10 @@ TEST(PrefixCacheTest, OnlyTheLatestTurnBoundariesKeepTheirWindowPages) {
   std::vector<int32_t> t2 = t1;
   for (int32_t x : RandomTokens(rng, 40)) t2.push_back(x);
   Finish(kv.get(), &cache, t2);  // resumes t1's 24 tokens, then computes 40
-  // Cached window pages: 0-5 (turn 1) and 10-15 (turn 2's last 24 positions); a resume at 64
-  // needs 12-15. The other eight go first, without touching those.
-  const std::vector<int32_t> need = {kv->pool(0).num_free() + 8, 0};
+  // Cached window pages: 0-5 (turn 1) and 10-15 (turn 2's last 24 positions). Turn 2's
+  // boundary at 64 keeps 8-15 (its window, 12-15, and four pages of slack); turn 1's pages
+  // are no longer kept, so they go first, without touching the kept ones.
+  const std::vector<int32_t> need = {kv->pool(0).num_free() + 6, 0};
   ASSERT_TRUE(cache.MakeRoom(need));
   std::vector<int32_t> next = t2;
   next.push_back(1);
