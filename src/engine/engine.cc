@@ -37,7 +37,6 @@ struct Active {
   bool prompt_lps_sent = false;
   bool has_first = false;
   Clock::time_point first_token, last_token;
-  int32_t cached_tokens = 0;
 
   bool wants_prompt_lps() const { return req.prompt_logprobs && prompt_lp_next < seq.num_prompt; }
 };
@@ -334,7 +333,7 @@ void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
 
 void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const std::string& error) {
   scheduler_.Finish(&a->seq, /*cache_pages=*/reason != FinishReason::kError);
-  a->cached_tokens = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
+  const int32_t cached = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
   ev.finish = reason;
   ev.error = error;
   if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
@@ -343,15 +342,15 @@ void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const 
   }
   ev.usage.prompt_tokens = a->seq.num_prompt;
   ev.usage.completion_tokens = a->generated;
-  ev.usage.cached_tokens = a->cached_tokens;
+  ev.usage.cached_tokens = cached;
   const auto now = Clock::now();
   ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
   metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
   metrics_->Add("parley_prompt_tokens_total", a->seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - a->cached_tokens);
-  const int32_t host = std::min(a->seq.num_cached_host, a->cached_tokens);
-  metrics_->Add("parley_prompt_tokens_by_source_total", a->seq.num_prompt - a->cached_tokens, "source=\"computed\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", a->cached_tokens - host, "source=\"pool\"");
+  metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - cached);
+  const int32_t host = std::min(a->seq.num_cached_host, cached);
+  metrics_->Add("parley_prompt_tokens_by_source_total", a->seq.num_prompt - cached, "source=\"computed\"");
+  metrics_->Add("parley_prompt_tokens_by_source_total", cached - host, "source=\"pool\"");
   metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
   metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
   a->stream->Push(std::move(ev));

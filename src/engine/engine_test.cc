@@ -190,6 +190,22 @@ TEST_F(EngineTest, RunnerErrorsEndOnlyThatStep) {
   EXPECT_EQ(Drain(good->get()).tokens, Reference({5, 6}, 4));
 }
 
+// Waits (bounded) until nothing runs and the only pages in use are the prefix cache's:
+// some when `expect_cached`, none otherwise.
+bool WaitForPages(Engine* engine, bool expect_cached) {
+  for (int i = 0; i < 200; ++i) {
+    EngineStats st = engine->Stats();
+    int used = 0, cached = 0;
+    for (const auto& g : st.kv_groups) {
+      used += g.pages_used;
+      cached += g.pages_cached;
+    }
+    if (st.running == 0 && used == cached && (cached > 0) == expect_cached) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 TEST_F(EngineTest, CancellationFreesPages) {
   EngineOptions opts;
   opts.max_batch_tokens = 8;
@@ -202,17 +218,7 @@ TEST_F(EngineTest, CancellationFreesPages) {
   EXPECT_EQ(c.last.finish, FinishReason::kCancelled);
   // Pages come back (the stats are published after each loop iteration); what stays in use
   // is what the prefix cache keeps of the sequence.
-  for (int i = 0; i < 200; ++i) {
-    EngineStats st = engine_->Stats();
-    int used = 0, cached = 0;
-    for (const auto& g : st.kv_groups) {
-      used += g.pages_used;
-      cached += g.pages_cached;
-    }
-    if (used == cached && cached > 0 && st.running == 0) return;
-    std::this_thread::sleep_for(10ms);
-  }
-  ADD_FAILURE() << "pages were not freed";
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/true)) << "pages were not freed";
 }
 
 TEST_F(EngineTest, CancellationFreesEveryPageWithoutThePrefixCache) {
@@ -225,14 +231,7 @@ TEST_F(EngineTest, CancellationFreesEveryPageWithoutThePrefixCache) {
   ASSERT_TRUE((*s)->Next(5s).has_value());
   (*s)->Cancel();
   Drain(s->get());
-  for (int i = 0; i < 200; ++i) {
-    EngineStats st = engine_->Stats();
-    int used = 0;
-    for (const auto& g : st.kv_groups) used += g.pages_used;
-    if (used == 0 && st.running == 0) return;
-    std::this_thread::sleep_for(10ms);
-  }
-  ADD_FAILURE() << "pages were not freed";
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/false)) << "pages were not freed";
 }
 
 TEST_F(EngineTest, QueueLimitAndShutdown) {

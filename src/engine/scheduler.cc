@@ -29,9 +29,9 @@ void Scheduler::Add(Sequence* seq) {
 }
 
 bool Scheduler::Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const {
+  const std::vector<int32_t> need = Needs(seq, num_new, watermark);
   for (int32_t g = 0; g < cache_->num_groups(); ++g) {
-    const int32_t need = cache_->PagesNeeded(seq.kv, g, seq.num_computed, seq.num_computed + num_new);
-    if (need + watermark > cache_->pool(g).num_free()) return false;
+    if (need[g] > cache_->pool(g).num_free()) return false;
   }
   return true;
 }

@@ -68,17 +68,15 @@ SplitPlan PlanSplit(const KvLayout& layout, const KvCacheOptions& options) {
     const KvGroup& group = layout.groups()[g];
     plan.shapes[g] = PagePoolShape{ps, static_cast<int32_t>(group.owner_layers.size()),
                                    layout.kv_dim(), options.dtype};
-    const int64_t positions =
-        group.window == 0 ? options.max_context
-                          : std::min<int64_t>(options.max_context, int64_t{group.window} + options.window_keep +
-                                                                       options.max_chunk - 1 + ps);
+    // A window group holds, per sequence, the window, the kept slack, one chunk and a page.
+    const int64_t window_span = int64_t{group.window} + options.window_keep + options.max_chunk - 1 + ps;
+    const int64_t positions = group.window == 0 ? options.max_context : std::min<int64_t>(options.max_context, window_span);
     plan.weights[g] = static_cast<int64_t>(plan.shapes[g].page_bytes() / ps) * positions;
     plan.total_weight += plan.weights[g];
     plan.min_pages[g] =
         group.window == 0
             ? global_pages
-            : std::min(CeilDiv(int64_t{group.window} + options.window_keep + options.max_chunk - 1 + ps, ps) + 1,
-                       global_pages);
+            : std::min(CeilDiv(window_span, ps) + 1, global_pages);
   }
   for (int32_t g = 0; g < n; ++g) {
     const __int128 page_bytes = plan.shapes[g].page_bytes();

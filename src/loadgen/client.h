@@ -53,6 +53,11 @@ struct TurnResult {
   int32_t cached_tokens = -1;      // usage.prompt_tokens_details.cached_tokens; -1 when absent
 };
 
+// Output tokens of a turn: the server's usage count, else the content chunks received.
+inline int64_t OutputTokens(const TurnResult& r) {
+  return r.completion_tokens >= 0 ? r.completion_tokens : static_cast<int64_t>(r.token_times_s.size());
+}
+
 // Streams one turn. Never throws; every failure is a TurnResult with ok == false. Stops
 // early (error "cancelled") once `*cancel` becomes true, and after `timeout_s` in total.
 TurnResult StreamChatTurn(const Endpoint& endpoint, const TurnRequest& request, double timeout_s,

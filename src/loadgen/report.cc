@@ -27,10 +27,6 @@ std::string PadLeft(std::string s, size_t width) {
   return s;
 }
 
-int64_t OutputTokens(const TurnResult& r) {
-  return r.completion_tokens >= 0 ? r.completion_tokens : static_cast<int64_t>(r.token_times_s.size());
-}
-
 }  // namespace
 
 double Percentile(const std::vector<double>& sorted, double p) {

@@ -130,8 +130,7 @@ class Run {
       std::lock_guard<std::mutex> lock(mu_);
       done_requests_ += 1;
       if (!ok) errors_ += 1;
-      out_tokens_ += rec.result.completion_tokens >= 0 ? rec.result.completion_tokens
-                                                       : static_cast<int64_t>(rec.result.token_times_s.size());
+      out_tokens_ += OutputTokens(rec.result);
       result_.records.push_back(std::move(rec));
     }
     if (!ok) return false;  // a failed turn ends its conversation (a chat front end would show an error)

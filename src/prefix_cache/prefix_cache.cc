@@ -24,6 +24,7 @@ struct PrefixCache::Node {
 };
 
 PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options) : kv_(kv), options_(options) {
+  resident_.assign(kv->num_groups(), 0);
   if (options.host_bytes > 0) host_ = std::make_unique<HostTier>(options.host_bytes, options.host_codec);
 }
 
@@ -37,15 +38,18 @@ void PrefixCache::Clear() {
     }
   }
   nodes_.clear();
+  resident_.assign(kv_->num_groups(), 0);
+}
+
+bool PrefixCache::SamePage(const Node* n, const Node* parent, std::span<const int32_t> page_tokens) {
+  return n->parent == parent && std::equal(n->tokens.begin(), n->tokens.end(), page_tokens.begin(), page_tokens.end());
 }
 
 PrefixCache::Node* PrefixCache::Find(uint64_t key, const Node* parent, std::span<const int32_t> page_tokens) const {
   auto it = nodes_.find(key);
   if (it == nodes_.end()) return nullptr;
   Node* n = it->second.get();
-  if (n->parent != parent || !std::equal(n->tokens.begin(), n->tokens.end(), page_tokens.begin(), page_tokens.end())) {
-    return nullptr;  // a 64-bit collision: treated as a miss
-  }
+  if (!SamePage(n, parent, page_tokens)) return nullptr;  // a 64-bit collision: treated as a miss
   return n;
 }
 
@@ -200,6 +204,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
       PARLEY_CHECK(p >= 0);
       host_->Get(n->host[g], pool.shape(), pool.page_data(p));
       n->page[g] = p;  // the cache's reference (the host copy stays: a later eviction need not spill)
+      ++resident_[g];
       restored[i] = true;
       ++stats_.restored_pages;
     }
@@ -240,7 +245,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
     auto it = nodes_.find(keys[i]);
     if (it != nodes_.end()) {
       n = it->second.get();
-      if (n->parent != parent || !std::equal(n->tokens.begin(), n->tokens.end(), page_tokens.begin())) break;
+      if (!SamePage(n, parent, page_tokens)) break;  // a collision: cache no further
     } else {
       auto node = std::make_unique<Node>();
       node->key = keys[i];
@@ -261,6 +266,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       if (i < static_cast<int32_t>(table.size()) && table[i] >= 0) {
         kv_->pool(g).AddRef(table[i]);
         n->page[g] = table[i];
+        ++resident_[g];
       }
     }
     n->last_use = t;
@@ -302,6 +308,7 @@ void PrefixCache::EvictPage(Node* n, int32_t g, bool spill) {
   }
   pool.Release(p);
   n->page[g] = -1;
+  --resident_[g];
   ++stats_.evicted_pages;
   // A node left with nothing, and no children, goes; so may its parent then.
   while (n != nullptr && n->num_children == 0 && !n->busy) {
@@ -319,6 +326,7 @@ void PrefixCache::RemoveNode(Node* n) {
   for (int32_t g = 0; g < kv_->num_groups(); ++g) {
     if (n->page[g] >= 0) {
       kv_->pool(g).Release(n->page[g]);
+      --resident_[g];
       ++stats_.evicted_pages;
     }
     if (n->host[g] >= 0) {
@@ -403,14 +411,6 @@ bool PrefixCache::MakeRoom(const std::vector<int32_t>& need) {
   return true;
 }
 
-std::vector<int64_t> PrefixCache::resident_pages() const {
-  std::vector<int64_t> out(kv_->num_groups(), 0);
-  for (const auto& [key, n] : nodes_) {
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) out[g] += n->page[g] >= 0;
-  }
-  return out;
-}
-
 SeqKv PrefixCache::HeldPages() const {
   SeqKv held = kv_->NewSeq();
   for (const auto& [key, n] : nodes_) {
@@ -469,6 +469,11 @@ Status PrefixCache::CheckIntegrity() const {
     }
   }
   if (host_ != nullptr && hosted != host_->num_pages()) return Status::Error("host tier holds pages no node names");
+  for (int32_t g = 0; g < num_groups; ++g) {
+    if (static_cast<int64_t>(pages[g].size()) != resident_[g]) {
+      return Status::Error("prefix cache resident page count of group " + std::to_string(g) + " is off");
+    }
+  }
   return Status::Ok();
 }
 

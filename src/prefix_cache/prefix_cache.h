@@ -97,7 +97,7 @@ class PrefixCache {
   const PrefixCacheStats& stats() const { return stats_; }
   int64_t num_nodes() const { return static_cast<int64_t>(nodes_.size()); }
   // Pool pages the cache holds a reference on, per group.
-  std::vector<int64_t> resident_pages() const;
+  const std::vector<int64_t>& resident_pages() const { return resident_; }
   const HostTier* host() const { return host_.get(); }
 
   // The pool pages the cache references, as one table per group (for
@@ -111,6 +111,7 @@ class PrefixCache {
   struct Node;
   // The nodes of the longest cached page prefix of tokens (at most max_pages).
   std::vector<Node*> Walk(std::span<const int32_t> tokens, const std::vector<uint64_t>& keys) const;
+  static bool SamePage(const Node* n, const Node* parent, std::span<const int32_t> page_tokens);
   Node* Find(uint64_t key, const Node* parent, std::span<const int32_t> page_tokens) const;
   bool Has(const Node* n, int32_t g) const;
   // Largest d <= limit such that the first d pages of path are resumable (counting pages
@@ -136,6 +137,7 @@ class PrefixCache {
   std::unique_ptr<HostTier> host_;
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
+  std::vector<int64_t> resident_;  // pool pages held per group
   uint64_t tick_ = 0;
   PrefixCacheStats stats_;
 };
