@@ -104,6 +104,19 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                KiB(static_cast<double>(engine.FullKvBytesForContext(e.max_context)) / e.max_context).c_str());
   std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d\n",
                e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue);
+  if (!e.prefix_cache) {
+    std::fprintf(stderr, "prefix cache: off\n");
+  } else {
+    std::string tiers = "pool";
+    if (e.prefix.host_bytes > 0) {
+      tiers += ", host " + std::to_string(e.prefix.host_bytes >> 20) + " MiB (" + HostCodecName(e.prefix.host_codec) + ")";
+    }
+    if (!e.prefix.disk_dir.empty()) {
+      tiers += ", disk " + std::to_string(e.prefix.disk_bytes >> 20) + " MiB under " + e.prefix.disk_dir;
+    }
+    std::fprintf(stderr, "prefix cache: %s; cache-aware admission over %d waiting, fairness bound %d steps\n",
+                 tiers.c_str(), e.cache_aware_window, e.max_wait_steps);
+  }
   const std::string url = "http://" + server.host + ":" + std::to_string(port);
   std::fprintf(stderr, "listening on %s (model name \"%s\"%s)\n", url.c_str(),
                server.model_name.c_str(), server.api_key.empty() ? "" : ", API key required");
@@ -159,6 +172,22 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "how the host tier stores pages: raw (lossless), zstd (lossless, compressed), int8 (lossy, ~4x smaller)")
       ->check(CLI::IsMember({"raw", "zstd", "int8"}))
       ->capture_default_str();
+  serve_cmd->add_option("--disk-cache-dir", opts->disk_cache_dir,
+                        "disk tier below the host tier: pages it has no room for move to files in a folder of "
+                        "this process's under DIR (removed at exit; none by default)");
+  serve_cmd->add_option("--disk-cache-mb", opts->disk_cache_mb, "disk tier budget in MiB")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
+  serve_cmd->add_option("--cache-aware-window", opts->cache_aware_window,
+                        "admission looks at this many waiting requests and takes the one with the longest cached "
+                        "prefix (1: first come, first served)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-wait-steps", opts->max_wait_steps,
+                        "fairness bound: once the oldest waiting request has waited this many engine steps, it "
+                        "goes next")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
   return serve_cmd;
 }
 
@@ -199,6 +228,10 @@ int RunServe(const ServeOptions& opts) {
   eo.prefix_cache = !opts.no_prefix_cache;
   eo.prefix.host_bytes = static_cast<int64_t>(opts.host_cache_mb) << 20;
   eo.prefix.host_codec = *ParseHostCodec(opts.host_cache_codec);
+  eo.prefix.disk_dir = opts.disk_cache_dir;
+  eo.prefix.disk_bytes = static_cast<int64_t>(opts.disk_cache_mb) << 20;
+  eo.cache_aware_window = opts.cache_aware_window;
+  eo.max_wait_steps = opts.max_wait_steps;
   Metrics metrics;
   StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);

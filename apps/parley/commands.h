@@ -44,6 +44,10 @@ struct ServeOptions {
   bool no_prefix_cache = false;
   int host_cache_mb = 0;
   std::string host_cache_codec = "raw";
+  std::string disk_cache_dir;  // "": no disk tier
+  int disk_cache_mb = 4096;
+  int cache_aware_window = 16;
+  int max_wait_steps = 32;
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

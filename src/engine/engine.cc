@@ -46,14 +46,18 @@ struct Active {
 class Engine::Loop {
  public:
   Loop(ModelRunner* runner, const Tokenizer& tokenizer, Metrics* metrics, const EngineOptions& options,
-       std::unique_ptr<KvCache> cache)
+       std::unique_ptr<KvCache> cache, std::unique_ptr<DiskTier> disk)
       : runner_(runner),
         tokenizer_(tokenizer),
         metrics_(metrics),
         options_(options),
         cache_(std::move(cache)),
-        prefix_(options.prefix_cache ? std::make_unique<PrefixCache>(cache_.get(), options.prefix) : nullptr),
-        scheduler_(cache_.get(), SchedulerOptions{options.max_batch_tokens, options.max_seqs}, prefix_.get()) {
+        prefix_(options.prefix_cache ? std::make_unique<PrefixCache>(cache_.get(), options.prefix, std::move(disk))
+                                     : nullptr),
+        scheduler_(cache_.get(),
+                   SchedulerOptions{options.max_batch_tokens, options.max_seqs, options.cache_aware_window,
+                                    options.max_wait_steps},
+                   prefix_.get()) {
     DeclareMetrics();
     PublishStats();
     thread_ = std::thread([this] { Run(); });
@@ -127,7 +131,7 @@ void Engine::Loop::DeclareMetrics() {
                     {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048});
   metrics_->Declare("parley_prompt_tokens_by_source_total", "counter",
                     "Prompt tokens of finished requests by source: computed, pool (cached, resident), host "
-                    "(cached, restored from the host tier).");
+                    "(cached, restored from the host tier), disk (cached, restored from the disk tier).");
   if (prefix_ == nullptr) return;
   metrics_->Declare("parley_prefix_cache_lookups_total", "counter", "Prefix cache lookups (admissions).");
   metrics_->Declare("parley_prefix_cache_hits_total", "counter", "Lookups that resumed at least one page.");
@@ -141,6 +145,15 @@ void Engine::Loop::DeclareMetrics() {
   metrics_->Declare("parley_prefix_cache_nodes", "gauge", "Pages of tokens in the prefix tree.");
   metrics_->Declare("parley_prefix_cache_resident_pages", "gauge", "Pool pages the prefix cache holds, per KV group.");
   metrics_->Declare("parley_prefix_cache_host_bytes", "gauge", "Bytes in the host tier.");
+  if (prefix_->disk() == nullptr) return;
+  metrics_->Declare("parley_prefix_cache_disk_written_pages_total", "counter",
+                    "Pages written to the disk tier (moved down from the host tier, or spilled).");
+  metrics_->Declare("parley_prefix_cache_disk_restored_pages_total", "counter",
+                    "Of the restored pages, those read from the disk tier.");
+  metrics_->Declare("parley_prefix_cache_disk_dropped_pages_total", "counter", "Pages dropped from the disk tier.");
+  metrics_->Declare("parley_prefix_cache_disk_errors_total", "counter",
+                    "Disk tier pages that could not be written, or were missing or damaged when read (misses).");
+  metrics_->Declare("parley_prefix_cache_disk_bytes", "gauge", "Bytes in the disk tier.");
 }
 
 StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest request) {
@@ -349,9 +362,13 @@ void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const 
   metrics_->Add("parley_prompt_tokens_total", a->seq.num_prompt);
   metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - cached);
   const int32_t host = std::min(a->seq.num_cached_host, cached);
+  const int32_t disk = std::min(a->seq.num_cached_disk, cached - host);
   metrics_->Add("parley_prompt_tokens_by_source_total", a->seq.num_prompt - cached, "source=\"computed\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", cached - host, "source=\"pool\"");
+  metrics_->Add("parley_prompt_tokens_by_source_total", cached - host - disk, "source=\"pool\"");
   metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
+  if (prefix_ != nullptr && prefix_->disk() != nullptr) {
+    metrics_->Add("parley_prompt_tokens_by_source_total", disk, "source=\"disk\"");
+  }
   metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
   a->stream->Push(std::move(ev));
 }
@@ -401,6 +418,14 @@ void Engine::Loop::PublishStats() {
     }
     metrics_->Set("parley_prefix_cache_host_bytes",
                   prefix_->host() != nullptr ? static_cast<double>(prefix_->host()->bytes_used()) : 0.0);
+    if (const DiskTier* disk = prefix_->disk(); disk != nullptr) {
+      metrics_->Set("parley_prefix_cache_disk_written_pages_total", static_cast<double>(p.disk_written_pages));
+      metrics_->Set("parley_prefix_cache_disk_restored_pages_total", static_cast<double>(p.disk_restored_pages));
+      metrics_->Set("parley_prefix_cache_disk_dropped_pages_total", static_cast<double>(p.disk_dropped_pages));
+      metrics_->Set("parley_prefix_cache_disk_errors_total",
+                    static_cast<double>(disk->write_errors() + p.disk_read_errors));
+      metrics_->Set("parley_prefix_cache_disk_bytes", static_cast<double>(disk->bytes_used()));
+    }
   }
   std::lock_guard<std::mutex> lock(stats_mu_);
   s.steps = stats_.steps + 1;
@@ -456,10 +481,17 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   if (options.prefix_cache) kv.window_keep = 4 * kv.page_size;
   if (kv.arena_bytes <= 0) kv.arena_bytes = AutoArenaBytes(layout, kv, options.max_seqs);
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
+  if (options.cache_aware_window < 1 || options.max_wait_steps < 0) {
+    return Status::InvalidArgument("cache-aware-window must be >= 1 and max-wait-steps >= 0");
+  }
+  std::unique_ptr<DiskTier> disk;
+  if (options.prefix_cache && !options.prefix.disk_dir.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(disk, DiskTier::Open(options.prefix.disk_dir, options.prefix.disk_bytes));
+  }
   EngineOptions resolved = options;
   resolved.kv = kv;
   std::unique_ptr<Engine> engine(new Engine(resolved));
-  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, metrics, options, std::move(cache));
+  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, metrics, options, std::move(cache), std::move(disk));
   return engine;
 }
 

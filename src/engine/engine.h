@@ -33,7 +33,9 @@ struct EngineOptions {
   KvCacheOptions kv;               // arena size (0: automatic), page size, dtype
   std::string kv_sharing;          // "L:O,..." sharing map; "" = from the model / none
   bool prefix_cache = true;        // keep finished sequences' KV for later requests
-  PrefixCacheOptions prefix;       // its host tier
+  PrefixCacheOptions prefix;       // its host and disk tiers
+  int32_t cache_aware_window = 16; // SchedulerOptions
+  int32_t max_wait_steps = 32;
 };
 
 // A snapshot for /metrics and /health.

@@ -147,6 +147,7 @@ SchedulerOutput Scheduler::Schedule() {
     if (s->num_cached < 0) {
       s->num_cached = s->num_computed;
       s->num_cached_host = match.host_tokens;
+      s->num_cached_disk = match.disk_tokens;
     }
     PARLEY_CHECK(cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n));
     waiting_.erase(pick);

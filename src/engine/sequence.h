@@ -24,6 +24,7 @@ struct Sequence {
   int32_t num_preemptions = 0;
   int32_t num_cached = -1;      // prompt tokens the prefix cache supplied at first admission; -1: not admitted yet
   int32_t num_cached_host = 0;  // of those, tokens restored from the host tier
+  int32_t num_cached_disk = 0;  // ... from the disk tier
   int64_t enqueued_step = 0;    // the scheduler step it (re)joined the waiting queue
 
   int32_t num_tokens() const { return static_cast<int32_t>(tokens.size()); }

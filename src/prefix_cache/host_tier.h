@@ -1,25 +1,17 @@
 // HostTier: a bounded store in host memory for KV pages the prefix cache evicts from the
-// pool, so a later hit restores them by copying instead of recomputing. Pages are kept
-//   raw   byte for byte (lossless),
-//   zstd  compressed with zstd level 1 (lossless),
-//   int8  each K/V row quantized to int8 with one f32 scale (max |x| / 127; lossy, ~4x
-//         smaller than f32 rows, ~2x smaller than f16).
+// pool, so a later hit restores them by copying instead of recomputing. Pages are stored
+// encoded (page_codec.h: raw, zstd or int8).
 // Not thread-safe: owned by the engine thread.
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "base/status.h"
 #include "kv/page_pool.h"
+#include "prefix_cache/page_codec.h"
 
 namespace parley {
-
-enum class HostCodec { kRaw, kZstd, kInt8 };
-StatusOr<HostCodec> ParseHostCodec(const std::string& name);  // "raw" | "zstd" | "int8"
-const char* HostCodecName(HostCodec codec);
 
 class HostTier {
  public:
@@ -30,6 +22,8 @@ class HostTier {
   int64_t Put(const PagePoolShape& shape, const uint8_t* page);
   // Writes the page back (page_bytes() bytes). REQUIRES: id was returned by Put, not dropped.
   void Get(int64_t id, const PagePoolShape& shape, uint8_t* page) const;
+  // Removes the page and returns it encoded (to move it to a lower tier).
+  std::vector<uint8_t> Take(int64_t id);
   void Drop(int64_t id);
   bool Contains(int64_t id) const { return blobs_.count(id) != 0; }
 
@@ -37,8 +31,6 @@ class HostTier {
   int64_t budget_bytes() const { return budget_; }
   int64_t bytes_used() const { return used_; }
   int64_t num_pages() const { return static_cast<int64_t>(blobs_.size()); }
-  // Bytes a page of `shape` would take (exact for raw and int8; zstd varies).
-  static int64_t EncodedBytesEstimate(const PagePoolShape& shape, HostCodec codec);
 
  private:
   int64_t budget_;

@@ -53,7 +53,7 @@ TEST(HostTierTest, Int8KeepsEachRowWithinHalfAStep) {
   std::vector<uint8_t> page = RandomPage(shape, 2);
   int64_t id = tier.Put(shape, page.data());
   ASSERT_GE(id, 0);
-  EXPECT_EQ(tier.bytes_used(), HostTier::EncodedBytesEstimate(shape, HostCodec::kInt8));
+  EXPECT_EQ(tier.bytes_used(), EncodedPageBytesEstimate(shape, HostCodec::kInt8));
   EXPECT_LT(tier.bytes_used() * 3, static_cast<int64_t>(page.size()));
   std::vector<uint8_t> back(page.size());
   tier.Get(id, shape, back.data());

@@ -1,6 +1,7 @@
 #include "prefix_cache/prefix_cache.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/check.h"
 #include "prefix_cache/page_hash.h"
@@ -17,13 +18,15 @@ struct PrefixCache::Node {
   std::vector<int32_t> tokens;   // the page's tokens (collision guard)
   std::vector<int32_t> page;     // [group] pool page (one reference held by the cache) or -1
   std::vector<int64_t> host;     // [group] host tier id or -1
+  std::vector<int64_t> disk;     // [group] disk tier id or -1
   int32_t num_children = 0;
   uint64_t last_use = 0;
   bool keep_window = false;      // a turn-boundary resume needs this node's window pages
   bool busy = false;             // part of a Match in progress: not evictable
 };
 
-PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options) : kv_(kv), options_(options) {
+PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options, std::unique_ptr<DiskTier> disk)
+    : kv_(kv), options_(options), disk_(std::move(disk)) {
   resident_.assign(kv->num_groups(), 0);
   if (options.host_bytes > 0) host_ = std::make_unique<HostTier>(options.host_bytes, options.host_codec);
 }
@@ -35,6 +38,7 @@ void PrefixCache::Clear() {
     for (int32_t g = 0; g < kv_->num_groups(); ++g) {
       if (n->page[g] >= 0) kv_->pool(g).Release(n->page[g]);
       if (n->host[g] >= 0) host_->Drop(n->host[g]);
+      if (n->disk[g] >= 0) disk_->Drop(n->disk[g]);
     }
   }
   nodes_.clear();
@@ -53,7 +57,9 @@ PrefixCache::Node* PrefixCache::Find(uint64_t key, const Node* parent, std::span
   return n;
 }
 
-bool PrefixCache::Has(const Node* n, int32_t g) const { return n->page[g] >= 0 || n->host[g] >= 0; }
+bool PrefixCache::Has(const Node* n, int32_t g) const {
+  return n->page[g] >= 0 || n->host[g] >= 0 || n->disk[g] >= 0;
+}
 
 bool PrefixCache::Pinned(const Node* n) const {
   if (n->busy) return true;
@@ -136,7 +142,8 @@ void PrefixCache::Record(const MatchInfo& info) {
     case MatchInfo::Miss::kNone:
       ++stats_.hits;
       stats_.hit_tokens_host += info.host_tokens;
-      stats_.hit_tokens_pool += info.tokens - info.host_tokens;
+      stats_.hit_tokens_disk += info.disk_tokens;
+      stats_.hit_tokens_pool += info.tokens - info.host_tokens - info.disk_tokens;
       break;
     case MatchInfo::Miss::kNew:
       ++stats_.miss_new;
@@ -184,11 +191,22 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
     return 0;
   }
 
-  // Restore what is only in the host tier, page by page from the start, while the pool has
-  // room for it (pages of this prefix are busy: eviction leaves them alone).
+  // Restore what is only in a lower tier, page by page from the start, while the pool has
+  // room for it (pages of this prefix are busy: eviction leaves them alone). A disk page
+  // that cannot be read stops the restore there, as a full pool does.
   for (int32_t i = 0; i < d; ++i) path[i]->busy = true;
-  std::vector<bool> restored(d, false);
+  std::vector<int8_t> restored(d, 0);  // 1: from the host tier, 2: from disk
   bool stopped = false;
+  std::optional<uint64_t> lost_key;  // a node whose disk copy could not be read
+  struct PruneLost {
+    PrefixCache* cache;
+    const std::optional<uint64_t>& key;
+    ~PruneLost() {
+      if (!key) return;
+      auto it = cache->nodes_.find(*key);
+      if (it != cache->nodes_.end()) cache->Prune(it->second.get());
+    }
+  } prune_lost{this, lost_key};
   for (int32_t i = 0; i < d && !stopped; ++i) {
     for (int32_t g = 0; g < num_groups; ++g) {
       Node* n = path[i];
@@ -202,11 +220,18 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
       }
       const int32_t p = pool.Allocate();
       PARLEY_CHECK(p >= 0);
-      host_->Get(n->host[g], pool.shape(), pool.page_data(p));
-      n->page[g] = p;  // the cache's reference (the host copy stays: a later eviction need not spill)
+      bool from_disk = false;
+      if (!Restore(n, g, p, &from_disk)) {
+        pool.Release(p);
+        lost_key = n->key;
+        stopped = true;
+        break;
+      }
+      n->page[g] = p;  // the cache's reference (the lower copy stays: a later eviction need not spill)
       ++resident_[g];
-      restored[i] = true;
+      restored[i] = std::max<int8_t>(restored[i], from_disk ? 2 : 1);
       ++stats_.restored_pages;
+      if (from_disk) ++stats_.disk_restored_pages;
     }
   }
   for (int32_t i = 0; i < static_cast<int32_t>(path.size()); ++i) path[i]->busy = false;
@@ -222,7 +247,8 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
   const uint64_t t = ++tick_;
   for (int32_t i = 0; i < d; ++i) {
     path[i]->last_use = t;
-    if (restored[i]) info.host_tokens += ps;
+    if (restored[i] == 1) info.host_tokens += ps;
+    if (restored[i] == 2) info.disk_tokens += ps;
   }
   info.tokens = d * ps;
   info.miss = MatchInfo::Miss::kNone;
@@ -254,6 +280,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       node->tokens.assign(page_tokens.begin(), page_tokens.end());
       node->page.assign(num_groups, -1);
       node->host.assign(num_groups, -1);
+      node->disk.assign(num_groups, -1);
       n = node.get();
       nodes_.emplace(keys[i], std::move(node));
       if (parent != nullptr) ++parent->num_children;
@@ -298,27 +325,67 @@ void PrefixCache::EvictPage(Node* n, int32_t g, bool spill) {
   PagePool& pool = kv_->pool(g);
   const int32_t p = n->page[g];
   PARLEY_DCHECK(p >= 0 && pool.refcount(p) == 1);
-  if (spill && host_ != nullptr && n->host[g] < 0) {
-    int64_t id = host_->Put(pool.shape(), pool.page_data(p));
-    while (id < 0 && DropHostLeaf()) id = host_->Put(pool.shape(), pool.page_data(p));
-    if (id >= 0) {
-      n->host[g] = id;
-      ++stats_.spilled_pages;
+  if (spill && n->host[g] < 0 && n->disk[g] < 0) {
+    if (host_ != nullptr) {
+      int64_t id = host_->Put(pool.shape(), pool.page_data(p));
+      while (id < 0 && FreeHost()) id = host_->Put(pool.shape(), pool.page_data(p));
+      if (id >= 0) {
+        n->host[g] = id;
+        ++stats_.spilled_pages;
+      }
+    } else if (disk_ != nullptr) {
+      const int64_t id = PutDisk(EncodePage(pool.shape(), options_.host_codec, pool.page_data(p)));
+      if (id >= 0) {
+        n->disk[g] = id;
+        ++stats_.spilled_pages;
+      }
     }
   }
   pool.Release(p);
   n->page[g] = -1;
   --resident_[g];
   ++stats_.evicted_pages;
+  Prune(n);
+}
+
+void PrefixCache::Prune(Node* n) {
   // A node left with nothing, and no children, goes; so may its parent then.
   while (n != nullptr && n->num_children == 0 && !n->busy) {
     for (int32_t h = 0; h < kv_->num_groups(); ++h) {
-      if (n->page[h] >= 0 || n->host[h] >= 0) return;
+      if (Has(n, h)) return;
     }
     Node* parent = n->parent;
     RemoveNode(n);
     n = parent;
   }
+}
+
+bool PrefixCache::Restore(Node* n, int32_t g, int32_t p, bool* from_disk) {
+  PagePool& pool = kv_->pool(g);
+  if (n->host[g] >= 0) {
+    host_->Get(n->host[g], pool.shape(), pool.page_data(p));
+    *from_disk = false;
+    return true;
+  }
+  PARLEY_CHECK(n->disk[g] >= 0);
+  std::vector<uint8_t> blob;
+  if (disk_->Get(n->disk[g], &blob).ok() && DecodePage(pool.shape(), options_.host_codec, blob, pool.page_data(p))) {
+    *from_disk = true;
+    return true;
+  }
+  if (disk_->Contains(n->disk[g])) disk_->Drop(n->disk[g]);
+  n->disk[g] = -1;
+  ++stats_.disk_read_errors;
+  return false;
+}
+
+int64_t PrefixCache::PutDisk(std::span<const uint8_t> blob) {
+  int64_t id = disk_->Put(blob);
+  while (id < 0 && disk_->bytes_used() + static_cast<int64_t>(blob.size()) > disk_->budget_bytes() && DropDiskLeaf()) {
+    id = disk_->Put(blob);
+  }
+  if (id >= 0) ++stats_.disk_written_pages;
+  return id;
 }
 
 void PrefixCache::RemoveNode(Node* n) {
@@ -333,6 +400,10 @@ void PrefixCache::RemoveNode(Node* n) {
       host_->Drop(n->host[g]);
       ++stats_.host_dropped_pages;
     }
+    if (n->disk[g] >= 0) {
+      disk_->Drop(n->disk[g]);
+      ++stats_.disk_dropped_pages;
+    }
   }
   if (n->parent != nullptr) --n->parent->num_children;
   if (n->depth == 0) {
@@ -340,6 +411,51 @@ void PrefixCache::RemoveNode(Node* n) {
     evicted_keys_.insert(n->key);
   }
   nodes_.erase(n->key);
+}
+
+bool PrefixCache::FreeHost() {
+  if (disk_ == nullptr) return DropHostLeaf();
+  // Move the host copies of the least recently used nodes (deepest first among equals) to
+  // disk, a batch per scan of the tree.
+  constexpr size_t kBatch = 32;
+  std::vector<Node*> victims;
+  for (auto& [key, node] : nodes_) {
+    if (node->busy) continue;
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      if (node->host[g] >= 0) {
+        victims.push_back(node.get());
+        break;
+      }
+    }
+  }
+  if (victims.empty()) return false;
+  const size_t take = std::min(victims.size(), kBatch);
+  std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), [](const Node* a, const Node* b) {
+    return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
+  });
+  for (size_t i = 0; i < take; ++i) {
+    Node* n = victims[i];
+    n->busy = true;  // PutDisk may drop disk leaves: not this one
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      if (n->host[g] < 0) continue;
+      std::vector<uint8_t> blob = host_->Take(n->host[g]);
+      n->host[g] = -1;
+      if (n->disk[g] < 0) {
+        n->disk[g] = PutDisk(blob);
+        if (n->disk[g] < 0) ++stats_.host_dropped_pages;
+      }
+    }
+    n->busy = false;
+  }
+  // Nodes whose host copy could not move are pruned when they hold nothing else (by key:
+  // pruning one may remove another victim, its parent).
+  std::vector<uint64_t> keys;
+  for (size_t i = 0; i < take; ++i) keys.push_back(victims[i]->key);
+  for (uint64_t key : keys) {
+    auto it = nodes_.find(key);
+    if (it != nodes_.end()) Prune(it->second.get());
+  }
+  return true;
 }
 
 bool PrefixCache::DropHostLeaf() {
@@ -353,6 +469,24 @@ bool PrefixCache::DropHostLeaf() {
       hosted |= n->host[g] >= 0;
     }
     if (resident || !hosted) continue;
+    if (victim == nullptr || n->last_use < victim->last_use) victim = n;
+  }
+  if (victim == nullptr) return false;
+  RemoveNode(victim);
+  return true;
+}
+
+bool PrefixCache::DropDiskLeaf() {
+  Node* victim = nullptr;
+  for (auto& [key, node] : nodes_) {
+    Node* n = node.get();
+    if (n->num_children != 0 || n->busy) continue;
+    bool above = false, on_disk = false;
+    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+      above |= n->page[g] >= 0 || n->host[g] >= 0;
+      on_disk |= n->disk[g] >= 0;
+    }
+    if (above || !on_disk) continue;
     if (victim == nullptr || n->last_use < victim->last_use) victim = n;
   }
   if (victim == nullptr) return false;
@@ -426,7 +560,7 @@ Status PrefixCache::CheckIntegrity() const {
   const int32_t num_groups = kv_->num_groups();
   std::unordered_map<const Node*, int32_t> children;
   std::vector<std::unordered_set<int32_t>> pages(num_groups);
-  int64_t hosted = 0;
+  int64_t hosted = 0, on_disk = 0;
   for (const auto& [key, node] : nodes_) {
     const Node* n = node.get();
     const std::string where = "prefix cache node at depth " + std::to_string(n->depth);
@@ -444,7 +578,8 @@ Status PrefixCache::CheckIntegrity() const {
       return Status::Error(where + ": no parent below depth 0");
     }
     if (ChainPageKey(parent_key, n->tokens) != n->key) return Status::Error(where + ": key is not the chained hash");
-    if (static_cast<int32_t>(n->page.size()) != num_groups || static_cast<int32_t>(n->host.size()) != num_groups) {
+    if (static_cast<int32_t>(n->page.size()) != num_groups || static_cast<int32_t>(n->host.size()) != num_groups ||
+        static_cast<int32_t>(n->disk.size()) != num_groups) {
       return Status::Error(where + ": wrong number of groups");
     }
     for (int32_t g = 0; g < num_groups; ++g) {
@@ -460,6 +595,10 @@ Status PrefixCache::CheckIntegrity() const {
         if (host_ == nullptr || !host_->Contains(n->host[g])) return Status::Error(where + ": host copy missing");
         ++hosted;
       }
+      if (n->disk[g] >= 0) {
+        if (disk_ == nullptr || !disk_->Contains(n->disk[g])) return Status::Error(where + ": disk copy missing");
+        ++on_disk;
+      }
     }
   }
   for (const auto& [key, node] : nodes_) {
@@ -469,6 +608,7 @@ Status PrefixCache::CheckIntegrity() const {
     }
   }
   if (host_ != nullptr && hosted != host_->num_pages()) return Status::Error("host tier holds pages no node names");
+  if (disk_ != nullptr && on_disk != disk_->num_pages()) return Status::Error("disk tier holds pages no node names");
   for (int32_t g = 0; g < num_groups; ++g) {
     if (static_cast<int64_t>(pages[g].size()) != resident_[g]) {
       return Status::Error("prefix cache resident page count of group " + std::to_string(g) + " is off");

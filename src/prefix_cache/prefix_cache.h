@@ -14,7 +14,8 @@
 //   never evicted. Eviction (MakeRoom) first drops window pages no turn-boundary resume
 //   needs, then takes least recently used nodes with no resident descendants, spilling their
 //   pages to the host tier when one is configured; the host tier drops its least recently
-//   used leaves when full. Only the latest turn boundaries of a conversation keep their
+//   used leaves when full, or, with a disk tier, moves its least recently used pages there
+//   (which drops its own least recently used leaves when full). Only the latest turn boundaries of a conversation keep their
 //   window pages; older ones are superseded when a later turn of it is inserted.
 // Owned by the engine thread (or one test); not thread-safe.
 #pragma once
@@ -29,13 +30,16 @@
 
 #include "base/status.h"
 #include "kv/kv_cache.h"
+#include "prefix_cache/disk_tier.h"
 #include "prefix_cache/host_tier.h"
 
 namespace parley {
 
 struct PrefixCacheOptions {
   int64_t host_bytes = 0;  // host tier budget; 0: evicted pages are dropped
-  HostCodec host_codec = HostCodec::kRaw;
+  HostCodec host_codec = HostCodec::kRaw;  // also how the disk tier stores pages
+  std::string disk_dir;    // disk tier under this directory ("": none); made by Engine::Create
+  int64_t disk_bytes = 0;  // its budget
 };
 
 struct PrefixCacheStats {
@@ -43,6 +47,7 @@ struct PrefixCacheStats {
   int64_t hits = 0;              // lookups that resumed at least one page
   int64_t hit_tokens_pool = 0;   // resumed tokens whose pages were all resident
   int64_t hit_tokens_host = 0;   // resumed tokens with a page restored from the host tier
+  int64_t hit_tokens_disk = 0;   // ... from the disk tier
   int64_t miss_new = 0;          // lookups with nothing cached for their first page
   int64_t miss_evicted = 0;      // ... whose first page was cached once, then evicted
   int64_t miss_window = 0;       // pages matched, but no prefix was resumable (window or global pages gone)
@@ -51,12 +56,17 @@ struct PrefixCacheStats {
   int64_t spilled_pages = 0;     // of those, copied to the host tier
   int64_t restored_pages = 0;    // copied back from the host tier into the pool
   int64_t host_dropped_pages = 0;
+  int64_t disk_written_pages = 0;   // moved from the host tier (or spilled) to the disk tier
+  int64_t disk_restored_pages = 0;  // of restored_pages, read from the disk tier
+  int64_t disk_dropped_pages = 0;
+  int64_t disk_read_errors = 0;     // disk pages missing or damaged when read (a miss, not an error)
 };
 
 class PrefixCache {
  public:
   // REQUIRES: `kv` outlives the cache; the cache is destroyed (or Clear()ed) before it.
-  PrefixCache(KvCache* kv, const PrefixCacheOptions& options);
+  // `disk`: an optional third tier below the host tier (or, with no host tier, the only one).
+  PrefixCache(KvCache* kv, const PrefixCacheOptions& options, std::unique_ptr<DiskTier> disk = nullptr);
   ~PrefixCache();
 
   // Finds the longest resumable cached prefix of `tokens` of at most `max_tokens` tokens
@@ -71,6 +81,7 @@ class PrefixCache {
   struct MatchInfo {
     int32_t tokens = 0;       // resumed
     int32_t host_tokens = 0;  // of those, on pages restored from the host tier
+    int32_t disk_tokens = 0;  // ... from the disk tier (a page from both counts as disk)
     enum class Miss { kNone, kNoLookup, kNew, kEvicted, kWindow } miss = Miss::kNoLookup;
     bool lacked_room = false;  // the pool had no room to restore all of the prefix
   };
@@ -99,6 +110,7 @@ class PrefixCache {
   // Pool pages the cache holds a reference on, per group.
   const std::vector<int64_t>& resident_pages() const { return resident_; }
   const HostTier* host() const { return host_.get(); }
+  const DiskTier* disk() const { return disk_.get(); }
 
   // The pool pages the cache references, as one table per group (for
   // KvCache::CheckIntegrity with exact counts).
@@ -124,17 +136,29 @@ class PrefixCache {
   int32_t FirstNeeded(int32_t group, int32_t d) const;
   // Frees up to `count` pool pages of group g that only the cache holds; returns how many.
   int32_t EvictSome(int32_t g, int32_t count);
-  // Gives up the node's pool page in group g (spilling it to the host tier if possible).
+  // Gives up the node's pool page in group g (spilling it to a lower tier if possible).
   void EvictPage(Node* n, int32_t g, bool spill);
+  // Copies a node's page of group g from the host or disk tier into pool page p; false when
+  // the disk copy is lost (then the node no longer has it).
+  bool Restore(Node* n, int32_t g, int32_t p, bool* from_disk);
+  // Stores an encoded page in the disk tier, dropping its LRU leaves for room; -1 if it
+  // cannot.
+  int64_t PutDisk(std::span<const uint8_t> blob);
+  // Removes n, then its parents, while they have no children and hold nothing anywhere.
+  void Prune(Node* n);
   // Removes a node with no children and no pinned pages from the tree.
   void RemoveNode(Node* n);
-  // Frees host bytes by dropping least recently used host-only leaves; false if none left.
+  // Frees host bytes: with a disk tier, moves the least recently used host pages there;
+  // otherwise drops the least recently used host-only leaf. False if nothing was freed.
+  bool FreeHost();
   bool DropHostLeaf();
+  bool DropDiskLeaf();
   bool Pinned(const Node* n) const;
 
   KvCache* kv_;
   PrefixCacheOptions options_;
   std::unique_ptr<HostTier> host_;
+  std::unique_ptr<DiskTier> disk_;
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
   std::vector<int64_t> resident_;  // pool pages held per group

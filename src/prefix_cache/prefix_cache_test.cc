@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -290,11 +292,14 @@ TEST(PrefixCacheTest, PinnedPagesAreNeverEvicted) {
 // make room) with the integrity check after each, every resumed row checked against its
 // tokens, and on a global-only layout without eviction the matched length checked against
 // a reference: the longest whole-page prefix some finished sequence had.
-void RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, bool check_reference, uint32_t seed) {
+PrefixCacheStats RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, bool check_reference,
+                           uint32_t seed, int64_t disk_bytes = 0, int steps = 400) {
   auto kv = MakeKv(layout, sequences);
   PrefixCacheOptions o;
   o.host_bytes = host_bytes;
-  PrefixCache cache(kv.get(), o);
+  std::unique_ptr<DiskTier> disk;
+  if (disk_bytes > 0) disk = std::move(DiskTier::Open(::testing::TempDir() + "/parley-random-ops", disk_bytes).value());
+  PrefixCache cache(kv.get(), o, std::move(disk));
   std::mt19937 rng(seed);
   struct Live {
     std::vector<int32_t> tokens;
@@ -309,7 +314,7 @@ void RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, boo
     for (const Live& l : live) t.push_back(&l.kv);
     return t;
   };
-  for (int step = 0; step < 400; ++step) {
+  for (int step = 0; step < steps; ++step) {
     const int op = static_cast<int>(rng() % 4);
     if (op == 0 || live.empty()) {
       // A new request: a fresh conversation, or the next turn of an old one (its history
@@ -335,7 +340,8 @@ void RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, boo
             break;
           }
         }
-        ASSERT_EQ(l.computed, want) << "step " << step;
+        EXPECT_EQ(l.computed, want) << "step " << step;
+      if (l.computed != want) return cache.stats();
       }
       live.push_back(std::move(l));
     } else if (op == 1) {
@@ -362,14 +368,18 @@ void RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, boo
       cache.MakeRoom(need);  // may fail when live sequences pin the pool
     }
     Status st = Integrity(kv.get(), cache, live_tables());
-    ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.message();
+    EXPECT_TRUE(st.ok()) << "step " << step << ": " << st.message();
+    if (!st.ok()) return cache.stats();
     for (const Live& l : live) {
       if (l.computed > 0) ExpectRows(kv.get(), l.kv, l.tokens, l.computed);
     }
+    if (::testing::Test::HasFatalFailure()) return cache.stats();
   }
+  const PrefixCacheStats stats = cache.stats();
   for (Live& l : live) kv->Free(&l.kv);
   cache.Clear();
   for (int32_t g = 0; g < kv->num_groups(); ++g) EXPECT_EQ(kv->pool(g).num_used(), 0);
+  return stats;
 }
 
 TEST(PrefixCacheTest, RandomOperationsMatchTheReferenceWithoutEviction) {
@@ -380,7 +390,90 @@ TEST(PrefixCacheTest, RandomOperationsUnderPressureKeepEveryInvariant) {
   for (uint32_t seed = 1; seed <= 3; ++seed) {
     RandomOps(Hybrid(), 3, 0, false, seed);
     RandomOps(Hybrid(), 3, 1 << 16, false, seed + 10);
+    // Small host and disk tiers: pages move down to disk, disk leaves are dropped.
   }
+}
+
+TEST(PrefixCacheTest, RandomOperationsWithSmallHostAndDiskTiersKeepEveryInvariant) {
+  // Tiers of a few pages each (a page is 64 bytes here): pages move from the host tier to
+  // disk, and the disk tier drops its least recently used leaves.
+  PrefixCacheStats total;
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    for (int64_t host : {int64_t{256}, int64_t{0}}) {  // 0: disk only
+      PrefixCacheStats s = RandomOps(Hybrid(), 3, host, false, seed + 20, /*disk_bytes=*/512, /*steps=*/1500);
+      total.disk_written_pages += s.disk_written_pages;
+      total.disk_restored_pages += s.disk_restored_pages;
+      total.disk_dropped_pages += s.disk_dropped_pages;
+    }
+  }
+  EXPECT_GT(total.disk_written_pages, 0);
+  EXPECT_GT(total.disk_restored_pages, 0);
+  EXPECT_GT(total.disk_dropped_pages, 0);
+}
+
+std::unique_ptr<DiskTier> TestDisk(const std::string& name, int64_t bytes) {
+  return std::move(DiskTier::Open(::testing::TempDir() + "/" + name, bytes).value());
+}
+
+TEST_P(PrefixCacheTierTest, PagesTheHostTierHasNoRoomForMoveToDiskAndComeBack) {
+  auto kv = MakeKv(Hybrid(), 1.5);
+  PrefixCacheOptions o;
+  o.host_bytes = 512;  // a few pages
+  o.host_codec = GetParam();
+  PrefixCache cache(kv.get(), o, TestDisk("tiers", 1 << 20));
+  std::mt19937 rng(4);
+  std::vector<std::vector<int32_t>> convs;
+  for (int i = 0; i < 8; ++i) {
+    convs.push_back(RandomTokens(rng, 40));
+    Finish(kv.get(), &cache, convs.back());
+    ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok()) << Integrity(kv.get(), cache, {}).message();
+  }
+  EXPECT_GT(cache.stats().disk_written_pages, 0);
+  EXPECT_GT(cache.disk()->num_pages(), 0);
+  EXPECT_LE(cache.host()->bytes_used(), 512);
+  const float tol = GetParam() == HostCodec::kInt8 ? 0.01f : 0.0f;
+  for (const auto& c : convs) {
+    std::vector<int32_t> next = c;
+    next.push_back(3);
+    SeqKv seq = kv->NewSeq();
+    int32_t n = cache.Match(next, static_cast<int32_t>(next.size()) - 1, &seq);
+    EXPECT_EQ(n, 40);
+    ExpectRows(kv.get(), seq, next, n, tol);
+    ASSERT_TRUE(Integrity(kv.get(), cache, {&seq}).ok()) << Integrity(kv.get(), cache, {&seq}).message();
+    kv->Free(&seq);
+  }
+  EXPECT_GT(cache.stats().disk_restored_pages, 0);
+  EXPECT_GT(cache.stats().hit_tokens_disk, 0);
+  EXPECT_EQ(cache.stats().disk_read_errors, 0);
+}
+
+TEST(PrefixCacheTest, ADamagedDiskPageIsAMissNotWrongKv) {
+  auto kv = MakeKv(Hybrid(), 1.5);
+  PrefixCacheOptions o;  // no host tier: evicted pages go straight to disk
+  PrefixCache cache(kv.get(), o, TestDisk("damaged", 1 << 20));
+  std::mt19937 rng(7);
+  std::vector<std::vector<int32_t>> convs;
+  for (int i = 0; i < 8; ++i) {
+    convs.push_back(RandomTokens(rng, 40));
+    Finish(kv.get(), &cache, convs.back());
+  }
+  ASSERT_GT(cache.disk()->num_pages(), 0);
+  // Damage every file on disk: the oldest conversation, all on disk, resumes nothing.
+  for (const auto& entry : std::filesystem::directory_iterator(cache.disk()->path())) {
+    std::FILE* f = std::fopen(entry.path().c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputc(0x5A, f);
+    std::fclose(f);
+  }
+  std::vector<int32_t> next = convs[0];
+  next.push_back(3);
+  SeqKv seq = kv->NewSeq();
+  const int32_t n = cache.Match(next, static_cast<int32_t>(next.size()) - 1, &seq);
+  EXPECT_LT(n, 40);
+  if (n > 0) ExpectRows(kv.get(), seq, next, n);
+  EXPECT_GT(cache.stats().disk_read_errors, 0);
+  ASSERT_TRUE(Integrity(kv.get(), cache, {&seq}).ok()) << Integrity(kv.get(), cache, {&seq}).message();
+  kv->Free(&seq);
 }
 
 }  // namespace

@@ -46,3 +46,39 @@ def test_the_same_prompt_twice_resumes_all_but_its_last_page(tiny_server):
     assert first.choices[0].text == second.choices[0].text
     n = second.usage.prompt_tokens
     assert n - 16 <= second.usage.prompt_tokens_details.cached_tokens < n
+
+
+def test_pages_spilled_to_the_disk_tier_come_back_and_answer_the_same(tiny_gemma_model, start_server, tmp_path):
+    # A 1 MiB pool holds a few of these conversations; with no host tier, evicted pages go to
+    # the disk tier, and the second turns restore them from there.
+    disk_dir = tmp_path / "kv-disk"
+    args = ["-c", "256", "-t", "1", "--model-name", "tiny", "--kv-cache-mb", "1"]
+    cached = start_server(tiny_gemma_model, *args, "--disk-cache-dir", str(disk_dir), "--disk-cache-mb", "16")
+    plain = start_server(tiny_gemma_model, *args, "--no-prefix-cache")
+
+    def play(client):
+        convs = [[{"role": "system", "content": f"Character {i}: " + "a calm and careful guide. " * 6}]
+                 for i in range(16)]
+        replies = []
+        for turn in range(2):
+            for c in convs:
+                c.append({"role": "user", "content": f"Turn {turn}: what next?"})
+                r = client.chat.completions.create(model="tiny", messages=c, max_tokens=6, temperature=0,
+                                                   extra_body={"ignore_eos": True})
+                c.append({"role": "assistant", "content": r.choices[0].message.content})
+                replies.append((r.choices[0].message.content, r.usage))
+        return replies
+
+    with_disk = play(cached.client())
+    without = play(plain.client())
+    assert [t for t, _ in with_disk] == [t for t, _ in without]
+    m = cached.metrics()
+    assert m["parley_prefix_cache_disk_written_pages_total"] > 0, m
+    assert m["parley_prefix_cache_disk_restored_pages_total"] > 0, m
+    assert m['parley_prompt_tokens_by_source_total{source="disk"}'] > 0, m
+    assert m["parley_prefix_cache_disk_errors_total"] == 0
+    assert m["parley_prefix_cache_disk_bytes"] > 0
+    folders = list(disk_dir.iterdir())
+    assert len(folders) == 1 and any(folders[0].iterdir())  # this server's folder, with pages in it
+    cached.stop()
+    assert not any(disk_dir.iterdir())  # removed at exit
