@@ -516,22 +516,37 @@ int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
     if (done >= count) return done;
   }
   // 2. The least recently used nodes without resident descendants in this group (deepest
-  //    first among equals), spilled. Evicting them exposes their parents: scan again.
-  while (done < count) {
-    std::unordered_set<const Node*> has_resident_child;
-    for (auto& [key, node] : nodes_) {
-      if (node->page[g] >= 0 && node->parent != nullptr) has_resident_child.insert(node->parent);
-    }
-    std::vector<Node*> victims;
-    for (auto& [key, node] : nodes_) {
-      if (evictable(node.get()) && !has_resident_child.count(node.get())) victims.push_back(node.get());
-    }
-    if (victims.empty()) break;
-    const size_t take = std::min<size_t>(victims.size(), count - done);
-    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), older);
-    for (size_t i = 0; i < take; ++i) {
-      EvictPage(victims[i], g, /*spill=*/true);
-      ++done;
+  //    first among equals), spilled. One scan finds them; evicting one may expose its
+  //    parent, which then joins the queue in its LRU place.
+  std::unordered_map<const Node*, int32_t> resident_children;
+  for (auto& [key, node] : nodes_) {
+    if (node->page[g] >= 0 && node->parent != nullptr) ++resident_children[node->parent];
+  }
+  auto later = [&](const Node* a, const Node* b) { return older(b, a); };  // min-heap on age
+  std::vector<Node*> heap;
+  for (auto& [key, node] : nodes_) {
+    if (evictable(node.get()) && !resident_children.count(node.get())) heap.push_back(node.get());
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (done < count && !heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    Node* n = heap.back();
+    heap.pop_back();
+    const uint64_t parent_key = n->parent != nullptr ? n->parent->key : 0;
+    const bool has_parent = n->parent != nullptr;
+    EvictPage(n, g, /*spill=*/true);  // may remove n (and empty parents)
+    ++done;
+    if (!has_parent) continue;
+    auto it = nodes_.find(parent_key);
+    if (it == nodes_.end()) continue;
+    Node* parent = it->second.get();
+    auto rc = resident_children.find(parent);
+    if (rc != resident_children.end() && --rc->second == 0) {
+      resident_children.erase(rc);
+      if (evictable(parent)) {
+        heap.push_back(parent);
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
     }
   }
   return done;

@@ -269,6 +269,25 @@ TEST(PrefixCacheTest, WithoutAHostTierEvictedPrefixesAreMissesByReasonEvicted) {
   ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok());
 }
 
+TEST(PrefixCacheTest, EvictionTakesTheLeastRecentlyUsedConversationFirst) {
+  auto kv = MakeKv(GlobalOnly(), 4);
+  PrefixCache cache(kv.get(), {});
+  std::mt19937 rng(8);
+  std::vector<int32_t> old_conv = RandomTokens(rng, 40), new_conv = RandomTokens(rng, 40);
+  Finish(kv.get(), &cache, old_conv);
+  Finish(kv.get(), &cache, new_conv);
+  std::vector<int32_t> need;
+  for (int32_t g = 0; g < kv->num_groups(); ++g) need.push_back(kv->pool(g).num_free() + 5);
+  ASSERT_TRUE(cache.MakeRoom(need));
+  // Five pages from the old conversation's end; the new one keeps all of its pages.
+  SeqKv seq = kv->NewSeq();
+  EXPECT_EQ(cache.Match(new_conv, 39, &seq), 36);
+  kv->Free(&seq);
+  EXPECT_EQ(cache.Match(old_conv, 39, &seq), 20);
+  kv->Free(&seq);
+  ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok());
+}
+
 TEST(PrefixCacheTest, PinnedPagesAreNeverEvicted) {
   auto kv = MakeKv(Hybrid(), 2);
   PrefixCache cache(kv.get(), {});
