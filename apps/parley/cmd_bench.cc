@@ -1,6 +1,7 @@
 // parley bench: replays multi-turn conversations against one OpenAI-compatible endpoint, or
 // (`parley bench compare`) the same workload against two, one after the other, and prints the
-// ratios. Writes report.json, summary.txt and PNG plots into --out.
+// ratios. Writes report.json, summary.txt, requests.jsonl (one line per request) and PNG
+// plots into --out.
 #include <signal.h>
 
 #include <chrono>
@@ -184,7 +185,12 @@ bool WriteOutputs(const BenchOptions& o, const nlohmann::json& report, const std
   }
   std::ofstream(o.out_dir + "/report.json") << report.dump(2) << "\n";
   std::ofstream(o.out_dir + "/summary.txt") << summary;
-  std::printf("wrote %s/report.json and %s/summary.txt\n", o.out_dir.c_str(), o.out_dir.c_str());
+  {
+    std::ofstream rows(o.out_dir + "/requests.jsonl");
+    for (const Report* r : reports) rows << RequestsJsonl(*r);
+  }
+  std::printf("wrote %s/report.json, %s/summary.txt and %s/requests.jsonl\n", o.out_dir.c_str(),
+              o.out_dir.c_str(), o.out_dir.c_str());
   if (!o.no_plots) {
     std::vector<std::string> pngs;
     Status s = WritePlots(reports, o.out_dir, &pngs);

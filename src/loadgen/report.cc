@@ -61,6 +61,13 @@ Report Analyze(const RunResult& run, const std::string& name, const std::string&
   rep.turns_planned = run.turns_planned;
   rep.requests = static_cast<int64_t>(run.records.size());
   rep.not_sent = run.turns_planned - rep.requests;
+  for (const auto& rec : run.records) {
+    const TurnResult& r = rec.result;
+    rep.rows.push_back(RequestRow{rec.conversation, rec.turn, rec.start_s, r.ok, r.error_kind, r.ttft_s, r.e2e_s,
+                                  r.prompt_tokens, r.cached_tokens, r.completion_tokens});
+  }
+  std::stable_sort(rep.rows.begin(), rep.rows.end(),
+                   [](const RequestRow& a, const RequestRow& b) { return a.start_s < b.start_s; });
 
   std::vector<double> ttft, tpot, itl, e2e;
   int32_t max_turn = -1;
@@ -275,6 +282,25 @@ std::string CompareText(const Report& a, const Report& b) {
     std::string ratio = r.b != 0 && r.a >= 0 && r.b >= 0 ? Fmt("%.2f", r.a / r.b) : std::string("-");
     out += Pad(r.label, 28) + PadLeft(cell(r.a), 14) + PadLeft(cell(r.b), 14) + PadLeft(ratio, 20) + "  " + r.better +
            "\n";
+  }
+  return out;
+}
+
+std::string RequestsJsonl(const Report& report) {
+  std::string out;
+  for (const RequestRow& r : report.rows) {
+    nlohmann::json j = {{"endpoint", report.name},
+                        {"conversation", r.conversation},
+                        {"turn", r.turn + 1},
+                        {"start_s", r.start_s},
+                        {"ok", r.ok}};
+    if (!r.ok) j["error"] = r.error_kind;
+    if (r.ttft_s >= 0) j["ttft_ms"] = r.ttft_s * 1e3;
+    j["e2e_ms"] = r.e2e_s * 1e3;
+    if (r.prompt_tokens >= 0) j["prompt_tokens"] = r.prompt_tokens;
+    if (r.cached_tokens >= 0) j["cached_tokens"] = r.cached_tokens;
+    if (r.completion_tokens >= 0) j["completion_tokens"] = r.completion_tokens;
+    out += j.dump() + "\n";
   }
   return out;
 }

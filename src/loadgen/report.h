@@ -30,6 +30,16 @@ struct TurnFigures {
   double cached_share = -1;        // cached / prompt tokens; -1 when not reported
 };
 
+// One request as sent and answered (requests.jsonl).
+struct RequestRow {
+  int32_t conversation = 0, turn = 0;  // turn: 0 = the first
+  double start_s = 0;                  // since the run began
+  bool ok = false;
+  std::string error_kind;
+  double ttft_s = -1, e2e_s = 0;
+  int32_t prompt_tokens = -1, cached_tokens = -1, completion_tokens = -1;
+};
+
 struct Report {
   std::string name, url, model;
   double duration_s = 0;
@@ -46,11 +56,14 @@ struct Report {
   double bin_s = 1;                   // the timeline's bin width
   std::vector<double> output_timeline;  // output tokens/s in each bin from the start
   std::vector<double> ttft_sorted, e2e_sorted;  // for the CDF plot
+  std::vector<RequestRow> rows;        // every request, in start order
 };
 
 Report Analyze(const RunResult& run, const std::string& name, const std::string& url, const std::string& model);
 nlohmann::json ReportJson(const Report& report);
 std::string TextSummary(const Report& report);
+// One JSON object per request and line, each naming the endpoint.
+std::string RequestsJsonl(const Report& report);
 
 // The two runs of `parley bench compare`, with the ratios a/b of the headline figures.
 nlohmann::json CompareJson(const Report& a, const Report& b);

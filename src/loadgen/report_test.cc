@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "loadgen/plots.h"
 
 namespace parley::loadgen {
@@ -97,6 +99,25 @@ TEST(ReportTest, AnalyzesSyntheticTimings) {
   for (double v : r.output_timeline) total += v * r.bin_s;
   EXPECT_DOUBLE_EQ(total, 36 + 2 * 2);
   EXPECT_DOUBLE_EQ(r.output_timeline[0], 11 + 2 + 2);  // conversation 0 turn 0 (0.1..0.3 s) + both failures at 0.1, 0.2
+}
+
+TEST(ReportTest, RequestLinesCarryEachRequestInStartOrder) {
+  Report r = Analyze(Synthetic(), "x", "http://127.0.0.1:1", "m");
+  std::vector<nlohmann::json> lines;
+  std::string text = RequestsJsonl(r), line;
+  for (std::istringstream in(text); std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 7u);
+  for (size_t i = 1; i < lines.size(); ++i) EXPECT_LE(lines[i - 1]["start_s"], lines[i]["start_s"]);
+  const nlohmann::json& last = lines.back();  // conversation 0, turn index 2: started at 4.0 s
+  EXPECT_EQ(last["endpoint"], "x");
+  EXPECT_EQ(last["conversation"], 0);
+  EXPECT_EQ(last["turn"], 3);
+  EXPECT_NEAR(last["ttft_ms"].get<double>(), 500, 1e-9);
+  EXPECT_EQ(last["prompt_tokens"], 500);
+  EXPECT_EQ(last["cached_tokens"], 300);
+  int failed = 0;
+  for (const auto& l : lines) failed += l.contains("error");
+  EXPECT_EQ(failed, 2);
 }
 
 TEST(ReportTest, NoCachedCountsMeansNotReported) {

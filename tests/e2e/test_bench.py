@@ -40,6 +40,9 @@ def test_bench_replays_conversations_and_reports(tiny_model, start_server, tmp_p
     assert ep["ttft_s"]["p50"] > 0 and ep["e2e_s"]["p99"] >= ep["ttft_s"]["p99"]
     assert rep["workload"]["conversations"] == 3 and rep["workload"]["turns"] == 9
     assert "TTFT" in (out / "summary.txt").read_text()
+    rows = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and all(r["ok"] and r["endpoint"] == "tiny" for r in rows), rows
+    assert sorted((r["conversation"], r["turn"]) for r in rows) == [(c, t) for c in range(3) for t in (1, 2, 3)]
     for png in ("ttft_by_turn.png", "latency_cdf.png", "throughput.png"):
         with open(out / png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
