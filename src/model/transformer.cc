@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 
@@ -134,43 +135,90 @@ void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCa
 // [0, p] for global layers, [p - window + 1, p] for sliding ones, all read from the
 // sequence's pages (this batch's K/V were stored there first; a layer that shares K/V
 // reads its owner's).
+// Attention per (row, KV head) unit: the query heads sharing the KV head go together
+// (kernels/attention.h), over blocks of kAttendBlock positions from the window's start.
+// Every unit computes the same per-block states and merges them in the same order whether
+// one job takes the whole unit (many units: prefill, batched decode) or the blocks are
+// spread over the threads (few units: a single decode), so the result does not depend on
+// the batch.
 void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
   const int32_t d = config_.head_dim;
   const int32_t heads = config_.num_heads;
-  const int32_t group = heads / config_.num_kv_heads;
+  const int32_t kv_heads = config_.num_kv_heads;
+  const int32_t group = heads / kv_heads;
   const int32_t window = config_.layers[layer].window;
   const bool f16 = cache->dtype() == KvDtype::kF16;
+  const size_t value_bytes = f16 ? 2 : 4;
   const int64_t n = static_cast<int64_t>(row_seq_.size());
-  pool_->ParallelFor(n * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores, vrow(f16 ? d : 0);
-    for (int64_t job = begin; job < end; ++job) {
-      const int32_t t = static_cast<int32_t>(job / heads);
-      const int32_t h = static_cast<int32_t>(job % heads);
-      const size_t kv_off = static_cast<size_t>(h / group) * d;
-      const SeqKv& seq = *batch[row_seq_[t]].kv;
-      const int32_t pos = row_pos_[t];
-      const int32_t lo = window > 0 ? std::max(0, pos - window + 1) : 0;
-      const float* q = q_.data() + (static_cast<size_t>(t) * heads + h) * d;
-      scores.resize(pos - lo + 1);
-      for (int32_t j = lo; j <= pos; ++j) {
-        const uint8_t* k = cache->k_row(seq, layer, j);
-        scores[j - lo] = f16 ? DotRow(TensorType::kF16, k + kv_off * 2, q, d)
-                             : DotF32(q, reinterpret_cast<const float*>(k) + kv_off, d);
-      }
-      SoftmaxInPlace(scores.data(), pos - lo + 1);
-      float* out = attn_.data() + (static_cast<size_t>(t) * heads + h) * d;
-      std::fill(out, out + d, 0.0f);
-      for (int32_t j = lo; j <= pos; ++j) {
-        const uint8_t* v = cache->v_row(seq, layer, j);
-        const float* vf = reinterpret_cast<const float*>(v) + kv_off;
-        if (f16) {
-          DequantizeRow(TensorType::kF16, v + kv_off * 2, vrow.data(), d);
-          vf = vrow.data();
+  const int64_t units = n * kv_heads;
+  auto first_pos = [&](int64_t t) { return window > 0 ? std::max(0, row_pos_[t] - window + 1) : 0; };
+  auto num_blocks = [&](int64_t t) { return (row_pos_[t] - first_pos(t) + kAttendBlock) / kAttendBlock; };
+  // Block b of unit u: its state at acc/max/sum (group * d, group, group floats).
+  auto run_block = [&](int64_t u, int32_t b, float* scores, float* acc, float* max, float* sum) {
+    const int64_t t = u / kv_heads;
+    const int32_t kh = static_cast<int32_t>(u % kv_heads);
+    const SeqKv& seq = *batch[row_seq_[t]].kv;
+    const int32_t lo = first_pos(t) + b * kAttendBlock;
+    const int32_t len = std::min(kAttendBlock, row_pos_[t] + 1 - lo);
+    const uint8_t* k[kAttendBlock];
+    const uint8_t* v[kAttendBlock];
+    const size_t off = static_cast<size_t>(kh) * d * value_bytes;
+    for (int32_t j = 0; j < len; ++j) {
+      k[j] = cache->k_row(seq, layer, lo + j) + off;
+      v[j] = cache->v_row(seq, layer, lo + j) + off;
+    }
+    AttendBlockArgs a;
+    a.q = q_.data() + (static_cast<size_t>(t) * heads + static_cast<size_t>(kh) * group) * d;
+    a.heads = group;
+    a.d = d;
+    a.k = k;
+    a.v = v;
+    a.len = len;
+    a.f16 = f16;
+    AttendBlock(a, scores, acc, max, sum);
+  };
+  auto out_of = [&](int64_t u) {
+    return attn_.data() + (static_cast<size_t>(u / kv_heads) * heads + static_cast<size_t>(u % kv_heads) * group) * d;
+  };
+  const size_t state = static_cast<size_t>(group) * (d + 2);  // one block's acc, max, sum
+  if (units >= 2 * static_cast<int64_t>(pool_->num_threads())) {
+    pool_->ParallelFor(units, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(group) * kAttendBlock), st;
+      for (int64_t u = begin; u < end; ++u) {
+        const int32_t blocks = num_blocks(u / kv_heads);
+        st.resize(state * blocks);
+        float* acc = st.data();
+        float* max = acc + static_cast<size_t>(blocks) * group * d;
+        float* sum = max + static_cast<size_t>(blocks) * group;
+        for (int32_t b = 0; b < blocks; ++b) {
+          run_block(u, b, scores.data(), acc + static_cast<size_t>(b) * group * d, max + b * group, sum + b * group);
         }
-        AxpyF32(scores[j - lo], vf, out, d);
+        AttendMerge(blocks, group, d, acc, max, sum, out_of(u));
       }
+    });
+    return;
+  }
+  // Few units: one job per block.
+  std::vector<int64_t> first_job(units + 1, 0);
+  for (int64_t u = 0; u < units; ++u) first_job[u + 1] = first_job[u] + num_blocks(u / kv_heads);
+  const int64_t jobs = first_job[units];
+  attn_blocks_.resize(state * jobs);
+  float* acc_all = attn_blocks_.data();
+  float* max_all = acc_all + static_cast<size_t>(jobs) * group * d;
+  float* sum_all = max_all + static_cast<size_t>(jobs) * group;
+  pool_->ParallelFor(jobs, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(group) * kAttendBlock);
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t u = std::upper_bound(first_job.begin(), first_job.end(), job) - first_job.begin() - 1;
+      run_block(u, static_cast<int32_t>(job - first_job[u]), scores.data(), acc_all + job * group * d,
+                max_all + job * group, sum_all + job * group);
     }
   });
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t j0 = first_job[u];
+    AttendMerge(static_cast<int32_t>(first_job[u + 1] - j0), group, d, acc_all + j0 * group * d,
+                max_all + j0 * group, sum_all + j0 * group, out_of(u));
+  }
 }
 
 Status Transformer::Forward(std::span<const int32_t> tokens, SequenceKv* kv, LogitRows which,

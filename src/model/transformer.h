@@ -71,6 +71,7 @@ class Transformer {
   std::vector<int32_t> row_seq_, row_pos_;
   // Scratch, resized per call: [num_tokens, dim] row-major.
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
+  std::vector<float> attn_blocks_;  // per-block attention states when blocks are spread over threads
 };
 
 }  // namespace parley

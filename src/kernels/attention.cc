@@ -1,0 +1,94 @@
+// Scalar references of the attention kernels, the dispatch to their SIMD versions, and
+// the block/merge steps around them (softmax's exp stays scalar std::exp at every level,
+// as in ops.cc).
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/attention_internal.h"
+#include "kernels/cpu.h"
+#include "kernels/fp16.h"
+
+namespace parley {
+namespace scalar {
+namespace {
+float Value(const uint8_t* row, int32_t i, bool f16) {
+  if (f16) return F16ToF32(reinterpret_cast<const uint16_t*>(row)[i]);
+  return reinterpret_cast<const float*>(row)[i];
+}
+}  // namespace
+
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s) {
+  for (int32_t h = 0; h < heads; ++h) {
+    for (int32_t j = 0; j < len; ++j) {
+      double sum = 0.0;
+      for (int32_t i = 0; i < d; ++i) sum += static_cast<double>(q[h * d + i]) * Value(k[j], i, f16);
+      s[h * len + j] = static_cast<float>(sum);
+    }
+  }
+}
+
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc) {
+  for (int32_t h = 0; h < heads; ++h) {
+    for (int32_t i = 0; i < d; ++i) {
+      double sum = 0.0;
+      for (int32_t j = 0; j < len; ++j) sum += static_cast<double>(p[h * len + j]) * Value(v[j], i, f16);
+      acc[h * d + i] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace scalar
+
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendScores(q, heads, d, k, len, f16, s);
+  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendScores(q, heads, d, k, len, f16, s);
+  scalar::AttendScores(q, heads, d, k, len, f16, s);
+}
+
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendMix(p, heads, d, v, len, f16, acc);
+  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendMix(p, heads, d, v, len, f16, acc);
+  scalar::AttendMix(p, heads, d, v, len, f16, acc);
+}
+
+void AttendBlock(const AttendBlockArgs& a, float* scores, float* acc, float* max, float* sum) {
+  AttendScores(a.q, a.heads, a.d, a.k, a.len, a.f16, scores);
+  for (int32_t h = 0; h < a.heads; ++h) {
+    float* s = scores + static_cast<int64_t>(h) * a.len;
+    const float m = *std::max_element(s, s + a.len);
+    double total = 0.0;
+    for (int32_t j = 0; j < a.len; ++j) {
+      s[j] = std::exp(s[j] - m);
+      total += s[j];
+    }
+    max[h] = m;
+    sum[h] = static_cast<float>(total);
+  }
+  AttendMix(scores, a.heads, a.d, a.v, a.len, a.f16, acc);
+}
+
+void AttendMerge(int32_t blocks, int32_t heads, int32_t d, const float* acc, const float* max, const float* sum,
+                 float* out) {
+  for (int32_t h = 0; h < heads; ++h) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int32_t b = 0; b < blocks; ++b) m = std::max(m, max[b * heads + h]);
+    float* o = out + static_cast<int64_t>(h) * d;
+    std::fill(o, o + d, 0.0f);
+    double total = 0.0;
+    for (int32_t b = 0; b < blocks; ++b) {
+      const float w = std::exp(max[b * heads + h] - m);
+      total += static_cast<double>(w) * sum[b * heads + h];
+      const float* a = acc + (static_cast<int64_t>(b) * heads + h) * d;
+      for (int32_t i = 0; i < d; ++i) o[i] += w * a[i];
+    }
+    const float inv = static_cast<float>(1.0 / total);
+    for (int32_t i = 0; i < d; ++i) o[i] *= inv;
+  }
+}
+
+}  // namespace parley
