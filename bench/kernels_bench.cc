@@ -6,6 +6,8 @@
 //   (256: L2-resident, compute-bound; 65536: from L3/DRAM).
 //   BM_MatMulLayer/<type>/<tokens>/<level>: one layer matrix (see below).
 //   BM_MatMulHead/<tokens>/<level>: the Gemma 3 tied output head, Q8_0 [262144, 640].
+//   BM_MatMulHeadInt8/<tokens>: the same head as int8 rows (--weights int8).
+//   BM_ReadBandwidth/threads:N: memory read bandwidth over 1 GiB (the roofline's ceiling).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/int8_matmul.h"
 #include "kernels/quant.h"
 #include "kernels/tensor_type.h"
 
@@ -147,6 +150,59 @@ BENCHMARK(BM_MatMulHead)
     ->ArgsProduct({{1, 8, 64}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+void BM_MatMulHeadInt8(benchmark::State& state) {
+  const int64_t num_tokens = state.range(0);
+  constexpr int64_t kN = 640, kRows = 262144;
+  static const Int8Rows w = [] {
+    const std::vector<uint8_t> q = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
+    Int8Rows r;
+    InitInt8Rows(kRows, kN, &r);
+    ConvertRowsToInt8(TensorType::kQ8_0, q.data(), RowBytes(TensorType::kQ8_0, kN), 0, kRows, &r);
+    return r;
+  }();
+  const std::vector<float> x = Activations(kN * num_tokens);
+  std::vector<int8_t> xq(w.stride * num_tokens);
+  const int64_t blocks = w.stride / kI8Block;
+  std::vector<float> xs(num_tokens * blocks);
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    QuantizeActivationI8(x.data() + t * kN, kN, xq.data() + t * w.stride, w.stride, xs.data() + t * blocks);
+  }
+  std::vector<float> y(static_cast<size_t>(kRows * num_tokens));
+  const I8MatMulArgs args{&w, xq.data(), w.stride, xs.data(), y.data(), kRows, num_tokens};
+  for (auto _ : state) {
+    MatMulRowsI8(args, 0, kRows);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.q.size()));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * kN * kRows * num_tokens * state.iterations(),
+                                               benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
+}
+BENCHMARK(BM_MatMulHeadInt8)->Arg(1)->Arg(8)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):
+// bytes/s is the read bandwidth a memory-bound decode step can draw on.
+void BM_ReadBandwidth(benchmark::State& state) {
+  constexpr size_t kBytes = size_t{1} << 30;
+  static std::vector<int64_t> buf(kBytes / sizeof(int64_t), 1);
+  const size_t per = buf.size() / state.threads();
+  const int64_t* p = buf.data() + per * state.thread_index();
+  int64_t sum = 0;
+  for (auto _ : state) {
+    int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= per; i += 4) {
+      s0 += p[i];
+      s1 += p[i + 1];
+      s2 += p[i + 2];
+      s3 += p[i + 3];
+    }
+    sum += s0 + s1 + s2 + s3;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(per * sizeof(int64_t)));
+}
+BENCHMARK(BM_ReadBandwidth)->Threads(1)->Threads(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace parley

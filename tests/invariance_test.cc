@@ -264,10 +264,13 @@ void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& le
   }
 }
 
-std::unique_ptr<Model> LoadTiny(const testing::TinyModelSpec& spec) {
+std::unique_ptr<Model> LoadTiny(const testing::TinyModelSpec& spec, bool int8_weights = false) {
   std::string path = testing::TempModelPath("inv_" + spec.arch);
   EXPECT_TRUE(testing::WriteTinyModel(spec, path).ok());
-  auto m = Model::Load(path);
+  ModelLoadOptions options;
+  options.int8_weights = int8_weights;
+  options.threads = 2;
+  auto m = Model::Load(path, nullptr, options);
   std::remove(path.c_str());
   EXPECT_TRUE(m.ok()) << m.status().message();
   return m.ok() ? std::move(m).value() : nullptr;
@@ -295,6 +298,19 @@ TEST(InvarianceTest, TinyGemmaWithWindows) {
   CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);  // windows of 24: they move
 }
 
+// int8 weights (W8A8): activations are quantized per token, so a token's products do not
+// depend on its batch either.
+TEST(InvarianceTest, TinyGemmaInt8Weights) {
+  testing::TinyModelSpec spec = testing::SmallGemmaSpec(6, 24);
+  spec.context = 1024;
+  auto model = LoadTiny(spec, /*int8_weights=*/true);
+  ASSERT_NE(model, nullptr);
+  ASSERT_TRUE(model->int8_weights());
+  TransformerRunner runner(*model, 2);
+  CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+}
+
 TEST(InvarianceTest, Gemma3_270M) {
   const char* d = std::getenv("PARLEY_SOURCE_DIR");
   const fs::path path = fs::path(d ? d : ".") / "models" / "gemma-3-270m-q4_k_m.gguf";
@@ -307,5 +323,19 @@ TEST(InvarianceTest, Gemma3_270M) {
   CheckCachedResume(&runner, {40, 300, 600}, 4);  // 600 + 4 + 7: past the 512 window
 }
 
+TEST(InvarianceTest, Gemma3_270M_Int8Weights) {
+  const char* d = std::getenv("PARLEY_SOURCE_DIR");
+  const fs::path path = fs::path(d ? d : ".") / "models" / "gemma-3-270m-q4_k_m.gguf";
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not fetched (scripts/fetch_models.py)";
+  ModelLoadOptions options;
+  options.int8_weights = true;
+  options.threads = 2;
+  auto model = Model::Load(path.string(), nullptr, options);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  TransformerRunner runner(**model, 2);
+  CheckInvariance(&runner, {7, 40, 90, 150, 260, 380, 540, 600}, 4);
+}
+
 }  // namespace
 }  // namespace parley
+

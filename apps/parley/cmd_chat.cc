@@ -12,7 +12,7 @@ namespace parley {
 
 int RunChat(const ChatOptions& opts) {
   auto loaded = LoadModelWithProgress(opts.model.model_path.empty() ? DefaultModelPath()
-                                                                    : opts.model.model_path);
+                                                                    : opts.model.model_path, opts.model);
   if (!loaded.ok()) {
     std::fprintf(stderr, "error: %s\n", loaded.status().message().c_str());
     return 1;

@@ -86,6 +86,24 @@ void AddBenchCommand(CLI::App* app, BenchOptions* bench, BenchOptions* compare, 
                      CLI::App** compare_cmd);
 int RunBench(const BenchOptions& opts, bool compare);
 
+struct PerplexityOptions {
+  ModelOptions model;
+  std::string text_file;
+  int32_t max_chunks = 0;
+  std::string kv_dtype = "f32";
+};
+CLI::App* AddPerplexityCommand(CLI::App* app, PerplexityOptions* opts);
+int RunPerplexity(const PerplexityOptions& opts);
+
+struct BenchModelOptions {
+  ModelOptions model;
+  std::string prompt = "512", gen = "128", depth = "0", streams = "1";
+  int32_t reps = 3;
+  std::string kv_dtype = "f32";
+};
+CLI::App* AddBenchModelCommand(CLI::App* app, BenchModelOptions* opts);
+int RunBenchModel(const BenchModelOptions& opts);
+
 struct InspectOptions {
   std::string path;
 };

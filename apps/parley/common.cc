@@ -20,6 +20,11 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
                   "matrix-product inputs: f32 (exact) or q8 (8-bit blocks with integer dot products, "
                   "as llama.cpp computes; faster)")
       ->check(CLI::IsMember({"f32", "q8"}));
+  cmd->add_option("--weights", opts->weights,
+                  "matrix-product weights: gguf (the file's own types) or int8 (converted at load to int8 rows "
+                  "with a per-row scale; activations quantized per token; integer products, VNNI where present)")
+      ->check(CLI::IsMember({"gguf", "int8"}))
+      ->capture_default_str();
 }
 
 ActivationMode ParseActivationMode(const std::string& name) {
@@ -51,7 +56,7 @@ std::string DefaultModelPath() {
   return "";
 }
 
-StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path) {
+StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path, const ModelOptions& opts) {
   if (path.empty()) {
     return Status::Error("no model given and models/gemma-3-270m-q4_k_m.gguf not found; "
                          "run scripts/fetch_models.py or pass -m FILE");
@@ -71,7 +76,10 @@ StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path) {
     }
   };
   LoadedModel out;
-  PARLEY_ASSIGN_OR_RETURN(out.model, Model::Load(path, progress));
+  ModelLoadOptions load;
+  load.int8_weights = opts.weights == "int8";
+  load.threads = ResolveThreads(opts.threads);
+  PARLEY_ASSIGN_OR_RETURN(out.model, Model::Load(path, progress, load));
   auto tok = Tokenizer::FromGguf(out.model->gguf());
   if (!tok.ok()) return tok.status().WithContext(path);
   out.tokenizer = std::move(tok).value();

@@ -20,6 +20,7 @@ struct ModelOptions {
   int32_t ctx_size = 4096;
   int32_t batch_tokens = 512;
   std::string activations = "f32";  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
+  std::string weights = "gguf";     // "gguf" (the file's types) or "int8" (W8A8, converted at load)
 };
 
 // Adds -m/--model, -t/--threads, -c/--ctx-size, -b/--batch-size to `cmd`.
@@ -36,7 +37,7 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 // Loads model and tokenizer, drawing a progress bar on stderr when it is a terminal.
-StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path);
+StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path, const ModelOptions& opts = {});
 
 int32_t ResolveThreads(int32_t requested);
 ActivationMode ParseActivationMode(const std::string& name);

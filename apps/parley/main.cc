@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
   CLI::App *bench_cmd = nullptr, *compare_cmd = nullptr;
   AddBenchCommand(&app, &bench, &compare, &bench_cmd, &compare_cmd);
 
+  PerplexityOptions perplexity;
+  CLI::App* perplexity_cmd = AddPerplexityCommand(&app, &perplexity);
+
+  BenchModelOptions bench_model;
+  CLI::App* bench_model_cmd = AddBenchModelCommand(&app, &bench_model);
+
   InspectOptions inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "print a GGUF file's metadata and tensors");
   inspect_cmd->add_option("file", inspect.path, "GGUF file")->required();
@@ -49,6 +55,8 @@ int main(int argc, char** argv) {
   if (chat_cmd->parsed()) return RunChat(chat);
   if (serve_cmd->parsed()) return RunServe(serve);
   if (inspect_cmd->parsed()) return RunInspect(inspect);
+  if (perplexity_cmd->parsed()) return RunPerplexity(perplexity);
+  if (bench_model_cmd->parsed()) return RunBenchModel(bench_model);
   if (compare_cmd->parsed()) return RunBench(compare, /*compare=*/true);
   if (bench_cmd->parsed()) return RunBench(bench, /*compare=*/false);
   return 1;

@@ -58,6 +58,18 @@ std::atomic<int>& ActiveLevelSlot() {
 
 }  // namespace
 
+bool CpuHasAvx512Vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return DetectedSimdLevel() == SimdLevel::kAvx512 && __builtin_cpu_supports("avx512vnni");
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
 SimdLevel DetectedSimdLevel() {
   static const SimdLevel detected = Detect();
   return detected;

@@ -14,5 +14,7 @@ SimdLevel ActiveSimdLevel();
 // Not thread-safe against running kernels: call it between forward passes or in tests.
 SimdLevel ForceSimdLevel(SimdLevel level);
 const char* SimdLevelName(SimdLevel level);
+// Whether the CPU has AVX-512 VNNI (the int8 products use it at the AVX-512 level).
+bool CpuHasAvx512Vnni();
 
 }  // namespace parley

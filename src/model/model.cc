@@ -1,8 +1,39 @@
 #include "model/model.h"
 
+#include <algorithm>
+#include <thread>
+
 namespace parley {
 
-StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadProgress& progress) {
+namespace {
+
+// Converts each weight's rows to int8 over `threads` threads (rows split evenly).
+void ConvertToInt8(std::vector<WeightView*> views, int32_t threads, std::vector<std::unique_ptr<Int8Rows>>* store) {
+  for (WeightView* w : views) {
+    auto rows = std::make_unique<Int8Rows>();
+    InitInt8Rows(w->rows, w->cols, rows.get());
+    const int32_t n = std::max(1, threads);
+    std::vector<std::thread> workers;
+    for (int32_t i = 0; i < n; ++i) {
+      const int64_t begin = w->rows * i / n, end = w->rows * (i + 1) / n;
+      workers.emplace_back([w, begin, end, r = rows.get()] { ConvertRowsToInt8(w->type, w->data, w->row_bytes, begin, end, r); });
+    }
+    for (auto& t : workers) t.join();
+    w->i8 = rows.get();
+    store->push_back(std::move(rows));
+  }
+}
+
+}  // namespace
+
+int64_t Model::int8_bytes() const {
+  int64_t total = 0;
+  for (const auto& r : int8_) total += r->bytes();
+  return total;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadProgress& progress,
+                                             const ModelLoadOptions& options) {
   std::unique_ptr<Model> m(new Model());
   PARLEY_ASSIGN_OR_RETURN(m->gguf_, GgufFile::Open(path));
   auto config = ReadModelConfig(*m->gguf_);
@@ -12,6 +43,16 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   if (!weights.ok()) return weights.status().WithContext(path);
   m->weights_ = std::move(weights).value();
   if (progress) PrefaultWeights(*m->gguf_, progress);
+  if (options.int8_weights) {
+    std::vector<WeightView*> views;
+    for (LayerWeights& l : m->weights_.layers) {
+      for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+        if (w->data != nullptr) views.push_back(w);
+      }
+    }
+    views.push_back(&m->weights_.output);
+    ConvertToInt8(std::move(views), options.threads, &m->int8_);
+  }
   return m;
 }
 

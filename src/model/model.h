@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "gguf/gguf.h"
@@ -13,22 +14,34 @@
 
 namespace parley {
 
+struct ModelLoadOptions {
+  // Convert every matrix-product weight (attention, FFN, output head) to int8 rows with a
+  // per-row scale at load (W8A8 products, kernels/int8_matmul.h). The embedding lookup
+  // keeps the file's own type.
+  bool int8_weights = false;
+  int32_t threads = 1;  // for the conversion
+};
+
 class Model {
  public:
   // Opens and validates `path`, reads the config and resolves every weight. When
   // `progress` is set, pages the weights in and reports (bytes done, total).
   static StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
-                                               const LoadProgress& progress = nullptr);
+                                               const LoadProgress& progress = nullptr,
+                                               const ModelLoadOptions& options = {});
 
   const GgufFile& gguf() const { return *gguf_; }
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
+  bool int8_weights() const { return !int8_.empty(); }
+  int64_t int8_bytes() const;
 
  private:
   Model() = default;
   std::unique_ptr<GgufFile> gguf_;
   ModelConfig config_;
   ModelWeights weights_;
+  std::vector<std::unique_ptr<Int8Rows>> int8_;  // the converted weights (int8_weights)
 };
 
 }  // namespace parley

@@ -6,6 +6,7 @@
 
 #include "base/check.h"
 #include "kernels/attention.h"
+#include "kernels/int8_matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 
@@ -27,6 +28,7 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
   struct Span {
     MatMulArgs args;      // f32 path
     MatMulQ8Args q8args;  // int8 path (q8args.xq != nullptr)
+    I8MatMulArgs i8args;  // int8 weights (i8args.w != nullptr)
     int64_t first_chunk, rows_per_chunk, rows;
   };
   PARLEY_CHECK(jobs.size() <= 4) << "MatMuls takes at most 4 jobs";
@@ -52,18 +54,44 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
     PARLEY_CHECK(false) << "more than two activation formats in one MatMuls call";
     return nullptr;
   };
+  // int8 weights: the input quantized once to int8 (dynamic scales per block of kI8Block).
+  const int64_t cols = jobs.begin()->w->cols;
+  bool any_i8 = false;
+  for (const MatMulJob& job : jobs) any_i8 |= job.w->i8 != nullptr;
+  if (any_i8) {
+    const int64_t stride = I8Stride(cols);
+    xi8_.resize(static_cast<size_t>(stride * num_tokens));
+    xi8_scale_.resize(static_cast<size_t>(stride / kI8Block * num_tokens));
+    pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        QuantizeActivationI8(x + t * cols, cols, xi8_.data() + t * stride, stride,
+                             xi8_scale_.data() + t * (stride / kI8Block));
+      }
+    });
+  }
   Span spans[4];
   int num_spans = 0;
   int64_t chunks = 0;
   for (const MatMulJob& job : jobs) {
     const WeightView& w = *job.w;
     const int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
+    if (w.i8 != nullptr) {
+      PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
+      Span sp{};
+      sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};
+      sp.first_chunk = chunks;
+      sp.rows_per_chunk = grain;
+      sp.rows = w.rows;
+      spans[num_spans++] = sp;
+      chunks += (w.rows + grain - 1) / grain;
+      continue;
+    }
     const uint8_t* xq = quantized(w);
     const size_t xq_row_bytes = xq ? RowBytes(ActivationTypeFor(w.type), w.cols) : 0;
     spans[num_spans++] =
         Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
              MatMulQ8Args{w.type, w.data, w.row_bytes, w.cols, xq, xq_row_bytes, job.y, w.rows, num_tokens},
-             chunks, grain, w.rows};
+             I8MatMulArgs{}, chunks, grain, w.rows};
     chunks += (w.rows + grain - 1) / grain;
   }
   pool_->ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
@@ -73,7 +101,9 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       const Span& sp = spans[i];
       const int64_t r0 = (c - sp.first_chunk) * sp.rows_per_chunk;
       const int64_t r1 = std::min(sp.rows, r0 + sp.rows_per_chunk);
-      if (sp.q8args.xq != nullptr) {
+      if (sp.i8args.w != nullptr) {
+        MatMulRowsI8(sp.i8args, r0, r1);
+      } else if (sp.q8args.xq != nullptr) {
         MatMulRowsQ8(sp.q8args, r0, r1);
       } else {
         MatMulRows(sp.args, r0, r1);

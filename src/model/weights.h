@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "kernels/int8_matmul.h"
 #include "kernels/tensor_type.h"
 #include "model/config.h"
 
@@ -23,6 +24,9 @@ struct WeightView {
   int64_t cols = 0;  // ne[0]: the contiguous dimension, = input features
   int64_t rows = 0;  // ne[1]: output features
   size_t row_bytes = 0;
+  // Set when the model was loaded with int8 weights: the products use these rows instead
+  // (owned by the Model).
+  const Int8Rows* i8 = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
   // The tensor as f32 values (norm weights: small, 1-D). REQUIRES rows == 1 or a 1-D tensor.
