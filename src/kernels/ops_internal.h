@@ -12,6 +12,8 @@ void AxpyF32(float a, const float* x, float* y, int64_t n);
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void AddF32(const float* x, float* y, int64_t n);
 void ScaleF32(float* x, float a, int64_t n);
+void GeluTanhMul(float* x, const float* y, int64_t n);
+void SiluMul(float* x, const float* y, int64_t n);
 }  // namespace avx2
 
 namespace avx512 {

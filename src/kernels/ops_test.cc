@@ -77,6 +77,30 @@ TEST(OpsScalarTest, SoftmaxIsStableForLargeInputs) {
   EXPECT_EQ(x[2], 0.0f);
 }
 
+TEST(OpsSimdTest, GatedActivationsHoldAtExtremes) {
+  const std::vector<float> z = {-200.0f, -100.0f, -40.0f, -9.0f, -1e-3f, 0.0f, 1e-30f, 2e-3f, 5.0f, 30.0f, 88.0f, 300.0f};
+  const std::vector<float> one(z.size(), 1.0f);
+  for (SimdLevel level : test::AvailableLevels()) {
+    test::ScopedSimdLevel scoped(level);
+    for (int k = 0; k < 2; ++k) {
+      std::vector<float> got = z, want = z;
+      if (k == 0) {
+        GeluTanhMul(got.data(), one.data(), static_cast<int64_t>(z.size()));
+        scalar::GeluTanhMul(want.data(), one.data(), static_cast<int64_t>(z.size()));
+      } else {
+        SiluMul(got.data(), one.data(), static_cast<int64_t>(z.size()));
+        scalar::SiluMul(want.data(), one.data(), static_cast<int64_t>(z.size()));
+      }
+      for (size_t i = 0; i < z.size(); ++i) {
+        ASSERT_TRUE(std::isfinite(got[i])) << SimdLevelName(level) << " z=" << z[i];
+        // Against the scalar formula, whose 1 + tanh(u) cancels for z < 0: 3e-6 relative, or
+        // 1e-20 absolute where the scalar rounds to 0.
+        ASSERT_NEAR(got[i], want[i], 3e-6f * std::fabs(want[i]) + 1e-20f) << SimdLevelName(level) << " z=" << z[i];
+      }
+    }
+  }
+}
+
 TEST(OpsSimdTest, EveryLevelMatchesScalar) {
   std::mt19937 rng(17);
   for (SimdLevel level : test::AvailableLevels()) {
@@ -120,17 +144,23 @@ TEST(OpsSimdTest, EveryLevelMatchesScalar) {
       RmsNorm(got.data(), b.data(), got.data(), n, 1e-6f);
       for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i]));
 
+      // The gated activations against the formulas in double: SIMD within 4e-6 relative (the
+      // f32 rounding of u, amplified by |2u| through exp).
+      // (The scalar versions are checked against their own formulas in OpsScalarTest.)
+      const double tol = 4e-6;
       got = a;
-      want = a;
       GeluTanhMul(got.data(), b.data(), n);
-      scalar::GeluTanhMul(want.data(), b.data(), n);
-      EXPECT_EQ(got, want);
-
+      for (int64_t i = 0; i < n && level != SimdLevel::kScalar; ++i) {
+        const double z = a[i];
+        const double g = z / (1.0 + std::exp(-2.0 * 0.7978845608 * (z + 0.044715 * z * z * z))) * b[i];
+        ASSERT_NEAR(got[i], g, tol * std::fabs(g) + 1e-20) << "GELU " << i;
+      }
       got = a;
-      want = a;
       SiluMul(got.data(), b.data(), n);
-      scalar::SiluMul(want.data(), b.data(), n);
-      EXPECT_EQ(got, want);
+      for (int64_t i = 0; i < n && level != SimdLevel::kScalar; ++i) {
+        const double g = a[i] / (1.0 + std::exp(-double{a[i]})) * b[i];
+        ASSERT_NEAR(got[i], g, tol * std::fabs(g) + 1e-20) << "SiLU " << i;
+      }
 
       got = a;
       want = a;
