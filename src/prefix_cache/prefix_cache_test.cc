@@ -215,6 +215,33 @@ TEST(PrefixCacheTest, OnlyTheLatestTurnBoundariesKeepTheirWindowPages) {
   ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok());
 }
 
+// Eight 40-token conversations, finished into the cache one after another.
+void FinishConversations(KvCache* kv, PrefixCache* cache, std::vector<std::vector<int32_t>>* convs) {
+  std::mt19937 rng(4);
+  for (int i = 0; i < 8; ++i) {
+    convs->push_back(RandomTokens(rng, 40));
+    Finish(kv, cache, convs->back());
+    ASSERT_TRUE(Integrity(kv, *cache, {}).ok()) << Integrity(kv, *cache, {}).message();
+  }
+}
+
+// Each conversation's next turn resumes all 40 tokens, with the rows it had (int8: within
+// 1% of the row max).
+void ExpectNextTurnsResume(KvCache* kv, PrefixCache* cache, const std::vector<std::vector<int32_t>>& convs,
+                           HostCodec codec) {
+  const float tol = codec == HostCodec::kInt8 ? 0.01f : 0.0f;
+  for (const auto& c : convs) {
+    std::vector<int32_t> next = c;
+    next.push_back(3);
+    SeqKv seq = kv->NewSeq();
+    int32_t n = cache->Match(next, static_cast<int32_t>(next.size()) - 1, &seq);
+    EXPECT_EQ(n, 40);
+    ExpectRows(kv, seq, next, n, tol);
+    ASSERT_TRUE(Integrity(kv, *cache, {&seq}).ok()) << Integrity(kv, *cache, {&seq}).message();
+    kv->Free(&seq);
+  }
+}
+
 class PrefixCacheTierTest : public ::testing::TestWithParam<HostCodec> {};
 
 TEST_P(PrefixCacheTierTest, EvictedPagesSpillAndComeBackByCopy) {
@@ -223,25 +250,10 @@ TEST_P(PrefixCacheTierTest, EvictedPagesSpillAndComeBackByCopy) {
   o.host_bytes = 1 << 20;
   o.host_codec = GetParam();
   PrefixCache cache(kv.get(), o);
-  std::mt19937 rng(4);
   std::vector<std::vector<int32_t>> convs;
-  for (int i = 0; i < 8; ++i) {
-    convs.push_back(RandomTokens(rng, 40));
-    Finish(kv.get(), &cache, convs.back());
-    ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok()) << Integrity(kv.get(), cache, {}).message();
-  }
+  ASSERT_NO_FATAL_FAILURE(FinishConversations(kv.get(), &cache, &convs));
   EXPECT_GT(cache.stats().spilled_pages, 0);
-  const float tol = GetParam() == HostCodec::kInt8 ? 0.01f : 0.0f;  // int8: within 1% of the row max
-  for (const auto& c : convs) {
-    std::vector<int32_t> next = c;
-    next.push_back(3);
-    SeqKv seq = kv->NewSeq();
-    int32_t n = cache.Match(next, static_cast<int32_t>(next.size()) - 1, &seq);
-    EXPECT_EQ(n, 40);
-    ExpectRows(kv.get(), seq, next, n, tol);
-    ASSERT_TRUE(Integrity(kv.get(), cache, {&seq}).ok()) << Integrity(kv.get(), cache, {&seq}).message();
-    kv->Free(&seq);
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectNextTurnsResume(kv.get(), &cache, convs, GetParam()));
   EXPECT_GT(cache.stats().restored_pages, 0);
   EXPECT_GT(cache.stats().hit_tokens_host, 0);
 }
@@ -440,27 +452,12 @@ TEST_P(PrefixCacheTierTest, PagesTheHostTierHasNoRoomForMoveToDiskAndComeBack) {
   o.host_bytes = 512;  // a few pages
   o.host_codec = GetParam();
   PrefixCache cache(kv.get(), o, TestDisk("tiers", 1 << 20));
-  std::mt19937 rng(4);
   std::vector<std::vector<int32_t>> convs;
-  for (int i = 0; i < 8; ++i) {
-    convs.push_back(RandomTokens(rng, 40));
-    Finish(kv.get(), &cache, convs.back());
-    ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok()) << Integrity(kv.get(), cache, {}).message();
-  }
+  ASSERT_NO_FATAL_FAILURE(FinishConversations(kv.get(), &cache, &convs));
   EXPECT_GT(cache.stats().disk_written_pages, 0);
   EXPECT_GT(cache.disk()->num_pages(), 0);
   EXPECT_LE(cache.host()->bytes_used(), 512);
-  const float tol = GetParam() == HostCodec::kInt8 ? 0.01f : 0.0f;
-  for (const auto& c : convs) {
-    std::vector<int32_t> next = c;
-    next.push_back(3);
-    SeqKv seq = kv->NewSeq();
-    int32_t n = cache.Match(next, static_cast<int32_t>(next.size()) - 1, &seq);
-    EXPECT_EQ(n, 40);
-    ExpectRows(kv.get(), seq, next, n, tol);
-    ASSERT_TRUE(Integrity(kv.get(), cache, {&seq}).ok()) << Integrity(kv.get(), cache, {&seq}).message();
-    kv->Free(&seq);
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectNextTurnsResume(kv.get(), &cache, convs, GetParam()));
   EXPECT_GT(cache.stats().disk_restored_pages, 0);
   EXPECT_GT(cache.stats().hit_tokens_disk, 0);
   EXPECT_EQ(cache.stats().disk_read_errors, 0);
