@@ -61,6 +61,10 @@ bool PrefixCache::Has(const Node* n, int32_t g) const {
   return n->page[g] >= 0 || n->host[g] >= 0 || n->disk[g] >= 0;
 }
 
+bool PrefixCache::Older(const Node* a, const Node* b) {
+  return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
+}
+
 bool PrefixCache::Pinned(const Node* n) const {
   if (n->busy) return true;
   for (int32_t g = 0; g < kv_->num_groups(); ++g) {
@@ -381,7 +385,7 @@ bool PrefixCache::Restore(Node* n, int32_t g, int32_t p, bool* from_disk) {
 
 int64_t PrefixCache::PutDisk(std::span<const uint8_t> blob) {
   int64_t id = disk_->Put(blob);
-  while (id < 0 && disk_->bytes_used() + static_cast<int64_t>(blob.size()) > disk_->budget_bytes() && DropDiskLeaf()) {
+  while (id < 0 && disk_->bytes_used() + static_cast<int64_t>(blob.size()) > disk_->budget_bytes() && DropLeaf(/*disk=*/true)) {
     id = disk_->Put(blob);
   }
   if (id >= 0) ++stats_.disk_written_pages;
@@ -414,7 +418,7 @@ void PrefixCache::RemoveNode(Node* n) {
 }
 
 bool PrefixCache::FreeHost() {
-  if (disk_ == nullptr) return DropHostLeaf();
+  if (disk_ == nullptr) return DropLeaf(/*disk=*/false);
   // Move the host copies of the least recently used nodes (deepest first among equals) to
   // disk, a batch per scan of the tree.
   constexpr size_t kBatch = 32;
@@ -430,9 +434,7 @@ bool PrefixCache::FreeHost() {
   }
   if (victims.empty()) return false;
   const size_t take = std::min(victims.size(), kBatch);
-  std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), [](const Node* a, const Node* b) {
-    return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
-  });
+  std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
   for (size_t i = 0; i < take; ++i) {
     Node* n = victims[i];
     n->busy = true;  // PutDisk may drop disk leaves: not this one
@@ -458,35 +460,17 @@ bool PrefixCache::FreeHost() {
   return true;
 }
 
-bool PrefixCache::DropHostLeaf() {
+bool PrefixCache::DropLeaf(bool disk) {
   Node* victim = nullptr;
   for (auto& [key, node] : nodes_) {
     Node* n = node.get();
     if (n->num_children != 0 || n->busy) continue;
-    bool resident = false, hosted = false;
+    bool above = false, here = false;  // a copy in a higher tier; one in the tier to free
     for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      resident |= n->page[g] >= 0;
-      hosted |= n->host[g] >= 0;
+      above |= n->page[g] >= 0 || (disk && n->host[g] >= 0);
+      here |= (disk ? n->disk[g] : n->host[g]) >= 0;
     }
-    if (resident || !hosted) continue;
-    if (victim == nullptr || n->last_use < victim->last_use) victim = n;
-  }
-  if (victim == nullptr) return false;
-  RemoveNode(victim);
-  return true;
-}
-
-bool PrefixCache::DropDiskLeaf() {
-  Node* victim = nullptr;
-  for (auto& [key, node] : nodes_) {
-    Node* n = node.get();
-    if (n->num_children != 0 || n->busy) continue;
-    bool above = false, on_disk = false;
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      above |= n->page[g] >= 0 || n->host[g] >= 0;
-      on_disk |= n->disk[g] >= 0;
-    }
-    if (above || !on_disk) continue;
+    if (above || !here) continue;
     if (victim == nullptr || n->last_use < victim->last_use) victim = n;
   }
   if (victim == nullptr) return false;
@@ -497,9 +481,6 @@ bool PrefixCache::DropDiskLeaf() {
 int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
   PagePool& pool = kv_->pool(g);
   auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
-  auto older = [](const Node* a, const Node* b) {
-    return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
-  };
   int32_t done = 0;
   // 1. Window pages no recent turn-boundary resume needs: dropped, not spilled.
   if (kv_->layout().groups()[g].window != 0) {
@@ -508,7 +489,7 @@ int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
       if (!node->keep_window && evictable(node.get())) victims.push_back(node.get());
     }
     const size_t take = std::min<size_t>(victims.size(), count);
-    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), older);
+    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
     for (size_t i = 0; i < take; ++i) {
       EvictPage(victims[i], g, /*spill=*/false);
       ++done;
@@ -522,7 +503,7 @@ int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
   for (auto& [key, node] : nodes_) {
     if (node->page[g] >= 0 && node->parent != nullptr) ++resident_children[node->parent];
   }
-  auto later = [&](const Node* a, const Node* b) { return older(b, a); };  // min-heap on age
+  auto later = [](const Node* a, const Node* b) { return Older(b, a); };  // min-heap on age
   std::vector<Node*> heap;
   for (auto& [key, node] : nodes_) {
     if (evictable(node.get()) && !resident_children.count(node.get())) heap.push_back(node.get());

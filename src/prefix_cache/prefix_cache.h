@@ -151,8 +151,11 @@ class PrefixCache {
   // Frees host bytes: with a disk tier, moves the least recently used host pages there;
   // otherwise drops the least recently used host-only leaf. False if nothing was freed.
   bool FreeHost();
-  bool DropHostLeaf();
-  bool DropDiskLeaf();
+  // Removes the least recently used leaf whose lowest copies are in the host tier (or, with
+  // `disk`, the disk tier) and nowhere higher; false if there is none.
+  bool DropLeaf(bool disk);
+  // Eviction order: least recently used first, deepest first among equals.
+  static bool Older(const Node* a, const Node* b);
   bool Pinned(const Node* n) const;
 
   KvCache* kv_;
