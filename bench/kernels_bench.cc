@@ -6,7 +6,7 @@
 //   (256: L2-resident, compute-bound; 65536: from L3/DRAM).
 //   BM_MatMulLayer/<type>/<tokens>/<level>: one layer matrix (see below).
 //   BM_MatMulHead/<tokens>/<level>: the Gemma 3 tied output head, Q8_0 [262144, 640].
-//   BM_MatMulHeadInt8/<tokens>: the same head as int8 rows (--weights int8).
+//   BM_MatMulHeadInt8/<tokens>: the same head as packed int8 panels (--weights int8; AMX from 16 tokens).
 //   BM_ReadBandwidth/threads:N: memory read bandwidth over 1 GiB (the roofline's ceiling).
 #include <benchmark/benchmark.h>
 
@@ -154,15 +154,15 @@ BENCHMARK(BM_MatMulHead)
 void BM_MatMulHeadInt8(benchmark::State& state) {
   const int64_t num_tokens = state.range(0);
   constexpr int64_t kN = 640, kRows = 262144;
-  static const Int8Rows w = [] {
+  static const Int8Matrix w = [] {
     const std::vector<uint8_t> q = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
-    Int8Rows r;
-    InitInt8Rows(kRows, kN, &r);
+    Int8Matrix r;
+    InitInt8Matrix(kRows, kN, &r);
     ConvertRowsToInt8(TensorType::kQ8_0, q.data(), RowBytes(TensorType::kQ8_0, kN), 0, kRows, &r);
     return r;
   }();
   const std::vector<float> x = Activations(kN * num_tokens);
-  std::vector<int8_t> xq(w.stride * num_tokens);
+  std::vector<uint8_t> xq(w.stride * num_tokens);
   const int64_t blocks = w.stride / kI8Block;
   std::vector<float> xs(num_tokens * blocks);
   for (int64_t t = 0; t < num_tokens; ++t) {
@@ -174,12 +174,14 @@ void BM_MatMulHeadInt8(benchmark::State& state) {
     MatMulRowsI8(args, 0, kRows);
     benchmark::ClobberMemory();
   }
-  state.SetLabel(Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
+  state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx"
+                 : Int8UsesVnni()                   ? "vnni"
+                                                    : SimdLevelName(ActiveSimdLevel()));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.q.size()));
   state.counters["GOP/s"] = benchmark::Counter(2.0 * kN * kRows * num_tokens * state.iterations(),
                                                benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
 }
-BENCHMARK(BM_MatMulHeadInt8)->Arg(1)->Arg(8)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulHeadInt8)->Arg(1)->Arg(8)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):
 // bytes/s is the read bandwidth a memory-bound decode step can draw on.

@@ -8,6 +8,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace parley {
 namespace {
 
@@ -65,6 +71,25 @@ bool CpuHasAvx512Vnni() {
     return DetectedSimdLevel() == SimdLevel::kAvx512 && __builtin_cpu_supports("avx512vnni");
   }();
   return vnni;
+#else
+  return false;
+#endif
+}
+
+bool CpuHasAmxInt8() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = [] {
+    if (DetectedSimdLevel() != SimdLevel::kAvx512) return false;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    const bool tile = (edx >> 24) & 1, int8 = (edx >> 25) & 1;
+    if (!tile || !int8) return false;
+    // Linux hands out the 8 KiB tile state only on request (ARCH_REQ_XCOMP_PERM for
+    // XFEATURE_XTILEDATA); without it the first tile instruction faults.
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return amx;
 #else
   return false;
 #endif

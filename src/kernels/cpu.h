@@ -16,5 +16,8 @@ SimdLevel ForceSimdLevel(SimdLevel level);
 const char* SimdLevelName(SimdLevel level);
 // Whether the CPU has AVX-512 VNNI (the int8 products use it at the AVX-512 level).
 bool CpuHasAvx512Vnni();
+// Whether the CPU has AMX tiles with int8 products and the kernel lets this process use
+// them (on Linux the tile state is requested once with arch_prctl).
+bool CpuHasAmxInt8();
 
 }  // namespace parley

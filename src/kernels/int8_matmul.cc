@@ -1,8 +1,11 @@
-// The W8A8 product's scalar reference, conversions, and dispatch (int8_matmul.h).
+// The W8A8 product's scalar reference, conversions, packing and dispatch (int8_matmul.h).
 #include "kernels/int8_matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -25,59 +28,118 @@ float QuantizeRowI8(const float* x, int64_t cols, int8_t* q, int64_t stride) {
   return scale;
 }
 
-void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales) {
+namespace scalar {
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
+  int8_t block[kI8Block];
   for (int64_t b = 0; b * kI8Block < stride; ++b) {
     const int64_t begin = b * kI8Block;
     const int64_t n = std::max<int64_t>(0, std::min(cols - begin, kI8Block));
-    scales[b] = QuantizeRowI8(x + begin, n, q + begin, kI8Block);
+    scales[b] = QuantizeRowI8(x + begin, n, block, kI8Block);
+    for (int64_t i = 0; i < kI8Block; ++i) q[begin + i] = static_cast<uint8_t>(block[i] + 128);
   }
 }
+}  // namespace scalar
 
-void InitInt8Rows(int64_t rows, int64_t cols, Int8Rows* out) {
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
+  if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::QuantizeActivationI8(x, cols, q, stride, scales);
+  scalar::QuantizeActivationI8(x, cols, q, stride, scales);
+}
+
+void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out) {
   out->rows = rows;
   out->cols = cols;
   out->stride = I8Stride(cols);
-  out->q.assign(static_cast<size_t>(rows * out->stride), 0);
-  out->scale.assign(rows, 0.0f);
+  out->panels = (rows + kI8Panel - 1) / kI8Panel;
+  out->q.assign(static_cast<size_t>(out->panels * out->blocks() * kI8TileBytes), 0);
+  out->bias.assign(static_cast<size_t>(out->panels * out->blocks() * kI8Panel), 0);
+  out->scale.assign(static_cast<size_t>(out->panels * kI8Panel), 0.0f);
+}
+
+void SetInt8Row(int64_t r, const int8_t* q, float scale, Int8Matrix* out) {
+  const int64_t p = r / kI8Panel, lane = r % kI8Panel;
+  for (int64_t b = 0; b < out->blocks(); ++b) {
+    int32_t sum = 0;
+    for (int64_t i = b * kI8Block; i < (b + 1) * kI8Block; ++i) {
+      out->q[out->index(r, i)] = q[i];
+      sum += q[i];
+    }
+    out->bias[static_cast<size_t>((p * out->blocks() + b) * kI8Panel + lane)] = 128 * sum;
+  }
+  out->scale[static_cast<size_t>(r)] = scale;
 }
 
 void ConvertRowsToInt8(TensorType type, const uint8_t* data, size_t row_bytes, int64_t row_begin, int64_t row_end,
-                       Int8Rows* out) {
+                       Int8Matrix* out) {
   std::vector<float> row(out->cols);
+  std::vector<int8_t> q(out->stride);
   for (int64_t r = row_begin; r < row_end; ++r) {
     DequantizeRow(type, data + r * row_bytes, row.data(), out->cols);
-    int8_t* q = out->q.data() + r * out->stride;
-    out->scale[r] = QuantizeRowI8(row.data(), out->cols, q, out->stride);
+    const float scale = QuantizeRowI8(row.data(), out->cols, q.data(), out->stride);
+    SetInt8Row(r, q.data(), scale, out);
   }
 }
 
 namespace scalar {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  const Int8Rows& w = *a.w;
-  const int64_t blocks = w.stride / kI8Block;
+  const Int8Matrix& w = *a.w;
+  const int64_t blocks = w.blocks();
   for (int64_t t = 0; t < a.num_tokens; ++t) {
-    const int8_t* x = a.x + t * a.x_stride;
+    const uint8_t* x = a.x + t * a.x_stride;
     const float* xs = a.x_scale + t * (a.x_stride / kI8Block);
     for (int64_t r = row_begin; r < row_end; ++r) {
-      const int8_t* q = w.q.data() + r * w.stride;
-      float lane[16] = {};
+      float acc = 0.0f;
       for (int64_t b = 0; b < blocks; ++b) {
-        int32_t sums[16] = {};
+        int32_t s = 0;
         for (int64_t i = b * kI8Block; i < (b + 1) * kI8Block; ++i) {
-          sums[(i % 64) / 4] += static_cast<int32_t>(q[i]) * x[i];
+          s += static_cast<int32_t>(w.at(r, i)) * (static_cast<int32_t>(x[i]) - 128);
         }
-        for (int j = 0; j < 16; ++j) lane[j] = std::fma(static_cast<float>(sums[j]), xs[b], lane[j]);
+        acc = std::fma(static_cast<float>(s), xs[b], acc);
       }
-      a.y[t * a.y_stride + r] = SumLanes16(lane) * w.scale[r];
+      a.y[t * a.y_stride + r] = acc * w.scale[static_cast<size_t>(r)];
     }
   }
 }
 }  // namespace scalar
 
+namespace {
+
+std::atomic<bool>& AmxAllowed() {
+  static std::atomic<bool> allowed{[] {
+    const char* env = std::getenv("PARLEY_AMX");
+    return env == nullptr || (std::strcmp(env, "off") != 0 && std::strcmp(env, "0") != 0);
+  }()};
+  return allowed;
+}
+
+bool AmxWorks() {
+  static const bool works = CpuHasAmxInt8() && CpuHasAvx512Vnni() && amx::TileConfigRoundTrips();
+  return works;
+}
+
+}  // namespace
+
 bool Int8UsesVnni() { return ActiveSimdLevel() == SimdLevel::kAvx512 && CpuHasAvx512Vnni(); }
 
+bool Int8UsesAmx() { return Int8UsesVnni() && AmxAllowed().load(std::memory_order_relaxed) && AmxWorks(); }
+
+bool AllowInt8Amx(bool allow) { return AmxAllowed().exchange(allow); }
+
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  if (Int8UsesVnni()) return vnni::MatMulRowsI8(a, row_begin, row_end);
+  if (Int8UsesVnni()) {
+    I8MatMulArgs rest = a;
+    if (a.num_tokens >= 16 && Int8UsesAmx()) {
+      const int64_t tiled = a.num_tokens / 16 * 16;
+      I8MatMulArgs head = a;
+      head.num_tokens = tiled;
+      amx::MatMulRowsI8(head, row_begin, row_end);
+      rest.x += tiled * a.x_stride;
+      rest.x_scale += tiled * (a.x_stride / kI8Block);
+      rest.y += tiled * a.y_stride;
+      rest.num_tokens -= tiled;
+      if (rest.num_tokens == 0) return;
+    }
+    return vnni::MatMulRowsI8(rest, row_begin, row_end);
+  }
   if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::MatMulRowsI8(a, row_begin, row_end);
   scalar::MatMulRowsI8(a, row_begin, row_end);
 }

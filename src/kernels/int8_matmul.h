@@ -1,15 +1,24 @@
 // W8A8 matrix products (`--weights int8`, Character.AI's int8 path): weights are int8 per
 // output row with one f32 scale (max |w| / 127, symmetric); activations are int8 with one
 // dynamic f32 scale per block of kI8Block values of a token (per-token scales lose 3-5% of
-// perplexity to the outlier channels of these models; blocks of 128 keep it within 1%).
+// perplexity to the outlier channels of these models; blocks of 64 keep it within ~1%).
 //
-// The product: for each block b, 16 lanes each hold an exact int32 sum of 4-byte groups of
-// w * x; each lane is scaled by the block's activation scale into a float lane with one
-// fused multiply-add per block; the 16 lanes are summed in a fixed tree (lane j + lane
-// j+8, then j + j+4, j + j+2, j + j+1) and the sum is multiplied by the row's scale. Every
-// SIMD level (AVX-512 VNNI, AVX2, scalar) computes exactly these operations, so products
-// are bit-identical across levels and do not depend on the batch. Rows and activations are
-// padded with zeros to a multiple of kI8Block values. Stateless; thread-safe.
+// The product, for token t and row r:
+//   S_b  = sum over block b of w[r][i] * x[t][i]        (exact int32)
+//   acc  = 0; for b in order: acc = fma(float(S_b), x_scale[t][b], acc)
+//   y    = acc * w_scale[r]
+// Every level (AMX tiles, AVX-512 VNNI, AVX2, scalar) computes exactly these operations, so
+// products are bit-identical across levels and do not depend on the batch or on how many
+// tokens take the AMX path.
+//
+// Weights are packed at load for the integer units: rows in panels of kI8Panel (16), and
+// each panel's block b is a 1,024-byte tile of 16 lines, line g holding bytes [4g, 4g + 4)
+// of the block for each of the 16 rows. That tile is an AMX B operand as it stands, and a
+// line is one AVX-512 vector of 16 row lanes for VNNI. The integer units multiply unsigned
+// by signed bytes, so activations are stored biased (x + 128, as uint8) and each panel
+// block keeps 128 * (sum of its row's weights), the bias to take back out.
+// Rows and activations are padded with zeros to a multiple of kI8Block values. Stateless;
+// thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,32 +28,56 @@
 
 namespace parley {
 
-constexpr int64_t kI8Block = 64;  // activation values per scale; a multiple of 64
+constexpr int64_t kI8Block = 64;  // activation values per scale: one tile line of 4 x 16 bytes
+constexpr int64_t kI8Panel = 16;  // rows per packed panel
+constexpr int64_t kI8TileBytes = kI8Block * kI8Panel;
 inline int64_t I8Stride(int64_t cols) { return (cols + kI8Block - 1) / kI8Block * kI8Block; }
 
-// One weight matrix converted to int8 rows.
-struct Int8Rows {
-  int64_t rows = 0, cols = 0, stride = 0;  // stride: I8Stride(cols)
-  std::vector<int8_t> q;                   // [rows][stride]
-  std::vector<float> scale;                // [rows]
-  int64_t bytes() const { return static_cast<int64_t>(q.size() + scale.size() * 4); }
+// One weight matrix converted to packed int8 panels.
+struct Int8Matrix {
+  int64_t rows = 0, cols = 0;
+  int64_t stride = 0;  // I8Stride(cols)
+  int64_t panels = 0;  // ceil(rows / kI8Panel); rows past `rows` are zero
+  std::vector<int8_t> q;      // [panels][blocks][16 lines][16 rows][4]
+  std::vector<int32_t> bias;  // [panels][blocks][16 rows]: 128 * sum of the row's block
+  std::vector<float> scale;   // [panels * 16]
+
+  int64_t blocks() const { return stride / kI8Block; }
+  const int8_t* tile(int64_t panel, int64_t block) const {
+    return q.data() + (panel * blocks() + block) * kI8TileBytes;
+  }
+  const int32_t* tile_bias(int64_t panel, int64_t block) const {
+    return bias.data() + (panel * blocks() + block) * kI8Panel;
+  }
+  // Where weight (r, i) lives in q.
+  size_t index(int64_t r, int64_t i) const {
+    const int64_t b = i / kI8Block, g = (i % kI8Block) / 4;
+    return static_cast<size_t>(((r / kI8Panel * blocks() + b) * 16 + g) * 64 + (r % kI8Panel) * 4 + i % 4);
+  }
+  int8_t at(int64_t r, int64_t i) const { return q[index(r, i)]; }
+  int64_t bytes() const { return static_cast<int64_t>(q.size() + bias.size() * 4 + scale.size() * 4); }
 };
 
 // Quantizes `cols` values to int8 with a symmetric scale (max |x| / 127; 0 for an all-zero
 // row), rounding half away from zero; the tail up to `stride` is zeroed. Returns the scale.
 float QuantizeRowI8(const float* x, int64_t cols, int8_t* q, int64_t stride);
-// The same per block of kI8Block values: scales[stride / kI8Block].
-void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
+// An activation row for the product: per block of kI8Block values, the int8 values biased
+// by 128 (stored as uint8; the zero padding is stored as 128) and the block's scale in
+// scales[stride / kI8Block].
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
 
+// Sizes `out` for a rows x cols matrix (all zero).
+void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out);
+// Stores row r (stride values, from QuantizeRowI8) and its scale into the panels.
+void SetInt8Row(int64_t r, const int8_t* q, float scale, Int8Matrix* out);
 // Converts rows [row_begin, row_end) of a GGUF weight (`type`, rows `row_bytes` apart) into
-// `out`, which must be sized already (InitInt8Rows).
-void InitInt8Rows(int64_t rows, int64_t cols, Int8Rows* out);
+// `out` (InitInt8Matrix first). Different row ranges may be converted concurrently.
 void ConvertRowsToInt8(TensorType type, const uint8_t* data, size_t row_bytes, int64_t row_begin, int64_t row_end,
-                       Int8Rows* out);
+                       Int8Matrix* out);
 
 struct I8MatMulArgs {
-  const Int8Rows* w = nullptr;
-  const int8_t* x = nullptr;  // [num_tokens][x_stride], x_stride >= w->stride, zero padded
+  const Int8Matrix* w = nullptr;
+  const uint8_t* x = nullptr;  // [num_tokens][x_stride] biased int8, x_stride >= w->stride
   int64_t x_stride = 0;
   const float* x_scale = nullptr;  // [num_tokens][x_stride / kI8Block]
   float* y = nullptr;              // [num_tokens][y_stride]
@@ -52,23 +85,22 @@ struct I8MatMulArgs {
   int64_t num_tokens = 0;
 };
 
-// Rows [row_begin, row_end) of y for every token.
+// Rows [row_begin, row_end) of y for every token. REQUIRES: row_begin a multiple of
+// kI8Panel, row_end a multiple of it or w->rows.
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 
 namespace scalar {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
 }  // namespace scalar
 
 // Whether the AVX-512 level runs the VNNI kernel here (else AVX2's).
 bool Int8UsesVnni();
-
-// The fixed summation tree over 16 lanes (see above), shared by every level's kernel.
-inline float SumLanes16(const float* lane) {
-  float s8[8], s4[4];
-  for (int j = 0; j < 8; ++j) s8[j] = lane[j] + lane[j + 8];
-  for (int j = 0; j < 4; ++j) s4[j] = s8[j] + s8[j + 4];
-  const float s2a = s4[0] + s4[2], s2b = s4[1] + s4[3];
-  return s2a + s2b;
-}
+// Whether groups of 16 tokens run on AMX tiles here: the CPU has AMX-INT8, the kernel
+// granted the tile state, a tile configuration reads back as written, and AMX is allowed
+// (PARLEY_AMX=off in the environment or AllowInt8Amx(false) turn it off).
+bool Int8UsesAmx();
+// Allows or forbids the AMX path (tests, benchmarks). Returns the previous setting.
+bool AllowInt8Amx(bool allow);
 
 }  // namespace parley

@@ -1,84 +1,101 @@
-// AVX2 W8A8 product (int8_matmul.h): maddubs on |w| and x with w's sign (both within 127,
-// so the 16-bit pair sums cannot saturate), madd to int32 lanes of 4-byte groups; a 64-byte
-// chunk is two vectors, lanes 0-7 and 8-15. Per block of kI8Block values the lanes are
-// converted and scaled into float lanes with one FMA. Tiles of 2 rows x 2 tokens (8 int32
-// and 8 float accumulators). Compiled only with the AVX2 flags; templates in an anonymous
-// namespace (no weak symbols, see avx2_decode_inl.h). Reentrant.
+// AVX2 W8A8 product (int8_matmul.h). Half a packed tile line is one vector of 8 row lanes
+// x 4 bytes. maddubs on |w| and the token's 4 activation bytes (unbiased, broadcast) with
+// w's sign cannot saturate (each pair is at most 2 x 127 x 127), and madd with ones sums
+// each row's 4 products into its int32 lane: the exact block sums, with no bias to remove.
+// Tiles of one panel x 2 tokens. Compiled only with the AVX2 flags; templates in an
+// anonymous namespace (no weak symbols, see avx2_decode_inl.h). Reentrant.
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/int8_matmul_internal.h"
 
 namespace parley::avx2 {
 namespace {
 
-// SumLanes16 of lanes 0-7 (lo) and 8-15 (hi).
-inline float SumLanes(__m256 lo, __m256 hi) {
-  const __m256 s8 = _mm256_add_ps(lo, hi);
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+inline __m256i Broadcast4Unbiased(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_xor_si256(_mm256_set1_epi32(v), _mm256_set1_epi8(static_cast<char>(0x80)));
 }
 
-template <int NR, int NT>
-void Tile(const I8MatMulArgs& a, int64_t r, int64_t t) {
-  const Int8Rows& w = *a.w;
-  const int64_t blocks = w.stride / kI8Block;
+template <int NT>
+void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  const int64_t blocks = w.blocks();
   const int64_t xs_stride = a.x_stride / kI8Block;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NR][NT][2];
-  for (int i = 0; i < NR; ++i) {
-    for (int j = 0; j < NT; ++j) acc[i][j][0] = acc[i][j][1] = _mm256_setzero_ps();
-  }
-  const int8_t* wr = w.q.data() + r * w.stride;
-  const int8_t* xt = a.x + t * a.x_stride;
+  __m256 acc[NT][2];
+  for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
-    __m256i sums[NR][NT][2];
-    for (int i = 0; i < NR; ++i) {
-      for (int j = 0; j < NT; ++j) sums[i][j][0] = sums[i][j][1] = _mm256_setzero_si256();
-    }
-    for (int64_t c = b * kI8Block; c < (b + 1) * kI8Block; c += 64) {
+    __m256i dp[NT][2];
+    for (int j = 0; j < NT; ++j) dp[j][0] = dp[j][1] = _mm256_setzero_si256();
+    const int8_t* wt = w.tile(p, b);
+    const uint8_t* xb = a.x + t * a.x_stride + b * kI8Block;
+    for (int g = 0; g < 16; ++g) {
       for (int h = 0; h < 2; ++h) {
-        for (int i = 0; i < NR; ++i) {
-          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i * w.stride + c + 32 * h));
-          const __m256i aw = _mm256_sign_epi8(wv, wv);
-          for (int j = 0; j < NT; ++j) {
-            const __m256i xv =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt + j * a.x_stride + c + 32 * h));
-            const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
-            sums[i][j][h] = _mm256_add_epi32(sums[i][j][h], _mm256_madd_epi16(p16, ones));
-          }
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + g * 64 + h * 32));
+        const __m256i aw = _mm256_sign_epi8(wv, wv);
+        for (int j = 0; j < NT; ++j) {
+          const __m256i xv = _mm256_sign_epi8(Broadcast4Unbiased(xb + j * a.x_stride + 4 * g), wv);
+          dp[j][h] = _mm256_add_epi32(dp[j][h], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
         }
       }
     }
     for (int j = 0; j < NT; ++j) {
       const __m256 xs = _mm256_set1_ps(a.x_scale[(t + j) * xs_stride + b]);
-      for (int i = 0; i < NR; ++i) {
-        for (int h = 0; h < 2; ++h) acc[i][j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i][j][h]), xs, acc[i][j][h]);
-      }
+      for (int h = 0; h < 2; ++h) acc[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp[j][h]), xs, acc[j][h]);
     }
   }
-  for (int i = 0; i < NR; ++i) {
-    for (int j = 0; j < NT; ++j) {
-      a.y[(t + j) * a.y_stride + r + i] = SumLanes(acc[i][j][0], acc[i][j][1]) * w.scale[r + i];
-    }
+  const int64_t r = p * kI8Panel;
+  float out[16];
+  for (int j = 0; j < NT; ++j) {
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(acc[j][h], _mm256_loadu_ps(w.scale.data() + r + 8 * h)));
+    const int64_t n = row_end - r < 16 ? row_end - r : 16;
+    std::memcpy(a.y + (t + j) * a.y_stride + r, out, sizeof(float) * static_cast<size_t>(n));
   }
-}
-
-template <int NR>
-void RowTile(const I8MatMulArgs& a, int64_t r) {
-  int64_t t = 0;
-  for (; t + 2 <= a.num_tokens; t += 2) Tile<NR, 2>(a, r, t);
-  if (t < a.num_tokens) Tile<NR, 1>(a, r, t);
 }
 
 }  // namespace
 
+// The scalar QuantizeActivationI8's operations on 8 lanes: the same max, the same
+// x * (127 / amax), + or - 0.5 and truncation, so the bytes are identical.
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), bias = _mm256_set1_epi32(128);
+  for (int64_t b = 0; b * kI8Block < stride; ++b) {
+    const int64_t begin = b * kI8Block;
+    const int64_t n = cols - begin >= kI8Block ? kI8Block : (cols > begin ? cols - begin : 0);
+    float v[kI8Block] = {};
+    std::memcpy(v, x + begin, sizeof(float) * static_cast<size_t>(n));
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < kI8Block; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(v + i), abs_mask));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float amax = _mm_cvtss_f32(m4);
+    scales[b] = amax / 127.0f;
+    const __m256 inv = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    for (int i = 0; i < kI8Block; i += 8) {
+      const __m256 s = _mm256_mul_ps(_mm256_loadu_ps(v + i), inv);
+      const __m256 r = _mm256_add_ps(s, _mm256_or_ps(half, _mm256_andnot_ps(abs_mask, s)));  // s +- 0.5
+      __m256i k = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(r), lo), hi);
+      k = _mm256_add_epi32(k, bias);  // 1..255
+      const __m128i k16 = _mm_packus_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + begin + i), _mm_packus_epi16(k16, k16));
+    }
+  }
+}
+
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  int64_t r = row_begin;
-  for (; r + 2 <= row_end; r += 2) RowTile<2>(a, r);
-  if (r < row_end) RowTile<1>(a, r);
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  for (int64_t p = row_begin / kI8Panel; p < p_end; ++p) {
+    int64_t t = 0;
+    for (; t + 2 <= a.num_tokens; t += 2) Tile<2>(a, p, t, row_end);
+    if (t < a.num_tokens) Tile<1>(a, p, t, row_end);
+  }
 }
 
 }  // namespace parley::avx2

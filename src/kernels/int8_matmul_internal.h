@@ -9,8 +9,16 @@
 namespace parley {
 namespace avx2 {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
+void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
 }  // namespace avx2
 namespace vnni {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 }  // namespace vnni
+namespace amx {
+// REQUIRES: a.num_tokens a multiple of 16, and Int8UsesAmx().
+void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
+// Loads the kernel's tile configuration, reads it back and releases the tiles: true when
+// the configuration the CPU holds is the one written. REQUIRES: CpuHasAmxInt8().
+bool TileConfigRoundTrips();
+}  // namespace amx
 }  // namespace parley

@@ -1,12 +1,15 @@
-// The W8A8 product: every SIMD level bit-identical to the scalar reference (exact integer
-// lanes, then the same FMAs and summation tree), quantization within half a step, weight
-// conversion from GGUF types, and the product close to the f32 one it stands for.
+// The W8A8 product: every SIMD level and the AMX tiles bit-identical to the scalar reference
+// (exact integer block sums, then the same FMAs), the packing and bias against a product in
+// double, quantization within half a step, weight conversion from GGUF types, and the
+// product close to the f32 one it stands for.
 #include "kernels/int8_matmul.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -46,8 +49,8 @@ TEST(Int8MatMulTest, QuantizeRowIsWithinHalfAStepAndPadsWithZeros) {
 
 // A matrix of random int8 rows (the extremes included) and activations.
 struct Problem {
-  Int8Rows w;
-  std::vector<int8_t> x;
+  Int8Matrix w;
+  std::vector<uint8_t> x;  // biased by 128
   std::vector<float> x_scale;
   int64_t tokens;
 };
@@ -55,21 +58,66 @@ struct Problem {
 Problem MakeProblem(int64_t rows, int64_t cols, int64_t tokens, std::mt19937& rng) {
   Problem p;
   p.tokens = tokens;
-  InitInt8Rows(rows, cols, &p.w);
+  InitInt8Matrix(rows, cols, &p.w);
   std::uniform_int_distribution<int> v(-127, 127);
+  std::vector<int8_t> row(p.w.stride, 0);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t i = 0; i < cols; ++i) {
-      p.w.q[r * p.w.stride + i] = static_cast<int8_t>(i % 17 == 0 ? (r % 2 ? 127 : -127) : v(rng));
-    }
-    p.w.scale[r] = 0.01f + 0.001f * static_cast<float>(r);
+    for (int64_t i = 0; i < cols; ++i) row[i] = static_cast<int8_t>(i % 17 == 0 ? (r % 2 ? 127 : -127) : v(rng));
+    SetInt8Row(r, row.data(), 0.01f + 0.001f * static_cast<float>(r), &p.w);
   }
-  p.x.assign(tokens * p.w.stride, 0);
+  p.x.assign(tokens * p.w.stride, 128);
   std::uniform_real_distribution<float> scale(0.001f, 2.0f);
   for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i) p.x[t * p.w.stride + i] = static_cast<int8_t>(i % 13 == 0 ? -127 : v(rng));
+    for (int64_t i = 0; i < cols; ++i) p.x[t * p.w.stride + i] = static_cast<uint8_t>(128 + (i % 13 == 0 ? -127 : v(rng)));
     for (int64_t b = 0; b < p.w.stride / kI8Block; ++b) p.x_scale.push_back(scale(rng));
   }
   return p;
+}
+
+// The product in double from the unpacked weights: the packing and the bias are right.
+// *magnitude: the same sum of absolute terms, which bounds the float rounding error.
+double Exact(const Problem& p, int64_t t, int64_t r, double* magnitude) {
+  double acc = 0;
+  *magnitude = 0;
+  for (int64_t b = 0; b < p.w.blocks(); ++b) {
+    int64_t s = 0;
+    for (int64_t i = b * kI8Block; i < (b + 1) * kI8Block; ++i) {
+      s += static_cast<int64_t>(p.w.at(r, i)) * (static_cast<int64_t>(p.x[t * p.w.stride + i]) - 128);
+    }
+    acc += static_cast<double>(s) * p.x_scale[t * p.w.blocks() + b];
+    *magnitude += std::fabs(static_cast<double>(s) * p.x_scale[t * p.w.blocks() + b]);
+  }
+  *magnitude *= p.w.scale[r];
+  return acc * p.w.scale[r];
+}
+
+// y from MatMulRowsI8 over two row ranges (split at a panel boundary) and from the scalar
+// reference; they must be equal bit for bit.
+void ExpectMatchesScalar(Problem& p, int64_t rows, const std::string& what) {
+  I8MatMulArgs a;
+  a.w = &p.w;
+  a.x = p.x.data();
+  a.x_stride = p.w.stride;
+  a.x_scale = p.x_scale.data();
+  a.y_stride = rows;
+  a.num_tokens = p.tokens;
+  std::vector<float> got(p.tokens * rows, -1.0f), want(p.tokens * rows, -2.0f);
+  a.y = got.data();
+  const int64_t split = rows / 2 / kI8Panel * kI8Panel;
+  MatMulRowsI8(a, 0, split);
+  MatMulRowsI8(a, split, rows);
+  a.y = want.data();
+  scalar::MatMulRowsI8(a, 0, rows);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i], want[i]) << what << " at " << i;
+  }
+  for (int64_t t = 0; t < p.tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double magnitude = 0;
+      const double e = Exact(p, t, r, &magnitude);
+      ASSERT_NEAR(want[t * rows + r], e, 1e-5 * magnitude + 1e-30) << what << " token " << t << " row " << r;
+    }
+  }
 }
 
 class Int8LevelTest : public ::testing::TestWithParam<SimdLevel> {
@@ -82,28 +130,50 @@ class Int8LevelTest : public ::testing::TestWithParam<SimdLevel> {
 
 TEST_P(Int8LevelTest, ProductsAreBitIdenticalToTheScalarReference) {
   std::mt19937 rng(2);
-  for (int64_t rows : {1, 3, 4, 5, 17}) {
+  const bool amx = AllowInt8Amx(false);
+  for (int64_t rows : {1, 5, 16, 17, 40, 64}) {
     for (int64_t cols : {64, 100, 640, 1000}) {
       for (int64_t tokens : {1, 2, 3, 4, 5, 9}) {
         Problem p = MakeProblem(rows, cols, tokens, rng);
-        I8MatMulArgs a;
-        a.w = &p.w;
-        a.x = p.x.data();
-        a.x_stride = p.w.stride;
-        a.x_scale = p.x_scale.data();
-        a.y_stride = rows;
-        a.num_tokens = tokens;
-        std::vector<float> got(tokens * rows, -1.0f), want(tokens * rows, -2.0f);
-        a.y = got.data();
-        MatMulRowsI8(a, 0, rows / 2);  // two calls over a split row range
-        MatMulRowsI8(a, rows / 2, rows);
-        a.y = want.data();
-        scalar::MatMulRowsI8(a, 0, rows);
-        for (size_t i = 0; i < got.size(); ++i) {
-          ASSERT_EQ(got[i], want[i]) << "rows " << rows << " cols " << cols << " tokens " << tokens << " at " << i;
-        }
+        ExpectMatchesScalar(p, rows, "rows " + std::to_string(rows) + " cols " + std::to_string(cols) + " tokens " +
+                                         std::to_string(tokens));
       }
     }
+  }
+  AllowInt8Amx(amx);
+}
+
+// Groups of 16 tokens take the AMX tiles where the CPU has them (the rest VNNI); either
+// way the result is the scalar reference's.
+TEST_P(Int8LevelTest, TokenGroupsOnTilesAreBitIdenticalToTheScalarReference) {
+  if (GetParam() == SimdLevel::kAvx512 && !Int8UsesAmx()) {
+    std::printf("note: no AMX here, the 16-token groups run on VNNI\n");
+  }
+  std::mt19937 rng(5);
+  for (int64_t rows : {16, 17, 48, 100}) {
+    for (int64_t cols : {64, 640, 1000}) {
+      for (int64_t tokens : {16, 17, 31, 32, 33, 50}) {
+        Problem p = MakeProblem(rows, cols, tokens, rng);
+        ExpectMatchesScalar(p, rows, "rows " + std::to_string(rows) + " cols " + std::to_string(cols) + " tokens " +
+                                         std::to_string(tokens));
+      }
+    }
+  }
+}
+
+TEST_P(Int8LevelTest, ActivationQuantizationIsBitIdenticalToTheScalarReference) {
+  std::mt19937 rng(7);
+  for (int64_t cols : {1, 7, 64, 100, 640, 1000}) {
+    std::vector<float> x = Random(cols, rng, -4.0f, 4.0f);
+    if (cols > 64) std::fill(x.begin() + 64, x.begin() + std::min<int64_t>(cols, 128), 0.0f);  // an all-zero block
+    x[0] = 0.5f * (x[0] > 0 ? 1 : -1);  // ties and extremes
+    const int64_t stride = I8Stride(cols), blocks = stride / kI8Block;
+    std::vector<uint8_t> got(stride, 1), want(stride, 2);
+    std::vector<float> gs(blocks, -1), ws(blocks, -2);
+    QuantizeActivationI8(x.data(), cols, got.data(), stride, gs.data());
+    scalar::QuantizeActivationI8(x.data(), cols, want.data(), stride, ws.data());
+    EXPECT_EQ(got, want) << cols;
+    EXPECT_EQ(gs, ws) << cols;
   }
 }
 
@@ -116,14 +186,15 @@ TEST(Int8MatMulTest, ActivationBlocksHaveTheirOwnScales) {
   x[5] = 50.0f;  // an outlier in the first block only
   const int64_t stride = I8Stride(300);
   ASSERT_EQ(stride % kI8Block, 0);
-  std::vector<int8_t> q(stride, 9);
+  std::vector<uint8_t> q(stride, 9);
   std::vector<float> scales(stride / kI8Block);
   QuantizeActivationI8(x.data(), 300, q.data(), stride, scales.data());
   EXPECT_FLOAT_EQ(scales[0], 50.0f / 127.0f);
   EXPECT_FLOAT_EQ(scales[1], 0.01f / 127.0f);
-  EXPECT_EQ(q[kI8Block + 3], 127);  // small values keep full resolution outside the outlier's block
-  EXPECT_EQ(q[3], 0);
-  for (int64_t i = 300; i < stride; ++i) EXPECT_EQ(q[i], 0);
+  EXPECT_EQ(q[kI8Block + 3], 128 + 127);  // small values keep full resolution outside the outlier's block
+  EXPECT_EQ(q[3], 128);
+  EXPECT_EQ(q[5], 128 + 127);
+  for (int64_t i = 300; i < stride; ++i) EXPECT_EQ(q[i], 128);
 }
 
 TEST(Int8MatMulTest, ConvertedWeightsAndProductsTrackTheOriginals) {
@@ -136,20 +207,20 @@ TEST(Int8MatMulTest, ConvertedWeightsAndProductsTrackTheOriginals) {
     for (int64_t r = 0; r < rows; ++r) {
       ASSERT_TRUE(QuantizeRow(type, wf.data() + r * cols, data.data() + r * row_bytes, cols));
     }
-    Int8Rows w;
-    InitInt8Rows(rows, cols, &w);
+    Int8Matrix w;
+    InitInt8Matrix(rows, cols, &w);
     ConvertRowsToInt8(type, data.data(), row_bytes, 0, rows, &w);
     std::vector<float> deq(cols);
     for (int64_t r = 0; r < rows; ++r) {
       DequantizeRow(type, data.data() + r * row_bytes, deq.data(), cols);
       for (int64_t i = 0; i < cols; ++i) {
-        EXPECT_LE(std::fabs(w.q[r * w.stride + i] * w.scale[r] - deq[i]), 0.5f * w.scale[r] + 1e-6f);
+        EXPECT_LE(std::fabs(w.at(r, i) * w.scale[r] - deq[i]), 0.5f * w.scale[r] + 1e-6f);
       }
     }
     // The product against f32 activations quantized per token: within 2% of the row norm
     // times the activation norm (each side is off by at most half a step per element).
     const std::vector<float> x = Random(tokens * cols, rng, -2.0f, 2.0f);
-    std::vector<int8_t> xq(tokens * w.stride);
+    std::vector<uint8_t> xq(tokens * w.stride);
     const int64_t blocks = w.stride / kI8Block;
     std::vector<float> xs(tokens * blocks);
     for (int64_t t = 0; t < tokens; ++t) {

@@ -1,10 +1,10 @@
-// AVX-512 VNNI W8A8 product (int8_matmul.h). vpdpbusd multiplies unsigned by signed bytes:
-// it takes |w| and x with w's sign (x is within +-127, so negating it cannot overflow), and
-// sums each 4-byte group into an int32 lane: the lanes int8_matmul.h defines. Per block of
-// kI8Block values the lanes are converted and scaled into float lanes with one FMA. Tiles
-// of 4 rows x 4 tokens; a row tile's bytes stay in L1 while every token passes. Compiled
-// only with the AVX-512 VNNI flags; templates in an anonymous namespace (no weak symbols,
-// see avx2_decode_inl.h). Reentrant.
+// AVX-512 VNNI W8A8 product (int8_matmul.h). A packed tile line is one vector of 16 row
+// lanes x 4 bytes; vpdpbusd multiplies the token's 4 biased activation bytes, broadcast,
+// by it and adds each row's 4 products to its int32 lane. After a block's 16 lines each
+// lane holds the row's block sum plus the bias, which is subtracted before the block's
+// FMA. Tiles of NP panels x NT tokens keep a panel group's weights in L1 while the tokens
+// pass. Compiled only with the AVX-512 VNNI flags; templates in an anonymous namespace (no
+// weak symbols, see avx2_decode_inl.h). Reentrant.
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own placeholders (GCC bug
 // 105593); silence it for the header only.
@@ -15,67 +15,73 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/int8_matmul_internal.h"
 
 namespace parley::vnni {
 namespace {
 
-// SumLanes16 on a vector: lanes j + j+8, j + j+4, j + j+2, j + j+1.
-inline float SumLanes(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));  // [s4[0]+s4[2], s4[1]+s4[3]]
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+inline __m512i Broadcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
 }
 
-template <int NR, int NT>
-void Tile(const I8MatMulArgs& a, int64_t r, int64_t t) {
-  const Int8Rows& w = *a.w;
-  const int64_t blocks = w.stride / kI8Block;
+// Rows of panels [p, p + NP) for tokens [t, t + NT); rows at or past row_end are not stored.
+template <int NP, int NT>
+void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  const int64_t blocks = w.blocks();
   const int64_t xs_stride = a.x_stride / kI8Block;
-  const __m512i zero = _mm512_setzero_si512();
-  __m512 acc[NR][NT];
-  for (int i = 0; i < NR; ++i) {
-    for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
+  __m512 acc[NT][NP];
+  for (int j = 0; j < NT; ++j) {
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
   }
-  const int8_t* wr = w.q.data() + r * w.stride;
-  const int8_t* xt = a.x + t * a.x_stride;
+  const uint8_t* xt = a.x + t * a.x_stride;
   for (int64_t b = 0; b < blocks; ++b) {
-    __m512i sums[NR][NT];
-    for (int i = 0; i < NR; ++i) {
-      for (int j = 0; j < NT; ++j) sums[i][j] = zero;
+    __m512i dp[NT][NP];
+    for (int j = 0; j < NT; ++j) {
+      for (int i = 0; i < NP; ++i) dp[j][i] = _mm512_setzero_si512();
     }
-    for (int64_t c = b * kI8Block; c < (b + 1) * kI8Block; c += 64) {
-      __m512i xv[NT];
-      for (int j = 0; j < NT; ++j) xv[j] = _mm512_loadu_si512(xt + j * a.x_stride + c);
-      for (int i = 0; i < NR; ++i) {
-        const __m512i wv = _mm512_loadu_si512(wr + i * w.stride + c);
-        const __m512i aw = _mm512_abs_epi8(wv);
-        const __mmask64 neg = _mm512_movepi8_mask(wv);
-        for (int j = 0; j < NT; ++j) {
-          sums[i][j] = _mm512_dpbusd_epi32(sums[i][j], aw, _mm512_mask_sub_epi8(xv[j], neg, zero, xv[j]));
-        }
+    const int8_t* wt[NP];
+    for (int i = 0; i < NP; ++i) wt[i] = w.tile(p + i, b);
+    const uint8_t* xb = xt + b * kI8Block;
+    for (int g = 0; g < 16; ++g) {
+      __m512i wv[NP];
+      for (int i = 0; i < NP; ++i) wv[i] = _mm512_loadu_si512(wt[i] + g * 64);
+      for (int j = 0; j < NT; ++j) {
+        const __m512i xv = Broadcast4(xb + j * a.x_stride + 4 * g);
+        for (int i = 0; i < NP; ++i) dp[j][i] = _mm512_dpbusd_epi32(dp[j][i], xv, wv[i]);
       }
     }
-    for (int j = 0; j < NT; ++j) {
-      const __m512 xs = _mm512_set1_ps(a.x_scale[(t + j) * xs_stride + b]);
-      for (int i = 0; i < NR; ++i) acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[i][j]), xs, acc[i][j]);
+    for (int i = 0; i < NP; ++i) {
+      const __m512i bias = _mm512_loadu_si512(w.tile_bias(p + i, b));
+      for (int j = 0; j < NT; ++j) {
+        const __m512 xs = _mm512_set1_ps(a.x_scale[(t + j) * xs_stride + b]);
+        acc[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dp[j][i], bias)), xs, acc[j][i]);
+      }
     }
   }
-  for (int i = 0; i < NR; ++i) {
-    for (int j = 0; j < NT; ++j) a.y[(t + j) * a.y_stride + r + i] = SumLanes(acc[i][j]) * w.scale[r + i];
+  for (int i = 0; i < NP; ++i) {
+    const int64_t r = (p + i) * kI8Panel;
+    if (r >= row_end) break;
+    const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+    const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+    for (int j = 0; j < NT; ++j) {
+      _mm512_mask_storeu_ps(a.y + (t + j) * a.y_stride + r, keep, _mm512_mul_ps(acc[j][i], scale));
+    }
   }
 }
 
-template <int NR>
-void RowTile(const I8MatMulArgs& a, int64_t r) {
+template <int NP>
+void PanelGroup(const I8MatMulArgs& a, int64_t p, int64_t row_end) {
   int64_t t = 0;
-  for (; t + 4 <= a.num_tokens; t += 4) Tile<NR, 4>(a, r, t);
+  for (; t + 4 <= a.num_tokens; t += 4) Tile<NP, 4>(a, p, t, row_end);
   switch (a.num_tokens - t) {
-    case 3: Tile<NR, 3>(a, r, t); break;
-    case 2: Tile<NR, 2>(a, r, t); break;
-    case 1: Tile<NR, 1>(a, r, t); break;
+    case 3: Tile<NP, 3>(a, p, t, row_end); break;
+    case 2: Tile<NP, 2>(a, p, t, row_end); break;
+    case 1: Tile<NP, 1>(a, p, t, row_end); break;
     default: break;
   }
 }
@@ -83,14 +89,13 @@ void RowTile(const I8MatMulArgs& a, int64_t r) {
 }  // namespace
 
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  int64_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) RowTile<4>(a, r);
-  switch (row_end - r) {
-    case 3: RowTile<3>(a, r); break;
-    case 2: RowTile<2>(a, r); break;
-    case 1: RowTile<1>(a, r); break;
-    default: break;
+  int64_t p = row_begin / kI8Panel;
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  if (a.num_tokens == 1) {  // a decode: four panels per pass, one vector of weights each
+    for (; p + 4 <= p_end; p += 4) Tile<4, 1>(a, p, 0, row_end);
   }
+  for (; p + 2 <= p_end; p += 2) PanelGroup<2>(a, p, row_end);
+  if (p < p_end) PanelGroup<1>(a, p, row_end);
 }
 
 }  // namespace parley::vnni

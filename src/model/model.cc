@@ -8,10 +8,10 @@ namespace parley {
 namespace {
 
 // Converts each weight's rows to int8 over `threads` threads (rows split evenly).
-void ConvertToInt8(std::vector<WeightView*> views, int32_t threads, std::vector<std::unique_ptr<Int8Rows>>* store) {
+void ConvertToInt8(std::vector<WeightView*> views, int32_t threads, std::vector<std::unique_ptr<Int8Matrix>>* store) {
   for (WeightView* w : views) {
-    auto rows = std::make_unique<Int8Rows>();
-    InitInt8Rows(w->rows, w->cols, rows.get());
+    auto rows = std::make_unique<Int8Matrix>();
+    InitInt8Matrix(w->rows, w->cols, rows.get());
     const int32_t n = std::max(1, threads);
     std::vector<std::thread> workers;
     for (int32_t i = 0; i < n; ++i) {

@@ -41,7 +41,7 @@ class Model {
   std::unique_ptr<GgufFile> gguf_;
   ModelConfig config_;
   ModelWeights weights_;
-  std::vector<std::unique_ptr<Int8Rows>> int8_;  // the converted weights (int8_weights)
+  std::vector<std::unique_ptr<Int8Matrix>> int8_;  // the converted weights (int8_weights)
 };
 
 }  // namespace parley

@@ -74,8 +74,9 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
   int64_t chunks = 0;
   for (const MatMulJob& job : jobs) {
     const WeightView& w = *job.w;
-    const int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
+    int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
     if (w.i8 != nullptr) {
+      grain = (grain + 2 * kI8Panel - 1) / (2 * kI8Panel) * (2 * kI8Panel);  // whole panel pairs
       PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
       Span sp{};
       sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};

@@ -26,7 +26,7 @@ struct WeightView {
   size_t row_bytes = 0;
   // Set when the model was loaded with int8 weights: the products use these rows instead
   // (owned by the Model).
-  const Int8Rows* i8 = nullptr;
+  const Int8Matrix* i8 = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
   // The tensor as f32 values (norm weights: small, 1-D). REQUIRES rows == 1 or a 1-D tensor.
