@@ -29,18 +29,16 @@ float QuantizeRowI8(const float* x, int64_t cols, int8_t* q, int64_t stride) {
 }
 
 namespace scalar {
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
-  int8_t block[kI8Block];
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales) {
   for (int64_t b = 0; b * kI8Block < stride; ++b) {
     const int64_t begin = b * kI8Block;
     const int64_t n = std::max<int64_t>(0, std::min(cols - begin, kI8Block));
-    scales[b] = QuantizeRowI8(x + begin, n, block, kI8Block);
-    for (int64_t i = 0; i < kI8Block; ++i) q[begin + i] = static_cast<uint8_t>(block[i] + 128);
+    scales[b] = QuantizeRowI8(x + begin, n, q + begin, kI8Block);
   }
 }
 }  // namespace scalar
 
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales) {
   if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::QuantizeActivationI8(x, cols, q, stride, scales);
   scalar::QuantizeActivationI8(x, cols, q, stride, scales);
 }
@@ -84,14 +82,14 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   const Int8Matrix& w = *a.w;
   const int64_t blocks = w.blocks();
   for (int64_t t = 0; t < a.num_tokens; ++t) {
-    const uint8_t* x = a.x + t * a.x_stride;
+    const int8_t* x = a.x + t * a.x_stride;
     const float* xs = a.x_scale + t * (a.x_stride / kI8Block);
     for (int64_t r = row_begin; r < row_end; ++r) {
       float acc = 0.0f;
       for (int64_t b = 0; b < blocks; ++b) {
         int32_t s = 0;
         for (int64_t i = b * kI8Block; i < (b + 1) * kI8Block; ++i) {
-          s += static_cast<int32_t>(w.at(r, i)) * (static_cast<int32_t>(x[i]) - 128);
+          s += static_cast<int32_t>(w.at(r, i)) * x[i];
         }
         acc = std::fma(static_cast<float>(s), xs[b], acc);
       }

@@ -14,8 +14,8 @@
 // Weights are packed at load for the integer units: rows in panels of kI8Panel (16), and
 // each panel's block b is a 1,024-byte tile of 16 lines, line g holding bytes [4g, 4g + 4)
 // of the block for each of the 16 rows. That tile is an AMX B operand as it stands, and a
-// line is one AVX-512 vector of 16 row lanes for VNNI. The integer units multiply unsigned
-// by signed bytes, so activations are stored biased (x + 128, as uint8) and each panel
+// line is one AVX-512 vector of 16 row lanes for VNNI. AMX multiplies signed by signed
+// bytes; VNNI only unsigned by signed, so it biases the activations (x + 128) and each panel
 // block keeps 128 * (sum of its row's weights), the bias to take back out.
 // Rows and activations are padded with zeros to a multiple of kI8Block values. Stateless;
 // thread-safe.
@@ -61,10 +61,9 @@ struct Int8Matrix {
 // Quantizes `cols` values to int8 with a symmetric scale (max |x| / 127; 0 for an all-zero
 // row), rounding half away from zero; the tail up to `stride` is zeroed. Returns the scale.
 float QuantizeRowI8(const float* x, int64_t cols, int8_t* q, int64_t stride);
-// An activation row for the product: per block of kI8Block values, the int8 values biased
-// by 128 (stored as uint8; the zero padding is stored as 128) and the block's scale in
-// scales[stride / kI8Block].
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
+// An activation row for the product: QuantizeRowI8 per block of kI8Block values, the
+// blocks' scales in scales[stride / kI8Block].
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
 
 // Sizes `out` for a rows x cols matrix (all zero).
 void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out);
@@ -77,7 +76,7 @@ void ConvertRowsToInt8(TensorType type, const uint8_t* data, size_t row_bytes, i
 
 struct I8MatMulArgs {
   const Int8Matrix* w = nullptr;
-  const uint8_t* x = nullptr;  // [num_tokens][x_stride] biased int8, x_stride >= w->stride
+  const int8_t* x = nullptr;  // [num_tokens][x_stride], x_stride >= w->stride, zero padded
   int64_t x_stride = 0;
   const float* x_scale = nullptr;  // [num_tokens][x_stride / kI8Block]
   float* y = nullptr;              // [num_tokens][y_stride]
@@ -91,7 +90,7 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 
 namespace scalar {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
 }  // namespace scalar
 
 // Whether the AVX-512 level runs the VNNI kernel here (else AVX2's).

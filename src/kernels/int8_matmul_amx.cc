@@ -1,8 +1,7 @@
-// AMX W8A8 product (int8_matmul.h) for groups of 16 tokens. Eight tiles of 16 rows x 64
-// bytes: A0/A1 hold one block of 16 tokens' biased activations each, B0/B1 one packed
-// panel tile each (already the B layout: line g = bytes [4g, 4g + 4) of 16 rows), and
-// C0-C3 their four products. TDPBUSD gives exact int32 block sums (plus the bias); they
-// are stored, the bias subtracted, and each goes into its float accumulator with the
+// AMX W8A8 product (int8_matmul.h) for groups of 16 tokens. Tiles of 16 rows x 64 bytes:
+// A holds one block of 16 tokens' activations, B one packed panel tile (already the B
+// layout: line g = bytes [4g, 4g + 4) of 16 rows), C their product. TDPBSSD gives exact
+// int32 block sums; they are stored and each goes into its float accumulator with the
 // block's FMA, in block order, as every other level does.
 //
 // The tile configuration is a plain 64-byte array written field by field, fenced from the
@@ -18,6 +17,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -52,73 +52,58 @@ void LoadConfig() {
   _tile_loadconfig(cfg);
 }
 
-// One block of NT x 16 tokens against NP panels: C[j * NP + i] = A[j] . B[i], stored to c.
-template <int NP, int NT>
-inline void BlockProducts(const uint8_t* x, int64_t x_stride, const int8_t* const* b_tiles, int32_t* c) {
+// One panel x 16 tokens [t, t + 16). TDPBSSD gives the exact int32 block sums; the 16 float
+// accumulators (one per token, 16 row lanes each) stay in registers. Blocks go in pairs on
+// alternating tiles (A 4/5, B 6/7, C 0/1), so one block's products can run while the
+// other's sums are scaled.
+template <bool kPair>
+inline void Products(const int8_t* x, int64_t x_stride, const int8_t* b0, const int8_t* b1, int32_t* c) {
   _tile_zero(0);
-  if constexpr (NP * NT > 1) _tile_zero(1);
-  if constexpr (NP * NT > 2) _tile_zero(2);
-  if constexpr (NP * NT > 3) _tile_zero(3);
   _tile_loadd(4, x, x_stride);
-  if constexpr (NT > 1) _tile_loadd(5, x + 16 * x_stride, x_stride);
-  _tile_loadd(6, b_tiles[0], 64);
-  if constexpr (NP > 1) _tile_loadd(7, b_tiles[1], 64);
-  _tile_dpbusd(0, 4, 6);
-  if constexpr (NP > 1) _tile_dpbusd(1, 4, 7);
-  if constexpr (NT > 1 && NP == 1) _tile_dpbusd(1, 5, 6);
-  if constexpr (NT > 1 && NP > 1) _tile_dpbusd(2, 5, 6);
-  if constexpr (NT > 1 && NP > 1) _tile_dpbusd(3, 5, 7);
+  _tile_loadd(6, b0, 64);
+  if constexpr (kPair) {
+    _tile_zero(1);
+    _tile_loadd(5, x + kI8Block, x_stride);
+    _tile_loadd(7, b1, 64);
+  }
+  _tile_dpbssd(0, 4, 6);
+  if constexpr (kPair) _tile_dpbssd(1, 5, 7);
   _tile_stored(0, c, 64);
-  if constexpr (NP * NT > 1) _tile_stored(1, c + 256, 64);
-  if constexpr (NP * NT > 2) _tile_stored(2, c + 512, 64);
-  if constexpr (NP * NT > 3) _tile_stored(3, c + 768, 64);
+  if constexpr (kPair) _tile_stored(1, c + 256, 64);
 }
 
-// Panels [p, p + NP) x tokens [t, t + 16 NT).
-template <int NP, int NT>
 void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   const Int8Matrix& w = *a.w;
   const int64_t blocks = w.blocks();
   const int64_t xs_stride = a.x_stride / kI8Block;
-  alignas(64) int32_t c[4 * 256];
-  alignas(64) float acc[32][32];  // [token][row in the panel group]
-  for (int m = 0; m < 16 * NT; ++m) {
-    for (int i = 0; i < NP; ++i) _mm512_store_ps(&acc[m][16 * i], _mm512_setzero_ps());
-  }
-  const uint8_t* xt = a.x + t * a.x_stride;
+  alignas(64) int32_t c[2 * 256];
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) acc[m] = _mm512_setzero_ps();
+  const int8_t* xt = a.x + t * a.x_stride;
   const float* xs = a.x_scale + t * xs_stride;
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int8_t* b_tiles[2] = {w.tile(p, b), NP > 1 ? w.tile(p + 1, b) : nullptr};
-    BlockProducts<NP, NT>(xt + b * kI8Block, a.x_stride, b_tiles, c);
-    for (int i = 0; i < NP; ++i) {
-      const __m512i bias = _mm512_loadu_si512(w.tile_bias(p + i, b));
-      for (int j = 0; j < NT; ++j) {
-        const int32_t* cj = c + (j * NP + i) * 256;
-        for (int m = 0; m < 16; ++m) {
-          const int tok = 16 * j + m;
-          const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(cj + 16 * m), bias));
-          float* out = &acc[tok][16 * i];
-          _mm512_store_ps(out, _mm512_fmadd_ps(s, _mm512_set1_ps(xs[tok * xs_stride + b]), _mm512_load_ps(out)));
-        }
-      }
+  auto scale_in = [&](const int32_t* cb, int64_t b) {
+#pragma GCC unroll 16
+    for (int m = 0; m < 16; ++m) {
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cb + 16 * m)),
+                               _mm512_set1_ps(xs[m * xs_stride + b]), acc[m]);
     }
+  };
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    Products<true>(xt + b * kI8Block, a.x_stride, w.tile(p, b), w.tile(p, b + 1), c);
+    scale_in(c, b);
+    scale_in(c + 256, b + 1);
   }
-  for (int i = 0; i < NP; ++i) {
-    const int64_t r = (p + i) * kI8Panel;
-    if (r >= row_end) break;
-    const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
-    const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
-    for (int m = 0; m < 16 * NT; ++m) {
-      _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(_mm512_load_ps(&acc[m][16 * i]), scale));
-    }
+  if (b < blocks) {
+    Products<false>(xt + b * kI8Block, a.x_stride, w.tile(p, b), nullptr, c);
+    scale_in(c, b);
   }
-}
-
-template <int NP>
-void PanelGroup(const I8MatMulArgs& a, int64_t p, int64_t row_end) {
-  int64_t t = 0;
-  for (; t + 32 <= a.num_tokens; t += 32) Tile<NP, 2>(a, p, t, row_end);
-  if (t < a.num_tokens) Tile<NP, 1>(a, p, t, row_end);
+  const int64_t r = p * kI8Panel;
+  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
 }
 
 }  // namespace
@@ -138,10 +123,17 @@ bool TileConfigRoundTrips() {
 
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   LoadConfig();
-  int64_t p = row_begin / kI8Panel;
   const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
-  for (; p + 2 <= p_end; p += 2) PanelGroup<2>(a, p, row_end);
-  if (p < p_end) PanelGroup<1>(a, p, row_end);
+  // Panels in runs of about 256 KiB (they stay in L2 while every token group passes), and
+  // within a run, token groups outside: a group's activations (16 x stride bytes) stay in
+  // L1 while the run's panels stream past.
+  const int64_t run = std::max<int64_t>(1, (int64_t{256} << 10) / (a.w->blocks() * kI8TileBytes));
+  for (int64_t p0 = row_begin / kI8Panel; p0 < p_end; p0 += run) {
+    const int64_t p1 = std::min(p_end, p0 + run);
+    for (int64_t t = 0; t < a.num_tokens; t += 16) {
+      for (int64_t p = p0; p < p1; ++p) Tile(a, p, t, row_end);
+    }
+  }
   _tile_release();
 }
 

@@ -1,5 +1,5 @@
 // AVX2 W8A8 product (int8_matmul.h). Half a packed tile line is one vector of 8 row lanes
-// x 4 bytes. maddubs on |w| and the token's 4 activation bytes (unbiased, broadcast) with
+// x 4 bytes. maddubs on |w| and the token's 4 activation bytes (broadcast) with
 // w's sign cannot saturate (each pair is at most 2 x 127 x 127), and madd with ones sums
 // each row's 4 products into its int32 lane: the exact block sums, with no bias to remove.
 // Tiles of one panel x 2 tokens. Compiled only with the AVX2 flags; templates in an
@@ -14,10 +14,10 @@
 namespace parley::avx2 {
 namespace {
 
-inline __m256i Broadcast4Unbiased(const uint8_t* p) {
+inline __m256i Broadcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
-  return _mm256_xor_si256(_mm256_set1_epi32(v), _mm256_set1_epi8(static_cast<char>(0x80)));
+  return _mm256_set1_epi32(v);
 }
 
 template <int NT>
@@ -32,13 +32,13 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
     __m256i dp[NT][2];
     for (int j = 0; j < NT; ++j) dp[j][0] = dp[j][1] = _mm256_setzero_si256();
     const int8_t* wt = w.tile(p, b);
-    const uint8_t* xb = a.x + t * a.x_stride + b * kI8Block;
+    const int8_t* xb = a.x + t * a.x_stride + b * kI8Block;
     for (int g = 0; g < 16; ++g) {
       for (int h = 0; h < 2; ++h) {
         const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + g * 64 + h * 32));
         const __m256i aw = _mm256_sign_epi8(wv, wv);
         for (int j = 0; j < NT; ++j) {
-          const __m256i xv = _mm256_sign_epi8(Broadcast4Unbiased(xb + j * a.x_stride + 4 * g), wv);
+          const __m256i xv = _mm256_sign_epi8(Broadcast4(xb + j * a.x_stride + 4 * g), wv);
           dp[j][h] = _mm256_add_epi32(dp[j][h], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
         }
       }
@@ -61,10 +61,10 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
 
 // The scalar QuantizeActivationI8's operations on 8 lanes: the same max, the same
 // x * (127 / amax), + or - 0.5 and truncation, so the bytes are identical.
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales) {
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256 half = _mm256_set1_ps(0.5f);
-  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), bias = _mm256_set1_epi32(128);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
   for (int64_t b = 0; b * kI8Block < stride; ++b) {
     const int64_t begin = b * kI8Block;
     const int64_t n = cols - begin >= kI8Block ? kI8Block : (cols > begin ? cols - begin : 0);
@@ -81,10 +81,9 @@ void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stri
     for (int i = 0; i < kI8Block; i += 8) {
       const __m256 s = _mm256_mul_ps(_mm256_loadu_ps(v + i), inv);
       const __m256 r = _mm256_add_ps(s, _mm256_or_ps(half, _mm256_andnot_ps(abs_mask, s)));  // s +- 0.5
-      __m256i k = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(r), lo), hi);
-      k = _mm256_add_epi32(k, bias);  // 1..255
-      const __m128i k16 = _mm_packus_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + begin + i), _mm_packus_epi16(k16, k16));
+      const __m256i k = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(r), lo), hi);
+      const __m128i k16 = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + begin + i), _mm_packs_epi16(k16, k16));
     }
   }
 }

@@ -9,7 +9,7 @@
 namespace parley {
 namespace avx2 {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
-void QuantizeActivationI8(const float* x, int64_t cols, uint8_t* q, int64_t stride, float* scales);
+void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
 }  // namespace avx2
 namespace vnni {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);

@@ -50,7 +50,7 @@ TEST(Int8MatMulTest, QuantizeRowIsWithinHalfAStepAndPadsWithZeros) {
 // A matrix of random int8 rows (the extremes included) and activations.
 struct Problem {
   Int8Matrix w;
-  std::vector<uint8_t> x;  // biased by 128
+  std::vector<int8_t> x;
   std::vector<float> x_scale;
   int64_t tokens;
 };
@@ -65,10 +65,10 @@ Problem MakeProblem(int64_t rows, int64_t cols, int64_t tokens, std::mt19937& rn
     for (int64_t i = 0; i < cols; ++i) row[i] = static_cast<int8_t>(i % 17 == 0 ? (r % 2 ? 127 : -127) : v(rng));
     SetInt8Row(r, row.data(), 0.01f + 0.001f * static_cast<float>(r), &p.w);
   }
-  p.x.assign(tokens * p.w.stride, 128);
+  p.x.assign(tokens * p.w.stride, 0);
   std::uniform_real_distribution<float> scale(0.001f, 2.0f);
   for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i) p.x[t * p.w.stride + i] = static_cast<uint8_t>(128 + (i % 13 == 0 ? -127 : v(rng)));
+    for (int64_t i = 0; i < cols; ++i) p.x[t * p.w.stride + i] = static_cast<int8_t>(i % 13 == 0 ? -127 : v(rng));
     for (int64_t b = 0; b < p.w.stride / kI8Block; ++b) p.x_scale.push_back(scale(rng));
   }
   return p;
@@ -82,7 +82,7 @@ double Exact(const Problem& p, int64_t t, int64_t r, double* magnitude) {
   for (int64_t b = 0; b < p.w.blocks(); ++b) {
     int64_t s = 0;
     for (int64_t i = b * kI8Block; i < (b + 1) * kI8Block; ++i) {
-      s += static_cast<int64_t>(p.w.at(r, i)) * (static_cast<int64_t>(p.x[t * p.w.stride + i]) - 128);
+      s += static_cast<int64_t>(p.w.at(r, i)) * p.x[t * p.w.stride + i];
     }
     acc += static_cast<double>(s) * p.x_scale[t * p.w.blocks() + b];
     *magnitude += std::fabs(static_cast<double>(s) * p.x_scale[t * p.w.blocks() + b]);
@@ -168,7 +168,7 @@ TEST_P(Int8LevelTest, ActivationQuantizationIsBitIdenticalToTheScalarReference) 
     if (cols > 64) std::fill(x.begin() + 64, x.begin() + std::min<int64_t>(cols, 128), 0.0f);  // an all-zero block
     x[0] = 0.5f * (x[0] > 0 ? 1 : -1);  // ties and extremes
     const int64_t stride = I8Stride(cols), blocks = stride / kI8Block;
-    std::vector<uint8_t> got(stride, 1), want(stride, 2);
+    std::vector<int8_t> got(stride, 1), want(stride, 2);
     std::vector<float> gs(blocks, -1), ws(blocks, -2);
     QuantizeActivationI8(x.data(), cols, got.data(), stride, gs.data());
     scalar::QuantizeActivationI8(x.data(), cols, want.data(), stride, ws.data());
@@ -186,15 +186,15 @@ TEST(Int8MatMulTest, ActivationBlocksHaveTheirOwnScales) {
   x[5] = 50.0f;  // an outlier in the first block only
   const int64_t stride = I8Stride(300);
   ASSERT_EQ(stride % kI8Block, 0);
-  std::vector<uint8_t> q(stride, 9);
+  std::vector<int8_t> q(stride, 9);
   std::vector<float> scales(stride / kI8Block);
   QuantizeActivationI8(x.data(), 300, q.data(), stride, scales.data());
   EXPECT_FLOAT_EQ(scales[0], 50.0f / 127.0f);
   EXPECT_FLOAT_EQ(scales[1], 0.01f / 127.0f);
-  EXPECT_EQ(q[kI8Block + 3], 128 + 127);  // small values keep full resolution outside the outlier's block
-  EXPECT_EQ(q[3], 128);
-  EXPECT_EQ(q[5], 128 + 127);
-  for (int64_t i = 300; i < stride; ++i) EXPECT_EQ(q[i], 128);
+  EXPECT_EQ(q[kI8Block + 3], 127);  // small values keep full resolution outside the outlier's block
+  EXPECT_EQ(q[3], 0);
+  EXPECT_EQ(q[5], 127);
+  for (int64_t i = 300; i < stride; ++i) EXPECT_EQ(q[i], 0);
 }
 
 TEST(Int8MatMulTest, ConvertedWeightsAndProductsTrackTheOriginals) {
@@ -220,7 +220,7 @@ TEST(Int8MatMulTest, ConvertedWeightsAndProductsTrackTheOriginals) {
     // The product against f32 activations quantized per token: within 2% of the row norm
     // times the activation norm (each side is off by at most half a step per element).
     const std::vector<float> x = Random(tokens * cols, rng, -2.0f, 2.0f);
-    std::vector<uint8_t> xq(tokens * w.stride);
+    std::vector<int8_t> xq(tokens * w.stride);
     const int64_t blocks = w.stride / kI8Block;
     std::vector<float> xs(tokens * blocks);
     for (int64_t t = 0; t < tokens; ++t) {

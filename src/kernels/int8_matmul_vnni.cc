@@ -1,6 +1,6 @@
 // AVX-512 VNNI W8A8 product (int8_matmul.h). A packed tile line is one vector of 16 row
-// lanes x 4 bytes; vpdpbusd multiplies the token's 4 biased activation bytes, broadcast,
-// by it and adds each row's 4 products to its int32 lane. After a block's 16 lines each
+// lanes x 4 bytes; vpdpbusd multiplies the token's 4 activation bytes, broadcast and biased
+// to unsigned, by it and adds each row's 4 products to its int32 lane. After a block's 16 lines each
 // lane holds the row's block sum plus the bias, which is subtracted before the block's
 // FMA. Tiles of NP panels x NT tokens keep a panel group's weights in L1 while the tokens
 // pass. Compiled only with the AVX-512 VNNI flags; templates in an anonymous namespace (no
@@ -22,10 +22,11 @@
 namespace parley::vnni {
 namespace {
 
-inline __m512i Broadcast4(const uint8_t* p) {
+// The token's 4 bytes in every lane, biased to unsigned (x + 128 = x ^ 0x80).
+inline __m512i Broadcast4Biased(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
+  return _mm512_xor_si512(_mm512_set1_epi32(v), _mm512_set1_epi8(static_cast<char>(0x80)));
 }
 
 // Rows of panels [p, p + NP) for tokens [t, t + NT); rows at or past row_end are not stored.
@@ -38,7 +39,7 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   for (int j = 0; j < NT; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
   }
-  const uint8_t* xt = a.x + t * a.x_stride;
+  const int8_t* xt = a.x + t * a.x_stride;
   for (int64_t b = 0; b < blocks; ++b) {
     __m512i dp[NT][NP];
     for (int j = 0; j < NT; ++j) {
@@ -46,12 +47,12 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
     }
     const int8_t* wt[NP];
     for (int i = 0; i < NP; ++i) wt[i] = w.tile(p + i, b);
-    const uint8_t* xb = xt + b * kI8Block;
+    const int8_t* xb = xt + b * kI8Block;
     for (int g = 0; g < 16; ++g) {
       __m512i wv[NP];
       for (int i = 0; i < NP; ++i) wv[i] = _mm512_loadu_si512(wt[i] + g * 64);
       for (int j = 0; j < NT; ++j) {
-        const __m512i xv = Broadcast4(xb + j * a.x_stride + 4 * g);
+        const __m512i xv = Broadcast4Biased(xb + j * a.x_stride + 4 * g);
         for (int i = 0; i < NP; ++i) dp[j][i] = _mm512_dpbusd_epi32(dp[j][i], xv, wv[i]);
       }
     }

@@ -72,7 +72,7 @@ class Transformer {
   // Scratch, resized per call: [num_tokens, dim] row-major.
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
   std::vector<float> attn_blocks_;  // per-block attention states when blocks are spread over threads
-  std::vector<uint8_t> xi8_;      // the input as biased int8 rows, for int8 weights
+  std::vector<int8_t> xi8_;       // the input as int8 rows, for int8 weights
   std::vector<float> xi8_scale_;  // their per-block scales
 };
 
