@@ -204,7 +204,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     a.k = k;
     a.v = v;
     a.len = len;
-    a.f16 = f16;
+    a.format = f16 ? KvRowFormat::kF16 : KvRowFormat::kF32;
     AttendBlock(a, scores, acc, max, sum);
   };
   auto out_of = [&](int64_t u) {
