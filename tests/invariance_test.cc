@@ -47,7 +47,7 @@ struct RunConfig {
 class Harness {
  public:
   Harness(TransformerRunner* runner, const RunConfig& cfg) : runner_(runner), cfg_(cfg) {
-    auto layout = KvLayout::Make(runner->LayerWindows(), runner->KvOwners(), runner->kv_dim());
+    auto layout = KvLayout::Make(runner->LayerWindows(), runner->KvOwners(), runner->kv_dim(), runner->head_dim());
     PARLEY_CHECK(layout.ok());
     KvCacheOptions kv;
     kv.page_size = 16;

@@ -114,9 +114,7 @@ CLI::App* AddBenchModelCommand(CLI::App* app, BenchModelOptions* opts) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", opts->reps, "repetitions of each test")->check(CLI::Range(1, 100))
       ->capture_default_str();
-  cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache element type: f32 or f16")
-      ->check(CLI::IsMember({"f32", "f16"}))
-      ->capture_default_str();
+  AddKvDtypeOption(cmd, &opts->kv_dtype);
   return cmd;
 }
 
@@ -151,7 +149,12 @@ int RunBenchModel(const BenchModelOptions& opts) {
   ThreadPool pool(threads);
   const Model& model = *loaded->model;
   Transformer transformer(model.config(), model.weights(), &pool, ParseActivationMode(opts.model.activations));
-  const KvDtype dtype = opts.kv_dtype == "f16" ? KvDtype::kF16 : KvDtype::kF32;
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  if (!kv_dtype.ok()) {
+    std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
+    return 1;
+  }
+  const KvDtype dtype = *kv_dtype;
   Setup s{&model, &transformer, dtype, std::max(1, opts.model.batch_tokens)};
   const std::string name = std::filesystem::path(path).filename().string();
   const double mib = static_cast<double>(std::filesystem::file_size(path)) / (1 << 20);

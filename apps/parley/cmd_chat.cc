@@ -26,7 +26,12 @@ int RunChat(const ChatOptions& opts) {
   const int32_t threads = ResolveThreads(opts.model.threads);
   Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
                 ParseActivationMode(opts.model.activations));
-  gen.set_batch_tokens(opts.model.batch_tokens);
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  if (!kv_dtype.ok()) {
+    std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
+    return 1;
+  }
+  gen.set_kv(opts.model.batch_tokens, *kv_dtype);
 
   std::vector<ChatMessage> history;
   if (!opts.system.empty()) history.push_back({"system", opts.system});

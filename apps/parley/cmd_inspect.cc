@@ -39,19 +39,21 @@ void PrintKvFootprint(const ModelConfig& c) {
   auto layout = MakeKvLayout(c);
   if (!layout.ok()) return;
   std::printf("kv layout: %s\n", layout->Describe().c_str());
-  std::printf("kv bytes per token of context (16-token pages):\n  %8s %12s %12s %16s\n", "context",
-              "parley f32", "parley f16", "every layer f32");
+  std::printf("kv bytes per token of context (16-token pages):\n  %8s %12s %12s %12s %16s\n", "context",
+              "parley f32", "parley f16", "parley int8", "every layer f32");
   for (int32_t context : {512, 4096, 32768}) {
     if (context > std::max(512, c.context_length)) break;
     const int64_t full = static_cast<int64_t>(c.num_layers) * 2 * c.kv_dim() * 4 * context;
-    int64_t bytes[2] = {0, 0};
-    for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16}) {
+    const KvDtype dtypes[3] = {KvDtype::kF32, KvDtype::kF16, KvDtype::kI8};
+    int64_t bytes[3] = {0, 0, 0};
+    for (int i = 0; i < 3; ++i) {
       KvCacheOptions o;
-      o.dtype = dtype;
-      bytes[dtype == KvDtype::kF16] = KvCache::BytesForContext(*layout, o, context);
+      o.dtype = dtypes[i];
+      bytes[i] = KvCache::BytesForContext(*layout, o, context);
     }
-    std::printf("  %8d %12.0f %12.0f %16.0f   (%.1fx less at f16)\n", context, bytes[0] / double(context),
-                bytes[1] / double(context), full / double(context), full / double(bytes[1]));
+    std::printf("  %8d %12.0f %12.0f %12.0f %16.0f   (%.1fx less at f16, %.1fx at int8)\n", context,
+                bytes[0] / double(context), bytes[1] / double(context), bytes[2] / double(context),
+                full / double(context), full / double(bytes[1]), full / double(bytes[2]));
   }
 }
 

@@ -27,9 +27,7 @@ CLI::App* AddPerplexityCommand(CLI::App* app, PerplexityOptions* opts) {
   cmd->add_option("-f,--text", opts->text_file, "the text file (e.g. /usr/share/common-licenses/GPL-3)")->required();
   cmd->add_option("--chunks", opts->max_chunks, "evaluate at most this many chunks (0: all)")
       ->check(CLI::Range(0, 1 << 30));
-  cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache element type: f32 or f16")
-      ->check(CLI::IsMember({"f32", "f16"}))
-      ->capture_default_str();
+  AddKvDtypeOption(cmd, &opts->kv_dtype);
   return cmd;
 }
 

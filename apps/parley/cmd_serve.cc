@@ -162,9 +162,7 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--page-size", opts->page_size, "tokens per KV page")->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  serve_cmd->add_option("--kv-dtype", opts->kv_dtype, "KV cache element type: f32 or f16")
-      ->check(CLI::IsMember({"f32", "f16"}))
-      ->capture_default_str();
+  AddKvDtypeOption(serve_cmd, &opts->kv_dtype);
   serve_cmd->add_option("--kv-sharing", opts->kv_sharing, "cross-layer KV sharing \"L:O,...\" (layer L reads layer O's K/V)");
   serve_cmd->add_flag("--no-prefix-cache", opts->no_prefix_cache,
                       "forget every sequence's KV when it ends (no reuse between requests)");

@@ -14,6 +14,7 @@ struct RunOptions {
   int32_t max_tokens = 128;
   bool ignore_eos = false;
   bool no_special = false;   // treat control-token text in the prompt as plain text
+  std::string kv_dtype = "f32";
 };
 int RunRun(const RunOptions& opts);
 
@@ -23,6 +24,7 @@ struct ChatOptions {
   std::string system;
   std::string chat_template;  // "" = from the model file
   int32_t max_tokens = 512;
+  std::string kv_dtype = "f32";
 };
 int RunChat(const ChatOptions& opts);
 

@@ -8,6 +8,13 @@
 
 namespace parley {
 
+void AddKvDtypeOption(CLI::App* cmd, std::string* kv_dtype) {
+  cmd->add_option("--kv-dtype", *kv_dtype,
+                  "KV cache element type: f32, f16 or int8 (int8: per-head scales, ~3.9x the tokens of f32 per MiB)")
+      ->check(CLI::IsMember({"f32", "f16", "int8", "i8"}))
+      ->capture_default_str();
+}
+
 void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
   cmd->add_option("-m,--model", opts->model_path, "GGUF model file (default: the Gemma 3 270M in models/)");
   cmd->add_option("-t,--threads", opts->threads, "compute threads (default: all cores)")

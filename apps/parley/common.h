@@ -27,6 +27,8 @@ struct ModelOptions {
 void AddModelOptions(CLI::App* cmd, ModelOptions* opts);
 // Adds --temp, --top-k, --top-p, --seed.
 void AddSamplingOptions(CLI::App* cmd, SamplingParams* params);
+// Adds --kv-dtype (f32, f16, int8 or i8; ParseKvDtype reads the value).
+void AddKvDtypeOption(CLI::App* cmd, std::string* kv_dtype);
 
 // The default model file (models/gemma-3-270m-q4_k_m.gguf beside the binary's source
 // tree or the current directory), or "" if none is found.

@@ -14,9 +14,10 @@ Generator::Generator(const Model& model, const Tokenizer& tokenizer, int32_t con
       transformer_(model.config(), model.weights(), &pool_, mode),
       kv_(model.config(), context) {}
 
-void Generator::set_batch_tokens(int32_t n) {
-  batch_tokens_ = std::max(1, n);
-  kv_ = SequenceKv(model_.config(), kv_.max_tokens(), KvDtype::kF32, "", batch_tokens_);
+void Generator::set_kv(int32_t batch_tokens, KvDtype dtype) {
+  batch_tokens_ = std::max(1, batch_tokens);
+  kv_dtype_ = dtype;
+  kv_ = SequenceKv(model_.config(), kv_.max_tokens(), kv_dtype_, "", batch_tokens_);
   tokens_.clear();
 }
 

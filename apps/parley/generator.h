@@ -48,7 +48,9 @@ class Generator {
   int32_t context() const { return kv_.max_tokens(); }
   int32_t batch_tokens() const { return batch_tokens_; }
   // Tokens computed per forward pass; resets the cached prefix (the KV is sized for it).
-  void set_batch_tokens(int32_t n);
+  void set_batch_tokens(int32_t n) { set_kv(n, kv_dtype_); }
+  // The same, and the KV cache's element type.
+  void set_kv(int32_t batch_tokens, KvDtype dtype);
 
  private:
   // Computes tokens_[kv_.num_tokens(), end) in batches; leaves logits of the last.
@@ -62,6 +64,7 @@ class Generator {
   std::vector<int32_t> tokens_;  // tokens whose K/V are in kv_ (plus pending ones)
   std::vector<float> logits_;
   int32_t batch_tokens_ = 512;
+  KvDtype kv_dtype_ = KvDtype::kF32;
 };
 
 }  // namespace parley

@@ -471,7 +471,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   if (!options.kv_sharing.empty()) {
     PARLEY_ASSIGN_OR_RETURN(owners, ParseKvSharing(options.kv_sharing, static_cast<int32_t>(owners.size())));
   }
-  PARLEY_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Make(runner->LayerWindows(), owners, runner->kv_dim()));
+  PARLEY_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Make(runner->LayerWindows(), owners, runner->kv_dim(), runner->head_dim()));
   KvCacheOptions kv = options.kv;
   kv.max_context = options.max_context;
   kv.max_chunk = std::min(options.max_batch_tokens, options.max_context);

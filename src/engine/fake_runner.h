@@ -27,6 +27,7 @@ class FakeRunner : public ModelRunner {
   std::vector<int32_t> LayerWindows() const override { return windows_; }
   std::vector<int32_t> KvOwners() const override { return owners_; }
   int32_t kv_dim() const override { return 2; }
+  int32_t head_dim() const override { return 2; }
   int64_t num_forward_tokens = 0;  // all tokens ever computed
   int32_t fail_next = 0;           // > 0: the next this-many Forward calls fail
 
@@ -89,7 +90,7 @@ class FakeRunner : public ModelRunner {
   static void Store(uint8_t* dst, const float* kv, KvDtype dtype) {
     if (dtype == KvDtype::kF32) {
       std::memcpy(dst, kv, sizeof(float) * 2);
-    } else {  // f16 holds small integers exactly; store them as raw 16-bit integers
+    } else {  // f16 and int8 rows (4 and 6 bytes): store them as raw 16-bit integers
       const uint16_t h[2] = {static_cast<uint16_t>(kv[0]), static_cast<uint16_t>(kv[1])};
       std::memcpy(dst, h, sizeof(h));
     }

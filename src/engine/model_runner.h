@@ -22,7 +22,8 @@ class ModelRunner {
   // owners[l] == l without sharing).
   virtual std::vector<int32_t> LayerWindows() const = 0;
   virtual std::vector<int32_t> KvOwners() const = 0;
-  virtual int32_t kv_dim() const = 0;  // kv_heads * head_dim
+  virtual int32_t kv_dim() const = 0;    // kv_heads * head_dim
+  virtual int32_t head_dim() const = 0;  // values per KV head
   // Computes every sequence's tokens, writes their K/V into `cache` and appends, per
   // sequence in order, the logits of rows [logits_from, tokens.size()) to `logits`
   // ([rows, vocab] row-major). Errors end the step's requests, not the engine.

@@ -19,7 +19,7 @@ struct Harness {
   Harness(std::vector<int32_t> windows, std::vector<int32_t> owners, int64_t arena_bytes,
           SchedulerOptions opts, int32_t page_size = 4, int32_t max_context = 256)
       : runner(windows, owners, 61) {
-    auto layout = KvLayout::Make(runner.LayerWindows(), runner.KvOwners(), runner.kv_dim());
+    auto layout = KvLayout::Make(runner.LayerWindows(), runner.KvOwners(), runner.kv_dim(), runner.head_dim());
     EXPECT_TRUE(layout.ok()) << layout.status().message();
     KvCacheOptions kv;
     kv.arena_bytes = arena_bytes;
@@ -283,7 +283,8 @@ TEST(SchedulerPrefixCacheTest, ConversationsUnderPoolPressureStayCorrect) {
     kv.page_size = 4;
     kv.max_context = 128;
     kv.window_keep = 16;
-    auto layout = KvLayout::Make(h.runner.LayerWindows(), h.runner.KvOwners(), h.runner.kv_dim());
+    auto layout =
+        KvLayout::Make(h.runner.LayerWindows(), h.runner.KvOwners(), h.runner.kv_dim(), h.runner.head_dim());
     kv.arena_bytes = KvCache::ArenaBytesFor(*layout, kv, 3);
     h.scheduler.reset();
     h.cache = std::move(KvCache::Create(*layout, kv).value());

@@ -20,6 +20,7 @@ class TransformerRunner : public ModelRunner {
   std::vector<int32_t> LayerWindows() const override;
   std::vector<int32_t> KvOwners() const override;
   int32_t kv_dim() const override { return model_.config().kv_dim(); }
+  int32_t head_dim() const override { return model_.config().head_dim; }
   Status Forward(std::span<const ForwardSeq> batch, KvCache* cache,
                  std::vector<float>* logits) override {
     return transformer_.Forward(batch, cache, logits);

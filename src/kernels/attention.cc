@@ -14,27 +14,44 @@
 namespace parley {
 namespace scalar {
 namespace {
-float Value(const uint8_t* row, int32_t i, bool f16) {
-  if (f16) return F16ToF32(reinterpret_cast<const uint16_t*>(row)[i]);
+float Value(const uint8_t* row, int32_t i, KvRowFormat format) {
+  switch (format) {
+    case KvRowFormat::kF16:
+      return F16ToF32(reinterpret_cast<const uint16_t*>(row)[i]);
+    case KvRowFormat::kI8:
+      return static_cast<float>(static_cast<int8_t>(row[i]));
+    case KvRowFormat::kF32:
+      break;
+  }
   return reinterpret_cast<const float*>(row)[i];
+}
+
+// The factor a row's values are multiplied by: its scale for int8 rows, else 1.
+float RowScale(const uint8_t* row, int32_t d, KvRowFormat format) {
+  return format == KvRowFormat::kI8 ? KvI8Scale(row, d) : 1.0f;
 }
 }  // namespace
 
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s) {
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format,
+                  float* s) {
   for (int32_t h = 0; h < heads; ++h) {
     for (int32_t j = 0; j < len; ++j) {
       double sum = 0.0;
-      for (int32_t i = 0; i < d; ++i) sum += static_cast<double>(q[h * d + i]) * Value(k[j], i, f16);
-      s[h * len + j] = static_cast<float>(sum);
+      for (int32_t i = 0; i < d; ++i) sum += static_cast<double>(q[h * d + i]) * Value(k[j], i, format);
+      s[h * len + j] = static_cast<float>(sum * RowScale(k[j], d, format));
     }
   }
 }
 
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc) {
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format,
+               float* acc) {
   for (int32_t h = 0; h < heads; ++h) {
     for (int32_t i = 0; i < d; ++i) {
       double sum = 0.0;
-      for (int32_t j = 0; j < len; ++j) sum += static_cast<double>(p[h * len + j]) * Value(v[j], i, f16);
+      for (int32_t j = 0; j < len; ++j) {
+        const float w = p[h * len + j] * RowScale(v[j], d, format);
+        sum += static_cast<double>(w) * Value(v[j], i, format);
+      }
       acc[h * d + i] = static_cast<float>(sum);
     }
   }
@@ -42,22 +59,24 @@ void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v
 
 }  // namespace scalar
 
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s) {
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format,
+                  float* s) {
   const SimdLevel level = ActiveSimdLevel();
-  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendScores(q, heads, d, k, len, f16, s);
-  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendScores(q, heads, d, k, len, f16, s);
-  scalar::AttendScores(q, heads, d, k, len, f16, s);
+  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendScores(q, heads, d, k, len, format, s);
+  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendScores(q, heads, d, k, len, format, s);
+  scalar::AttendScores(q, heads, d, k, len, format, s);
 }
 
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc) {
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format,
+               float* acc) {
   const SimdLevel level = ActiveSimdLevel();
-  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendMix(p, heads, d, v, len, f16, acc);
-  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendMix(p, heads, d, v, len, f16, acc);
-  scalar::AttendMix(p, heads, d, v, len, f16, acc);
+  if (level == SimdLevel::kAvx512 && d % 16 == 0) return avx512::AttendMix(p, heads, d, v, len, format, acc);
+  if (level >= SimdLevel::kAvx2 && d % 8 == 0) return avx2::AttendMix(p, heads, d, v, len, format, acc);
+  scalar::AttendMix(p, heads, d, v, len, format, acc);
 }
 
 void AttendBlock(const AttendBlockArgs& a, float* scores, float* acc, float* max, float* sum) {
-  AttendScores(a.q, a.heads, a.d, a.k, a.len, a.f16, scores);
+  AttendScores(a.q, a.heads, a.d, a.k, a.len, a.format, scores);
   for (int32_t h = 0; h < a.heads; ++h) {
     float* s = scores + static_cast<int64_t>(h) * a.len;
     const float m = *std::max_element(s, s + a.len);
@@ -69,7 +88,7 @@ void AttendBlock(const AttendBlockArgs& a, float* scores, float* acc, float* max
     max[h] = m;
     sum[h] = static_cast<float>(total);
   }
-  AttendMix(scores, a.heads, a.d, a.v, a.len, a.f16, acc);
+  AttendMix(scores, a.heads, a.d, a.v, a.len, a.format, acc);
 }
 
 void AttendMerge(int32_t blocks, int32_t heads, int32_t d, const float* acc, const float* max, const float* sum,

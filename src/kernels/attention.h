@@ -1,7 +1,8 @@
 // Attention kernels for multi-query / grouped-query attention: the query heads that share
 // one KV head are computed together, so each K and V row is read once for all of them.
 // Rows are passed as pointers (they live in KV pages), already offset to the KV head's
-// values (d of them, f32 or f16).
+// values: d of them in f32 or f16, or d int8 values and their f32 scale (kv_int8.h), which
+// the kernels apply once per row (scores: scale * (q . k); mix: (p * scale) * v).
 //
 // Positions are taken in blocks of at most kAttendBlock: AttendBlock gives a block's
 // partial softmax state (its max score, its sum of exp(score - max), and the unnormalized
@@ -11,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/kv_int8.h"
 
 namespace parley {
 
@@ -23,7 +26,7 @@ struct AttendBlockArgs {
   const uint8_t* const* k = nullptr;  // [len] K rows
   const uint8_t* const* v = nullptr;  // [len] V rows
   int32_t len = 0;                   // 1..kAttendBlock
-  bool f16 = false;                  // rows hold f16 (else f32) values
+  KvRowFormat format = KvRowFormat::kF32;  // how K and V rows are stored
 };
 
 // scores: scratch of heads * len floats. acc: [heads][d]; max, sum: [heads].
@@ -34,14 +37,14 @@ void AttendMerge(int32_t blocks, int32_t heads, int32_t d, const float* acc, con
                  float* out);
 
 // The two inner kernels, dispatched by the active SIMD level:
-// s[h * len + j] = q[h] . k[j]
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s);
-// acc[h * d + i] = sum_j p[h * len + j] * v[j][i]
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc);
+// s[h * len + j] = q[h] . k[j] (times k[j]'s scale for int8 rows)
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format, float* s);
+// acc[h * d + i] = sum_j p[h * len + j] * v[j][i] (p times v[j]'s scale for int8 rows)
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format, float* acc);
 
 namespace scalar {
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s);
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc);
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format, float* s);
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format, float* acc);
 }  // namespace scalar
 
 }  // namespace parley

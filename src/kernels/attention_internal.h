@@ -5,16 +5,18 @@
 
 #include <cstdint>
 
+#include "kernels/kv_int8.h"
+
 namespace parley {
 
 namespace avx2 {
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s);
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc);
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format, float* s);
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format, float* acc);
 }  // namespace avx2
 
 namespace avx512 {
-void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, bool f16, float* s);
-void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, bool f16, float* acc);
+void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format, float* s);
+void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format, float* acc);
 }  // namespace avx512
 
 }  // namespace parley

@@ -66,8 +66,8 @@ SplitPlan PlanSplit(const KvLayout& layout, const KvCacheOptions& options) {
   const int64_t global_pages = CeilDiv(options.max_context, ps);
   for (int32_t g = 0; g < n; ++g) {
     const KvGroup& group = layout.groups()[g];
-    plan.shapes[g] = PagePoolShape{ps, static_cast<int32_t>(group.owner_layers.size()),
-                                   layout.kv_dim(), options.dtype};
+    plan.shapes[g] = PagePoolShape{ps, static_cast<int32_t>(group.owner_layers.size()), layout.kv_dim(),
+                                   options.dtype, layout.head_dim()};
     // A window group holds, per sequence, the window, the kept slack, one chunk and a page.
     const int64_t window_span = int64_t{group.window} + options.window_keep + options.max_chunk - 1 + ps;
     const int64_t positions = group.window == 0 ? options.max_context : std::min<int64_t>(options.max_context, window_span);
@@ -287,7 +287,7 @@ int64_t KvCache::BytesForContext(const KvLayout& layout, const KvCacheOptions& o
     const int32_t from = group.window == 0 ? 0 : std::max(0, context - group.window);
     const int64_t pages = (context - 1) / ps - from / ps + 1;
     const PagePoolShape shape{ps, static_cast<int32_t>(group.owner_layers.size()), layout.kv_dim(),
-                              options.dtype};
+                              options.dtype, layout.head_dim()};
     bytes += pages * static_cast<int64_t>(shape.page_bytes());
   }
   return bytes;

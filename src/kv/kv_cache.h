@@ -78,7 +78,7 @@ class KvCache {
   // [0, n) and window groups the pages overlapping [n - window, n).
   bool CanResumeAt(const SeqKv& seq, int32_t n) const;
 
-  // K / V row (kv_dim elements of dtype()) of `layer` (resolved to its owner) at `pos`.
+  // K / V row (PagePoolShape::row_bytes() bytes of dtype()) of `layer` (resolved to its owner) at `pos`.
   // REQUIRES: the page holding pos is present in the layer's group.
   uint8_t* k_row(const SeqKv& seq, int32_t layer, int32_t pos) {
     return Locate(seq, layer, pos, /*v=*/false);

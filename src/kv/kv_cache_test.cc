@@ -12,9 +12,10 @@
 namespace parley {
 namespace {
 
+// head_dim 0: one head of kv_dim values.
 KvLayout Layout(const std::vector<int32_t>& windows, int32_t kv_dim,
-                const std::vector<int32_t>& owners = {}) {
-  auto layout = KvLayout::Make(windows, owners, kv_dim);
+                const std::vector<int32_t>& owners = {}, int32_t head_dim = 0) {
+  auto layout = KvLayout::Make(windows, owners, kv_dim, head_dim > 0 ? head_dim : kv_dim);
   PARLEY_CHECK(layout.ok()) << layout.status().message();
   return *layout;
 }
@@ -293,10 +294,10 @@ TEST(KvCacheTest, RowsResolveSharingLayersToTheirOwners) {
 
 TEST(KvCacheTest, BytesForContextOfAGemma3_270MLikeModel) {
   const KvLayout layout = Gemma(18, 512, 256);  // 15 window layers, 3 global
-  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16}) {
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16, KvDtype::kI8}) {
     auto cache = Cache(layout, 1 << 20, 16, 16, dtype);
-    const int64_t b = KvDtypeBytes(dtype);
-    const int64_t row = 2 * 256 * b;  // K and V of one layer and position
+    const int64_t row_bytes = static_cast<int64_t>(KvRowBytes(dtype, 256, 256));  // 1024, 512, 260
+    const int64_t row = 2 * row_bytes;  // K and V of one layer and position
     // Multiples of the page size: exactly global_layers * L + window_layers * W positions.
     EXPECT_EQ(cache->BytesForContext(4096), (3 * 4096 + 15 * 512) * row);
     EXPECT_EQ(cache->BytesForContext(512), 18 * 512 * row);
@@ -310,7 +311,26 @@ TEST(KvCacheTest, BytesForContextOfAGemma3_270MLikeModel) {
     EXPECT_EQ(cache->FullCacheBytesForContext(4096, 18), 18LL * 2 * 256 * 4 * 4096);
     const double ratio = static_cast<double>(cache->BytesForContext(32768)) /
                          cache->FullCacheBytesForContext(32768, 18);
-    EXPECT_NEAR(ratio, (3 * 32768 + 15 * 512) * b / (18.0 * 32768 * 4), 1e-9);
+    EXPECT_NEAR(ratio, (3 * 32768 + 15 * 512) * row_bytes / (18.0 * 32768 * 1024), 1e-9);
+  }
+}
+
+// An int8 cache keeps head_dim int8 values and a 4-byte scale per head: the same arena
+// holds 1024 / 260 = 3.94x the positions of f32 for Gemma 3's one KV head of 256, and
+// 768 / 204 = 3.76x for SmolLM2's three heads of 64.
+TEST(KvCacheTest, Int8HoldsAboutFourTimesTheTokensOfF32) {
+  struct Case {
+    KvLayout layout;
+    double ratio;
+  };
+  for (const Case& c : {Case{Gemma(18, 512, 256), 1024.0 / 260}, Case{Layout({0, 0}, 192, {}, 64), 768.0 / 204}}) {
+    auto f32 = Cache(c.layout, 64 << 20, 16, 1024, KvDtype::kF32);
+    auto i8 = Cache(c.layout, 64 << 20, 16, 1024, KvDtype::kI8);
+    for (int32_t g = 0; g < f32->num_groups(); ++g) {  // within 1%: pools hold whole pages
+      const double ratio = static_cast<double>(i8->pool(g).num_pages()) / f32->pool(g).num_pages();
+      EXPECT_NEAR(ratio, c.ratio, c.ratio * 0.01);
+    }
+    EXPECT_NEAR(static_cast<double>(f32->BytesForContext(1000)) / i8->BytesForContext(1000), c.ratio, 1e-9);
   }
 }
 

@@ -34,12 +34,16 @@ bool ParseIndex(const std::string& text, int32_t* out) {
 }  // namespace
 
 StatusOr<KvLayout> KvLayout::Make(const std::vector<int32_t>& windows,
-                                  const std::vector<int32_t>& owners, int32_t kv_dim) {
+                                  const std::vector<int32_t>& owners, int32_t kv_dim, int32_t head_dim) {
   const int32_t n = static_cast<int32_t>(windows.size());
   if (n == 0) return Status::InvalidArgument("kv layout: the model has no layers");
   if (kv_dim < 1) {
     return Status::InvalidArgument("kv layout: kv_dim must be positive (got " +
                                    std::to_string(kv_dim) + ")");
+  }
+  if (head_dim < 1 || kv_dim % head_dim != 0) {
+    return Status::InvalidArgument("kv layout: head_dim " + std::to_string(head_dim) +
+                                   " does not divide kv_dim " + std::to_string(kv_dim));
   }
   if (!owners.empty() && owners.size() != windows.size()) {
     return Status::InvalidArgument("kv layout: " + std::to_string(n) + " layer windows but " +
@@ -47,6 +51,7 @@ StatusOr<KvLayout> KvLayout::Make(const std::vector<int32_t>& windows,
   }
   KvLayout layout;
   layout.kv_dim_ = kv_dim;
+  layout.head_dim_ = head_dim;
   layout.windows_ = windows;
   layout.owners_.resize(n);
   for (int32_t l = 0; l < n; ++l) {

@@ -22,14 +22,16 @@ class KvLayout {
  public:
   // windows[l]: layer l's span (0 = global). owners[l]: the layer whose K/V layer l uses
   // (owners[l] == l for a layer with its own K/V); empty `owners` means no sharing.
-  // kv_dim: kv_heads * head_dim floats per token per layer for K (and again for V).
-  // Errors: sizes differ, an owner that is later than the layer or out of range, an
-  // owner that itself shares, or an owner with a different span.
+  // kv_dim: kv_heads * head_dim values per token per layer for K (and again for V);
+  // head_dim matters to int8 rows (one scale per head).
+  // Errors: sizes differ, head_dim does not divide kv_dim, an owner that is later than the
+  // layer or out of range, an owner that itself shares, or an owner with a different span.
   static StatusOr<KvLayout> Make(const std::vector<int32_t>& windows,
-                                 const std::vector<int32_t>& owners, int32_t kv_dim);
+                                 const std::vector<int32_t>& owners, int32_t kv_dim, int32_t head_dim);
 
   int32_t num_layers() const { return static_cast<int32_t>(windows_.size()); }
   int32_t kv_dim() const { return kv_dim_; }
+  int32_t head_dim() const { return head_dim_; }
   int32_t window(int32_t layer) const { return windows_[layer]; }
   int32_t owner(int32_t layer) const { return owners_[layer]; }
   bool is_owner(int32_t layer) const { return owners_[layer] == layer; }
@@ -46,7 +48,7 @@ class KvLayout {
   std::string Describe() const;
 
  private:
-  int32_t kv_dim_ = 0;
+  int32_t kv_dim_ = 0, head_dim_ = 0;
   std::vector<int32_t> windows_, owners_, group_of_, slot_of_;
   std::vector<KvGroup> groups_;
 };

@@ -21,10 +21,11 @@ void ExpectInvalid(const StatusOr<KvLayout>& layout, const std::string& needle) 
 }
 
 TEST(KvLayoutTest, GemmaLikeWithoutSharingHasTwoGroups) {
-  auto layout = KvLayout::Make(GemmaWindows(12, 512), {}, 256);
+  auto layout = KvLayout::Make(GemmaWindows(12, 512), {}, 256, 256);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   EXPECT_EQ(layout->num_layers(), 12);
   EXPECT_EQ(layout->kv_dim(), 256);
+  EXPECT_EQ(layout->head_dim(), 256);
   ASSERT_EQ(layout->num_groups(), 2);
   EXPECT_EQ(layout->groups()[0].window, 512);
   EXPECT_EQ(layout->groups()[0].owner_layers,
@@ -47,7 +48,7 @@ TEST(KvLayoutTest, GemmaLikeWithoutSharingHasTwoGroups) {
 }
 
 TEST(KvLayoutTest, GroupsAreOrderedByFirstOwnerLayer) {
-  auto layout = KvLayout::Make({0, 128, 0, 64, 128}, {}, 8);
+  auto layout = KvLayout::Make({0, 128, 0, 64, 128}, {}, 8, 8);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   ASSERT_EQ(layout->num_groups(), 3);
   EXPECT_EQ(layout->groups()[0].window, 0);
@@ -61,7 +62,7 @@ TEST(KvLayoutTest, GroupsAreOrderedByFirstOwnerLayer) {
 }
 
 TEST(KvLayoutTest, LlamaLikeAllGlobalHasOneGroup) {
-  auto layout = KvLayout::Make(std::vector<int32_t>(4, 0), {}, 1024);
+  auto layout = KvLayout::Make(std::vector<int32_t>(4, 0), {}, 1024, 64);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   ASSERT_EQ(layout->num_groups(), 1);
   EXPECT_EQ(layout->groups()[0].window, 0);
@@ -76,7 +77,7 @@ TEST(KvLayoutTest, LlamaLikeAllGlobalHasOneGroup) {
 TEST(KvLayoutTest, SharingLayersAllocateNothingAndResolveToTheirOwner) {
   auto owners = ParseKvSharing("1:0,3:2,11:5", 12);
   ASSERT_TRUE(owners.ok()) << owners.status().message();
-  auto layout = KvLayout::Make(GemmaWindows(12, 512), *owners, 256);
+  auto layout = KvLayout::Make(GemmaWindows(12, 512), *owners, 256, 256);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   ASSERT_EQ(layout->num_groups(), 2);
   EXPECT_EQ(layout->groups()[0].owner_layers, (std::vector<int32_t>{0, 2, 4, 6, 7, 8, 9, 10}));
@@ -97,14 +98,16 @@ TEST(KvLayoutTest, SharingLayersAllocateNothingAndResolveToTheirOwner) {
 }
 
 TEST(KvLayoutTest, RejectsBadShapes) {
-  ExpectInvalid(KvLayout::Make({}, {}, 8), "no layers");
-  ExpectInvalid(KvLayout::Make({0, 0}, {}, 0), "kv_dim");
-  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 1}, 8), "3 layer windows but 2 KV owners");
-  ExpectInvalid(KvLayout::Make({0, -4}, {}, 8), "layer 1 has a negative window");
+  ExpectInvalid(KvLayout::Make({}, {}, 8, 8), "no layers");
+  ExpectInvalid(KvLayout::Make({0, 0}, {}, 0, 1), "kv_dim");
+  ExpectInvalid(KvLayout::Make({0, 0}, {}, 192, 0), "head_dim 0 does not divide kv_dim 192");
+  ExpectInvalid(KvLayout::Make({0, 0}, {}, 192, 128), "head_dim 128 does not divide kv_dim 192");
+  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 1}, 8, 8), "3 layer windows but 2 KV owners");
+  ExpectInvalid(KvLayout::Make({0, -4}, {}, 8, 8), "layer 1 has a negative window");
 }
 
 TEST(KvLayoutTest, RejectsLaterOwner) {
-  auto layout = KvLayout::Make(std::vector<int32_t>(6, 0), {0, 1, 2, 5, 4, 5}, 8);
+  auto layout = KvLayout::Make(std::vector<int32_t>(6, 0), {0, 1, 2, 5, 4, 5}, 8, 8);
   ASSERT_FALSE(layout.ok());
   EXPECT_EQ(layout.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(layout.status().message(),
@@ -112,21 +115,21 @@ TEST(KvLayoutTest, RejectsLaterOwner) {
 }
 
 TEST(KvLayoutTest, RejectsOwnerOutOfRange) {
-  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 7, 2}, 8),
+  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 7, 2}, 8, 8),
                 "layer 1 cannot use layer 7's KV (out of range");
-  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 1, -1}, 8),
+  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 1, -1}, 8, 8),
                 "layer 2 cannot use layer -1's KV (out of range");
 }
 
 TEST(KvLayoutTest, RejectsOwnerThatItselfShares) {
-  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 0, 1}, 8),
+  ExpectInvalid(KvLayout::Make({0, 0, 0}, {0, 0, 1}, 8, 8),
                 "layer 2 cannot use layer 1's KV (layer 1 itself uses layer 0's KV)");
 }
 
 TEST(KvLayoutTest, RejectsOwnerWithAnotherSpan) {
-  ExpectInvalid(KvLayout::Make({512, 512, 0}, {0, 1, 1}, 8),
+  ExpectInvalid(KvLayout::Make({512, 512, 0}, {0, 1, 1}, 8, 8),
                 "layer 2 cannot use layer 1's KV (layer 2 is global, layer 1 is window 512)");
-  ExpectInvalid(KvLayout::Make({512, 1024}, {0, 0}, 8),
+  ExpectInvalid(KvLayout::Make({512, 1024}, {0, 0}, 8, 8),
                 "layer 1 cannot use layer 0's KV (layer 1 is window 1024, layer 0 is window 512)");
 }
 
@@ -176,7 +179,7 @@ TEST(ParseKvSharingTest, RejectsOutOfRangeAndDuplicates) {
 TEST(ParseKvSharingTest, MakeChecksWhatTheParserCannot) {
   auto owners = ParseKvSharing("3:5", 6);  // well-formed, but the owner is later
   ASSERT_TRUE(owners.ok());
-  auto layout = KvLayout::Make(std::vector<int32_t>(6, 0), *owners, 8);
+  auto layout = KvLayout::Make(std::vector<int32_t>(6, 0), *owners, 8, 8);
   ASSERT_FALSE(layout.ok());
   EXPECT_EQ(layout.status().message(),
             "kv sharing: layer 3 cannot use layer 5's KV (owners must be earlier layers)");

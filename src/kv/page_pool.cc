@@ -14,6 +14,8 @@ size_t KvDtypeBytes(KvDtype dtype) {
       return 4;
     case KvDtype::kF16:
       return 2;
+    case KvDtype::kI8:
+      return 1;
   }
   PARLEY_CHECK(false) << "bad KvDtype " << static_cast<int>(dtype);
   return 0;
@@ -25,6 +27,8 @@ const char* KvDtypeName(KvDtype dtype) {
       return "f32";
     case KvDtype::kF16:
       return "f16";
+    case KvDtype::kI8:
+      return "int8";
   }
   PARLEY_CHECK(false) << "bad KvDtype " << static_cast<int>(dtype);
   return "";
@@ -33,7 +37,15 @@ const char* KvDtypeName(KvDtype dtype) {
 StatusOr<KvDtype> ParseKvDtype(const std::string& name) {
   if (name == "f32") return KvDtype::kF32;
   if (name == "f16") return KvDtype::kF16;
-  return Status::InvalidArgument("unknown KV cache type '" + name + "' (expected f32 or f16)");
+  if (name == "int8" || name == "i8") return KvDtype::kI8;
+  return Status::InvalidArgument("unknown KV cache type '" + name + "' (expected f32, f16 or int8)");
+}
+
+size_t KvRowBytes(KvDtype dtype, int32_t kv_dim, int32_t head_dim) {
+  PARLEY_DCHECK(head_dim >= 1 && kv_dim % head_dim == 0) << "kv_dim " << kv_dim << ", head_dim " << head_dim;
+  const size_t values = static_cast<size_t>(kv_dim) * KvDtypeBytes(dtype);
+  if (dtype != KvDtype::kI8) return values;
+  return values + sizeof(float) * static_cast<size_t>(kv_dim / head_dim);  // a scale per head
 }
 
 size_t PagePoolShape::page_bytes() const {
@@ -41,14 +53,13 @@ size_t PagePoolShape::page_bytes() const {
 }
 
 PagePool::PagePool(const PagePoolShape& shape, uint8_t* memory, int32_t num_pages)
-    : shape_(shape),
-      memory_(memory),
-      num_pages_(num_pages),
-      page_bytes_(shape.page_bytes()),
-      row_bytes_(shape.row_bytes()) {
-  PARLEY_CHECK(shape.page_size >= 1 && shape.owners >= 1 && shape.kv_dim >= 1)
-      << "page_size " << shape.page_size << ", owners " << shape.owners << ", kv_dim "
-      << shape.kv_dim;
+    : shape_(shape), memory_(memory), num_pages_(num_pages) {
+  PARLEY_CHECK(shape.page_size >= 1 && shape.owners >= 1 && shape.kv_dim >= 1 && shape.head_dim >= 1 &&
+               shape.kv_dim % shape.head_dim == 0)
+      << "page_size " << shape.page_size << ", owners " << shape.owners << ", kv_dim " << shape.kv_dim
+      << ", head_dim " << shape.head_dim;
+  page_bytes_ = shape.page_bytes();
+  row_bytes_ = shape.row_bytes();
   PARLEY_CHECK(num_pages >= 0) << num_pages;
   PARLEY_CHECK(num_pages == 0 ||
                (memory != nullptr && reinterpret_cast<uintptr_t>(memory) % 64 == 0))

@@ -1,7 +1,9 @@
 // PagePool: the fixed set of KV pages of one KV group, carved from memory the caller
 // provides (the KvCache arena). A page holds `page_size` consecutive positions of K and V
 // for every owner layer of the group:
-//   page bytes = [owners, 2 (K then V), page_size, kv_dim] elements of dtype
+//   page bytes = [owners, 2 (K then V), page_size, row_bytes]
+// where a row is kv_dim elements of f32 or f16, or for int8 kv_heads heads of head_dim int8
+// values each followed by the head's f32 scale (kernels/kv_int8.h).
 // Pages are reference counted (a sequence holds one reference per page in its block
 // table; the prefix cache will hold more); a page returns to the free list when its count
 // drops to zero. Not thread-safe: owned by the engine thread.
@@ -16,20 +18,24 @@
 
 namespace parley {
 
-enum class KvDtype { kF32, kF16 };
+enum class KvDtype { kF32, kF16, kI8 };
+// Bytes of one value (int8 rows add a 4-byte scale per head: see KvRowBytes).
 size_t KvDtypeBytes(KvDtype dtype);
-const char* KvDtypeName(KvDtype dtype);
-StatusOr<KvDtype> ParseKvDtype(const std::string& name);  // "f32" | "f16"
+const char* KvDtypeName(KvDtype dtype);                   // "f32" | "f16" | "int8"
+StatusOr<KvDtype> ParseKvDtype(const std::string& name);  // "f32" | "f16" | "int8" (or "i8")
+// Bytes of one position's K (or V) row of one layer: kv_dim values of dtype, plus for int8
+// one f32 scale per head of head_dim values. REQUIRES head_dim >= 1, kv_dim % head_dim == 0.
+size_t KvRowBytes(KvDtype dtype, int32_t kv_dim, int32_t head_dim);
 
 struct PagePoolShape {
   int32_t page_size = 16;  // positions per page
   int32_t owners = 1;      // owner layers in the group
   int32_t kv_dim = 0;      // kv_heads * head_dim
   KvDtype dtype = KvDtype::kF32;
+  int32_t head_dim = 0;    // values per KV head (int8 rows keep one scale per head)
 
   size_t page_bytes() const;
-  // Bytes of one position's K (or V) row of one layer.
-  size_t row_bytes() const { return static_cast<size_t>(kv_dim) * KvDtypeBytes(dtype); }
+  size_t row_bytes() const { return KvRowBytes(dtype, kv_dim, head_dim); }
 };
 
 class PagePool {
@@ -51,7 +57,7 @@ class PagePool {
   int32_t refcount(int32_t page) const { return refcounts_[page]; }
 
   // K / V row of `slot` (the owner layer's index in the group) at `offset` in the page
-  // (0 <= offset < page_size): kv_dim elements of dtype.
+  // (0 <= offset < page_size): shape().row_bytes() bytes.
   uint8_t* k_row(int32_t page, int32_t slot, int32_t offset) { return Row(page, slot, 0, offset); }
   uint8_t* v_row(int32_t page, int32_t slot, int32_t offset) { return Row(page, slot, 1, offset); }
   const uint8_t* k_row(int32_t page, int32_t slot, int32_t offset) const {

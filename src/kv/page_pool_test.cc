@@ -26,31 +26,54 @@ TEST(KvDtypeTest, SizesNamesAndParsing) {
   EXPECT_EQ(KvDtypeBytes(KvDtype::kF32), 4u);
   EXPECT_EQ(KvDtypeBytes(KvDtype::kF16), 2u);
   EXPECT_STREQ(KvDtypeName(KvDtype::kF32), "f32");
+  EXPECT_EQ(KvDtypeBytes(KvDtype::kI8), 1u);
   EXPECT_STREQ(KvDtypeName(KvDtype::kF16), "f16");
+  EXPECT_STREQ(KvDtypeName(KvDtype::kI8), "int8");
+  for (const char* name : {"int8", "i8"}) {
+    auto i8 = ParseKvDtype(name);
+    ASSERT_TRUE(i8.ok()) << name;
+    EXPECT_EQ(*i8, KvDtype::kI8);
+  }
   auto d = ParseKvDtype("f16");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(*d, KvDtype::kF16);
   d = ParseKvDtype("f32");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(*d, KvDtype::kF32);
-  for (const char* bad : {"", "F32", "bf16", "q8", "f16 "}) {
+  for (const char* bad : {"", "F32", "bf16", "q8", "f16 ", "int4", "I8"}) {
     d = ParseKvDtype(bad);
     ASSERT_FALSE(d.ok()) << bad;
     EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(d.status().message().find("f32 or f16"), std::string::npos);
+    EXPECT_NE(d.status().message().find("f32, f16 or int8"), std::string::npos);
   }
 }
 
 TEST(PagePoolShapeTest, PageAndRowBytes) {
-  PagePoolShape shape{16, 3, 8, KvDtype::kF16};
+  PagePoolShape shape{16, 3, 8, KvDtype::kF16, 8};
   EXPECT_EQ(shape.row_bytes(), 16u);
   EXPECT_EQ(shape.page_bytes(), 3u * 2 * 16 * 8 * 2);
   shape.dtype = KvDtype::kF32;
   EXPECT_EQ(shape.page_bytes(), 3u * 2 * 16 * 8 * 4);
+  // f32 and f16 rows do not depend on how kv_dim splits into heads.
+  shape.head_dim = 2;
+  EXPECT_EQ(shape.row_bytes(), 32u);
+}
+
+// int8 rows: head_dim int8 values and an f32 scale per head.
+TEST(PagePoolShapeTest, Int8RowsHoldAScalePerHead) {
+  PagePoolShape gemma{16, 1, 256, KvDtype::kI8, 256};  // Gemma 3 270M: 1 KV head of 256
+  EXPECT_EQ(gemma.row_bytes(), 260u);
+  EXPECT_EQ(gemma.page_bytes(), 2u * 16 * 260);
+  PagePoolShape smollm{16, 2, 192, KvDtype::kI8, 64};  // SmolLM2 135M: 3 KV heads of 64
+  EXPECT_EQ(smollm.row_bytes(), 3u * (64 + 4));
+  EXPECT_EQ(smollm.page_bytes(), 2u * 2 * 16 * 204);
+  // Against f32: ~3.9x (head 256) and ~3.8x (head 64) more positions per byte.
+  EXPECT_EQ(KvRowBytes(KvDtype::kF32, 256, 256), 1024u);
+  EXPECT_EQ(KvRowBytes(KvDtype::kF32, 192, 64), 768u);
 }
 
 TEST(PagePoolTest, AllocateReleaseAndExhaustion) {
-  PagePoolShape shape{4, 1, 4, KvDtype::kF32};
+  PagePoolShape shape{4, 1, 4, KvDtype::kF32, 4};
   AlignedBuffer mem = Aligned(4 * shape.page_bytes());
   PagePool pool(shape, mem.get(), 4);
   EXPECT_EQ(pool.num_pages(), 4);
@@ -82,7 +105,7 @@ TEST(PagePoolTest, AllocateReleaseAndExhaustion) {
 }
 
 TEST(PagePoolTest, FreeListIsAStack) {
-  PagePoolShape shape{2, 1, 2, KvDtype::kF16};
+  PagePoolShape shape{2, 1, 2, KvDtype::kF16, 2};
   AlignedBuffer mem = Aligned(3 * shape.page_bytes());
   PagePool pool(shape, mem.get(), 3);
   EXPECT_EQ(pool.Allocate(), 0);
@@ -95,7 +118,7 @@ TEST(PagePoolTest, FreeListIsAStack) {
 }
 
 TEST(PagePoolTest, ReferenceCounts) {
-  PagePoolShape shape{4, 2, 4, KvDtype::kF32};
+  PagePoolShape shape{4, 2, 4, KvDtype::kF32, 4};
   AlignedBuffer mem = Aligned(2 * shape.page_bytes());
   PagePool pool(shape, mem.get(), 2);
   const int32_t p = pool.Allocate();
@@ -113,13 +136,13 @@ TEST(PagePoolTest, ReferenceCounts) {
 }
 
 TEST(PagePoolTest, EmptyPoolAllocatesNothing) {
-  PagePool pool(PagePoolShape{16, 1, 8, KvDtype::kF32}, nullptr, 0);
+  PagePool pool(PagePoolShape{16, 1, 8, KvDtype::kF32, 8}, nullptr, 0);
   EXPECT_EQ(pool.Allocate(), -1);
   EXPECT_TRUE(pool.CheckIntegrity().ok());
 }
 
 TEST(PagePoolDeathTest, MisuseIsABug) {
-  PagePoolShape shape{4, 1, 4, KvDtype::kF32};
+  PagePoolShape shape{4, 1, 4, KvDtype::kF32, 4};
   AlignedBuffer mem = Aligned(2 * shape.page_bytes());
   PagePool pool(shape, mem.get(), 2);
   EXPECT_DEATH(pool.Release(0), "Release of free page 0");
@@ -129,12 +152,13 @@ TEST(PagePoolDeathTest, MisuseIsABug) {
   pool.Release(p);
   EXPECT_DEATH(pool.Release(p), "Release of free page");
   EXPECT_DEATH({ PagePool bad(shape, mem.get() + 8, 1); }, "64-byte aligned");
+  EXPECT_DEATH({ PagePool bad(PagePoolShape{4, 1, 6, KvDtype::kI8, 4}, mem.get(), 1); }, "head_dim 4");
 }
 
 // Every (page, slot, K/V, offset) row is a distinct kv_dim-element stretch of the pool's
 // memory, and together they tile it exactly.
 void CheckRowsTile(KvDtype dtype) {
-  PagePoolShape shape{4, 3, 5, dtype};
+  PagePoolShape shape{4, 3, 6, dtype, 3};  // two heads of 3 (int8: 14-byte rows)
   const int32_t num_pages = 3;
   const size_t row = shape.row_bytes();
   AlignedBuffer mem = Aligned(num_pages * shape.page_bytes());
@@ -182,9 +206,10 @@ void CheckRowsTile(KvDtype dtype) {
 
 TEST(PagePoolTest, RowsDoNotOverlapF32) { CheckRowsTile(KvDtype::kF32); }
 TEST(PagePoolTest, RowsDoNotOverlapF16) { CheckRowsTile(KvDtype::kF16); }
+TEST(PagePoolTest, RowsDoNotOverlapInt8) { CheckRowsTile(KvDtype::kI8); }
 
 TEST(PagePoolTest, RandomOperationsKeepIntegrity) {
-  PagePoolShape shape{2, 1, 2, KvDtype::kF32};
+  PagePoolShape shape{2, 1, 2, KvDtype::kF32, 2};
   const int32_t n = 16;
   AlignedBuffer mem = Aligned(n * shape.page_bytes());
   PagePool pool(shape, mem.get(), n);

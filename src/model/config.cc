@@ -100,7 +100,7 @@ StatusOr<KvLayout> MakeKvLayout(const ModelConfig& config, const std::string& sh
   if (!sharing.empty()) {
     PARLEY_ASSIGN_OR_RETURN(owners, ParseKvSharing(sharing, config.num_layers));
   }
-  return KvLayout::Make(windows, owners, config.kv_dim());
+  return KvLayout::Make(windows, owners, config.kv_dim(), config.head_dim);
 }
 
 }  // namespace parley

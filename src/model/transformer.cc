@@ -7,6 +7,7 @@
 #include "base/check.h"
 #include "kernels/attention.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/kv_int8.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 
@@ -141,10 +142,12 @@ void Transformer::Rope(float* x, int32_t num_heads, int32_t pos, float base) con
   }
 }
 
-// Writes this batch's K/V rows of an owner layer into the sequences' pages.
+// Writes this batch's K/V rows of an owner layer into the sequences' pages: f32 as is,
+// f16 rounded, int8 quantized per KV head (kernels/kv_int8.h). Each row depends only on
+// its own floats, so the pages hold the same bytes however the batch was formed.
 void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
   const int32_t kv_dim = config_.kv_dim();
-  const bool f16 = cache->dtype() == KvDtype::kF16;
+  const KvDtype dtype = cache->dtype();
   const int32_t n = static_cast<int32_t>(row_seq_.size());
   for (int32_t t = 0; t < n; ++t) {
     const SeqKv& seq = *batch[row_seq_[t]].kv;
@@ -152,12 +155,19 @@ void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCa
     const float* v = v_.data() + static_cast<size_t>(t) * kv_dim;
     uint8_t* kd = cache->k_row(seq, layer, row_pos_[t]);
     uint8_t* vd = cache->v_row(seq, layer, row_pos_[t]);
-    if (f16) {
-      QuantizeRow(TensorType::kF16, k, kd, kv_dim);
-      QuantizeRow(TensorType::kF16, v, vd, kv_dim);
-    } else {
-      std::memcpy(kd, k, sizeof(float) * kv_dim);
-      std::memcpy(vd, v, sizeof(float) * kv_dim);
+    switch (dtype) {
+      case KvDtype::kF32:
+        std::memcpy(kd, k, sizeof(float) * kv_dim);
+        std::memcpy(vd, v, sizeof(float) * kv_dim);
+        break;
+      case KvDtype::kF16:
+        QuantizeRow(TensorType::kF16, k, kd, kv_dim);
+        QuantizeRow(TensorType::kF16, v, vd, kv_dim);
+        break;
+      case KvDtype::kI8:
+        QuantizeKvRowI8(k, config_.num_kv_heads, config_.head_dim, kd);
+        QuantizeKvRowI8(v, config_.num_kv_heads, config_.head_dim, vd);
+        break;
     }
   }
 }
@@ -178,8 +188,11 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
   const int32_t kv_heads = config_.num_kv_heads;
   const int32_t group = heads / kv_heads;
   const int32_t window = config_.layers[layer].window;
-  const bool f16 = cache->dtype() == KvDtype::kF16;
-  const size_t value_bytes = f16 ? 2 : 4;
+  const KvDtype dtype = cache->dtype();
+  const KvRowFormat format = dtype == KvDtype::kI8    ? KvRowFormat::kI8
+                             : dtype == KvDtype::kF16 ? KvRowFormat::kF16
+                                                      : KvRowFormat::kF32;
+  const size_t head_bytes = KvRowBytes(dtype, d, d);  // one KV head's part of a row (int8: values, scale)
   const int64_t n = static_cast<int64_t>(row_seq_.size());
   const int64_t units = n * kv_heads;
   auto first_pos = [&](int64_t t) { return window > 0 ? std::max(0, row_pos_[t] - window + 1) : 0; };
@@ -193,7 +206,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     const int32_t len = std::min(kAttendBlock, row_pos_[t] + 1 - lo);
     const uint8_t* k[kAttendBlock];
     const uint8_t* v[kAttendBlock];
-    const size_t off = static_cast<size_t>(kh) * d * value_bytes;
+    const size_t off = static_cast<size_t>(kh) * head_bytes;
     for (int32_t j = 0; j < len; ++j) {
       k[j] = cache->k_row(seq, layer, lo + j) + off;
       v[j] = cache->v_row(seq, layer, lo + j) + off;
@@ -205,7 +218,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     a.k = k;
     a.v = v;
     a.len = len;
-    a.f16 = f16;
+    a.format = format;
     AttendBlock(a, scores, acc, max, sum);
   };
   auto out_of = [&](int64_t u) {
@@ -274,7 +287,7 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
                             std::vector<float>* logits) {
   const ModelConfig& c = config_;
   const KvLayout& layout = cache->layout();
-  if (layout.num_layers() != c.num_layers || layout.kv_dim() != c.kv_dim()) {
+  if (layout.num_layers() != c.num_layers || layout.kv_dim() != c.kv_dim() || layout.head_dim() != c.head_dim) {
     return Status::Error("the KV cache was made for another model");
   }
   for (int32_t l = 0; l < c.num_layers; ++l) {

@@ -31,7 +31,7 @@ std::vector<uint8_t> RandomPage(const PagePoolShape& shape, uint32_t seed) {
 TEST(HostTierTest, LosslessCodecsRoundTripExactly) {
   for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16}) {
     for (HostCodec codec : {HostCodec::kRaw, HostCodec::kZstd}) {
-      PagePoolShape shape{16, 2, 64, dtype};
+      PagePoolShape shape{16, 2, 64, dtype, 64};
       HostTier tier(1 << 20, codec);
       std::vector<uint8_t> page = RandomPage(shape, 1);
       int64_t id = tier.Put(shape, page.data());
@@ -48,7 +48,7 @@ TEST(HostTierTest, LosslessCodecsRoundTripExactly) {
 }
 
 TEST(HostTierTest, Int8KeepsEachRowWithinHalfAStep) {
-  PagePoolShape shape{16, 2, 64, KvDtype::kF32};
+  PagePoolShape shape{16, 2, 64, KvDtype::kF32, 64};
   HostTier tier(1 << 20, HostCodec::kInt8);
   std::vector<uint8_t> page = RandomPage(shape, 2);
   int64_t id = tier.Put(shape, page.data());
@@ -67,7 +67,7 @@ TEST(HostTierTest, Int8KeepsEachRowWithinHalfAStep) {
 }
 
 TEST(HostTierTest, RefusesWhatDoesNotFitAndCountsBytes) {
-  PagePoolShape shape{4, 1, 8, KvDtype::kF32};  // 256-byte pages
+  PagePoolShape shape{4, 1, 8, KvDtype::kF32, 8};  // 256-byte pages
   HostTier tier(600, HostCodec::kRaw);
   std::vector<uint8_t> page = RandomPage(shape, 3);
   int64_t a = tier.Put(shape, page.data());

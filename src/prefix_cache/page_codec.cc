@@ -1,3 +1,4 @@
+// The prefix cache's page codecs (page_codec.h): raw copies, zstd level 1, and per-row int8.
 #include "prefix_cache/page_codec.h"
 
 #include <zstd.h>
@@ -12,8 +13,14 @@
 namespace parley {
 namespace {
 
-// One row (kv_dim values of the page's dtype) as floats.
+// The codec a page of `shape` is stored in: int8 pools' pages are already int8 (raw).
+HostCodec Effective(const PagePoolShape& shape, HostCodec codec) {
+  return codec == HostCodec::kInt8 && shape.dtype == KvDtype::kI8 ? HostCodec::kRaw : codec;
+}
+
+// One row (kv_dim values of the page's dtype, f32 or f16) as floats.
 void RowToFloat(const PagePoolShape& shape, const uint8_t* row, float* out) {
+  PARLEY_DCHECK(shape.dtype != KvDtype::kI8) << "int8 pages are stored raw";
   if (shape.dtype == KvDtype::kF32) {
     std::memcpy(out, row, static_cast<size_t>(shape.kv_dim) * sizeof(float));
   } else {
@@ -57,6 +64,7 @@ const char* HostCodecName(HostCodec codec) {
 }
 
 int64_t EncodedPageBytesEstimate(const PagePoolShape& shape, HostCodec codec) {
+  codec = Effective(shape, codec);
   if (codec == HostCodec::kInt8) return RowsPerPage(shape) * (shape.kv_dim + static_cast<int64_t>(sizeof(float)));
   return static_cast<int64_t>(shape.page_bytes());
 }
@@ -64,7 +72,7 @@ int64_t EncodedPageBytesEstimate(const PagePoolShape& shape, HostCodec codec) {
 std::vector<uint8_t> EncodePage(const PagePoolShape& shape, HostCodec codec, const uint8_t* page) {
   std::vector<uint8_t> blob;
   const size_t page_bytes = shape.page_bytes();
-  switch (codec) {
+  switch (Effective(shape, codec)) {
     case HostCodec::kRaw:
       blob.assign(page, page + page_bytes);
       break;
@@ -103,7 +111,7 @@ std::vector<uint8_t> EncodePage(const PagePoolShape& shape, HostCodec codec, con
 
 bool DecodePage(const PagePoolShape& shape, HostCodec codec, std::span<const uint8_t> blob, uint8_t* page) {
   const size_t page_bytes = shape.page_bytes();
-  switch (codec) {
+  switch (Effective(shape, codec)) {
     case HostCodec::kRaw:
       if (blob.size() != page_bytes) return false;
       std::memcpy(page, blob.data(), page_bytes);

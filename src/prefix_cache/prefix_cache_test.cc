@@ -23,8 +23,8 @@ constexpr int32_t kWindow = 16;
 constexpr int32_t kDim = 2;
 constexpr int32_t kMaxContext = 64;
 
-KvLayout Hybrid() { return *KvLayout::Make({kWindow, 0}, {}, kDim); }
-KvLayout GlobalOnly() { return *KvLayout::Make({0, 0}, {}, kDim); }
+KvLayout Hybrid() { return *KvLayout::Make({kWindow, 0}, {}, kDim, kDim); }
+KvLayout GlobalOnly() { return *KvLayout::Make({0, 0}, {}, kDim, kDim); }
 
 std::unique_ptr<KvCache> MakeKv(const KvLayout& layout, double sequences, int32_t window_keep = 2 * kPs) {
   KvCacheOptions o;
