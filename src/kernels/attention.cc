@@ -1,6 +1,5 @@
 // Scalar references of the attention kernels, the dispatch to their SIMD versions, and
-// the block/merge steps around them (softmax's exp stays scalar std::exp at every level,
-// as in ops.cc).
+// the block/merge steps around them (a block's softmax is ExpShifted, ops.h).
 #include "kernels/attention.h"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "kernels/attention_internal.h"
 #include "kernels/cpu.h"
 #include "kernels/fp16.h"
+#include "kernels/ops.h"
 
 namespace parley {
 namespace scalar {
@@ -78,15 +78,7 @@ void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v
 void AttendBlock(const AttendBlockArgs& a, float* scores, float* acc, float* max, float* sum) {
   AttendScores(a.q, a.heads, a.d, a.k, a.len, a.format, scores);
   for (int32_t h = 0; h < a.heads; ++h) {
-    float* s = scores + static_cast<int64_t>(h) * a.len;
-    const float m = *std::max_element(s, s + a.len);
-    double total = 0.0;
-    for (int32_t j = 0; j < a.len; ++j) {
-      s[j] = std::exp(s[j] - m);
-      total += s[j];
-    }
-    max[h] = m;
-    sum[h] = static_cast<float>(total);
+    sum[h] = ExpShifted(scores + static_cast<int64_t>(h) * a.len, a.len, &max[h]);
   }
   AttendMix(scores, a.heads, a.d, a.v, a.len, a.format, acc);
 }

@@ -100,14 +100,58 @@ void Mix(const float* p, int32_t ld, int32_t d, const uint8_t* const* v, int32_t
   for (; c < d; c += 16) MixColumns<NB, 1, F>(p, ld, d, v, len, c, acc);
 }
 
+// The 16 lane sums of a[0..15] as one vector, in order: pairs of vectors are folded
+// (halves, then quarters, then within 128-bit lanes), 46 instructions for 16 sums instead
+// of 16 separate reductions.
+inline __m512 Sum16x16(const __m512* a) {
+  __m512 t[8], u[4], v[2];
+  for (int j = 0; j < 8; ++j) {  // t[j]: lanes [a[j] 8 partial sums | a[j + 8] 8 partial sums]
+    t[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a[j], a[j + 8], 0x44), _mm512_shuffle_f32x4(a[j], a[j + 8], 0xEE));
+  }
+  for (int j = 0; j < 4; ++j) {  // u[j]: 128-bit lanes of 4 partial sums of a[j], a[j+8], a[j+4], a[j+12]
+    u[j] = _mm512_add_ps(_mm512_shuffle_f32x4(t[j], t[j + 4], 0x88), _mm512_shuffle_f32x4(t[j], t[j + 4], 0xDD));
+  }
+  for (int j = 0; j < 2; ++j) {  // v[j]: per lane, 2 partial sums of u[j]'s and u[j+2]'s vectors, interleaved
+    v[j] = _mm512_add_ps(_mm512_unpacklo_ps(u[j], u[j + 2]), _mm512_unpackhi_ps(u[j], u[j + 2]));
+  }
+  // w lane L: totals of u[0], u[2], u[1], u[3]'s vector in lane L: keys 0 2 1 3 | 8 10 9 11 | 4 6 5 7 | 12 14 13 15.
+  const __m512 w = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x44), _mm512_shuffle_ps(v[0], v[1], 0xEE));
+  const __m512i order = _mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15);
+  return _mm512_permutexvar_ps(order, w);
+}
+
+// One head against 16 K rows: one accumulator per row, then Sum16x16. REQUIRES d % 16 == 0.
+template <KvRowFormat F>
+inline __m512 Scores16(const float* q, int32_t d, const uint8_t* const* k) {
+  __m512 acc[16];
+  for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+  for (int32_t i = 0; i < d; i += 16) {
+    const __m512 qv = _mm512_loadu_ps(q + i);
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(qv, Load16<F>(k[j], i), acc[j]);
+  }
+  __m512 s = Sum16x16(acc);
+  if constexpr (F == KvRowFormat::kI8) {
+    alignas(64) float scale[16];
+    for (int j = 0; j < 16; ++j) scale[j] = Scale<F>(k[j], d);
+    s = _mm512_mul_ps(s, _mm512_load_ps(scale));
+  }
+  return s;
+}
+
 template <KvRowFormat F>
 void ScoresAll(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, float* s) {
+  int32_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    for (int32_t h = 0; h < heads; ++h) _mm512_storeu_ps(s + h * len + j, Scores16<F>(q + h * d, d, k + j));
+  }
+  if (j == len) return;
+  const int32_t rest = len - j;
   int32_t h = 0;
-  for (; h + 4 <= heads; h += 4) Scores<4, F>(q + h * d, d, k, len, s + h * len, len);
+  for (; h + 4 <= heads; h += 4) Scores<4, F>(q + h * d, d, k + j, rest, s + h * len + j, len);
   switch (heads - h) {
-    case 3: Scores<3, F>(q + h * d, d, k, len, s + h * len, len); break;
-    case 2: Scores<2, F>(q + h * d, d, k, len, s + h * len, len); break;
-    case 1: Scores<1, F>(q + h * d, d, k, len, s + h * len, len); break;
+    case 3: Scores<3, F>(q + h * d, d, k + j, rest, s + h * len + j, len); break;
+    case 2: Scores<2, F>(q + h * d, d, k + j, rest, s + h * len + j, len); break;
+    case 1: Scores<1, F>(q + h * d, d, k + j, rest, s + h * len + j, len); break;
     default: break;
   }
 }

@@ -52,6 +52,21 @@ void SiluMul(float* x, const float* y, int64_t n) {
   }
 }
 
+// The AVX2 version's order: 8 lane sums (element i in lane i % 8), then lanes j + j+4,
+// j + j+2, j + j+1.
+float ExpShifted(float* x, int64_t n, float* max) {
+  float m = x[0];
+  for (int64_t i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+  float lane[8] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    lane[i % 8] += x[i];
+  }
+  *max = m;
+  const float s4[4] = {lane[0] + lane[4], lane[1] + lane[5], lane[2] + lane[6], lane[3] + lane[7]};
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
 void SoftmaxInPlace(float* x, int64_t n) {
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
@@ -105,6 +120,11 @@ void GeluTanhMul(float* x, const float* y, int64_t n) {
 void SiluMul(float* x, const float* y, int64_t n) {
   if (UseAvx2()) return avx2::SiluMul(x, y, n);
   scalar::SiluMul(x, y, n);
+}
+
+float ExpShifted(float* x, int64_t n, float* max) {
+  if (UseAvx2()) return avx2::ExpShifted(x, n, max);
+  return scalar::ExpShifted(x, n, max);
 }
 
 void SoftmaxInPlace(float* x, int64_t n) { scalar::SoftmaxInPlace(x, n); }

@@ -18,6 +18,9 @@ void GeluTanhMul(float* x, const float* y, int64_t n);
 void SiluMul(float* x, const float* y, int64_t n);
 // x[i] = exp(x[i] - max) / sum, in place. REQUIRES n > 0.
 void SoftmaxInPlace(float* x, int64_t n);
+// The unnormalized softmax of a block of attention scores: *max = max_i x[i], then
+// x[i] = exp(x[i] - *max) in place; returns sum_i x[i]. REQUIRES n > 0.
+float ExpShifted(float* x, int64_t n, float* max);
 // y[i] += x[i].
 void AddF32(const float* x, float* y, int64_t n);
 // x[i] *= a.
@@ -30,6 +33,7 @@ void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void GeluTanhMul(float* x, const float* y, int64_t n);
 void SiluMul(float* x, const float* y, int64_t n);
 void SoftmaxInPlace(float* x, int64_t n);
+float ExpShifted(float* x, int64_t n, float* max);
 void AddF32(const float* x, float* y, int64_t n);
 void ScaleF32(float* x, float a, int64_t n);
 }  // namespace scalar

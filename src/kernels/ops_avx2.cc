@@ -142,6 +142,34 @@ void SiluMul(float* x, const float* y, int64_t n) {
   });
 }
 
+float ExpShifted(float* x, int64_t n, float* max) {
+  __m256 mv = _mm256_set1_ps(x[0]);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+  float m8[8];
+  _mm256_storeu_ps(m8, mv);
+  float m = m8[0];
+  for (int j = 1; j < 8; ++j) m = m8[j] > m ? m8[j] : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  *max = m;
+  const __m256 shift = _mm256_set1_ps(m);
+  __m256 sum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (i < n) {
+    const __m256i mask = TailMask(n - i);
+    const __m256 e = _mm256_and_ps(Exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), shift)), _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(x + i, mask, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));  // [s4[0]+s4[2], s4[1]+s4[3]]
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
 void ScaleF32(float* x, float a, int64_t n) {
   const __m256 av = _mm256_set1_ps(a);
   int64_t i = 0;

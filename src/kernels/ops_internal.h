@@ -14,6 +14,7 @@ void AddF32(const float* x, float* y, int64_t n);
 void ScaleF32(float* x, float a, int64_t n);
 void GeluTanhMul(float* x, const float* y, int64_t n);
 void SiluMul(float* x, const float* y, int64_t n);
+float ExpShifted(float* x, int64_t n, float* max);
 }  // namespace avx2
 
 namespace avx512 {

@@ -167,6 +167,24 @@ TEST(OpsSimdTest, EveryLevelMatchesScalar) {
       SoftmaxInPlace(got.data(), n);
       scalar::SoftmaxInPlace(want.data(), n);
       EXPECT_EQ(got, want);
+
+      // ExpShifted: the same max; exp within the f32 rounding of x - max (amplified by
+      // |x - max| up to ~6), the sum close.
+      got = a;
+      want = a;
+      float got_max = 0, want_max = 0;
+      const float got_sum = ExpShifted(got.data(), n, &got_max);
+      const float want_sum = scalar::ExpShifted(want.data(), n, &want_max);
+      EXPECT_EQ(got_max, want_max);
+      double direct = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double e = std::exp(static_cast<double>(a[i]) - want_max);
+        ASSERT_NEAR(want[i], e, 6e-7 * e) << "ExpShifted scalar " << i;
+        ASSERT_NEAR(got[i], e, 1e-6 * e) << "ExpShifted " << i;
+        direct += e;
+      }
+      EXPECT_NEAR(got_sum, direct, 1e-6 * direct);
+      EXPECT_NEAR(want_sum, direct, 1e-6 * direct);
     }
   }
 }
