@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/fp16.h"
 #include "kernels/int8_matmul_internal.h"
 #include "kernels/quant.h"
 
@@ -43,7 +44,8 @@ void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t strid
   scalar::QuantizeActivationI8(x, cols, q, stride, scales);
 }
 
-void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out) {
+void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out, bool f32_activations) {
+  out->f32_activations = f32_activations;
   out->rows = rows;
   out->cols = cols;
   out->stride = I8Stride(cols);
@@ -51,6 +53,7 @@ void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out) {
   out->q.assign(static_cast<size_t>(out->panels * out->blocks() * kI8TileBytes), 0);
   out->bias.assign(static_cast<size_t>(out->panels * out->blocks() * kI8Panel), 0);
   out->scale.assign(static_cast<size_t>(out->panels * kI8Panel), 0.0f);
+  out->block_scale.assign(f32_activations ? static_cast<size_t>(out->panels * out->head_blocks() * kI8Panel) : 0, 0);
 }
 
 void SetInt8Row(int64_t r, const int8_t* q, float scale, Int8Matrix* out) {
@@ -72,8 +75,27 @@ void ConvertRowsToInt8(TensorType type, const uint8_t* data, size_t row_bytes, i
   std::vector<int8_t> q(out->stride);
   for (int64_t r = row_begin; r < row_end; ++r) {
     DequantizeRow(type, data + r * row_bytes, row.data(), out->cols);
-    const float scale = QuantizeRowI8(row.data(), out->cols, q.data(), out->stride);
-    SetInt8Row(r, q.data(), scale, out);
+    if (!out->f32_activations) {
+      const float scale = QuantizeRowI8(row.data(), out->cols, q.data(), out->stride);
+      SetInt8Row(r, q.data(), scale, out);
+      continue;
+    }
+    // Per block of kI8HeadBlock: an f16 scale (max |w| / 127, rounded to f16) and the
+    // values rounded against that rounded scale.
+    std::fill(q.begin(), q.end(), 0);
+    for (int64_t b = 0; b < out->head_blocks(); ++b) {
+      const int64_t begin = b * kI8HeadBlock, n = std::min(kI8HeadBlock, out->cols - begin);
+      float amax = 0.0f;
+      for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(row[begin + i]));
+      const uint16_t h = F32ToF16(amax / 127.0f);
+      const float d = F16ToF32(h);
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = d > 0.0f ? row[begin + i] / d : 0.0f;
+        q[begin + i] = static_cast<int8_t>(std::clamp(static_cast<int32_t>(std::lround(v)), -127, 127));
+      }
+      out->block_scale[static_cast<size_t>((r / kI8Panel * out->head_blocks() + b) * kI8Panel + r % kI8Panel)] = h;
+    }
+    SetInt8Row(r, q.data(), 1.0f, out);
   }
 }
 
@@ -92,6 +114,23 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
           s += static_cast<int32_t>(w.at(r, i)) * x[i];
         }
         acc = std::fma(static_cast<float>(s), xs[b], acc);
+      }
+      a.y[t * a.y_stride + r] = acc * w.scale[static_cast<size_t>(r)];
+    }
+  }
+}
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  for (int64_t t = 0; t < a.num_tokens; ++t) {
+    const float* x = a.x + t * a.x_stride;
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < w.head_blocks(); ++b) {
+        float part = 0.0f;
+        for (int64_t i = b * kI8HeadBlock; i < std::min(w.cols, (b + 1) * kI8HeadBlock); ++i) {
+          part = std::fma(static_cast<float>(w.at(r, i)), x[i], part);
+        }
+        acc = std::fma(part, F16ToF32(w.head_block_scales(r / kI8Panel, b)[r % kI8Panel]), acc);
       }
       a.y[t * a.y_stride + r] = acc * w.scale[static_cast<size_t>(r)];
     }
@@ -140,6 +179,12 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   }
   if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::MatMulRowsI8(a, row_begin, row_end);
   scalar::MatMulRowsI8(a, row_begin, row_end);
+}
+
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  if (ActiveSimdLevel() == SimdLevel::kAvx512) return avx512::MatMulRowsI8F32(a, row_begin, row_end);
+  if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::MatMulRowsI8F32(a, row_begin, row_end);
+  scalar::MatMulRowsI8F32(a, row_begin, row_end);
 }
 
 }  // namespace parley

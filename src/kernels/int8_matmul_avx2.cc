@@ -57,7 +57,65 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   }
 }
 
+// MatMulRowsI8F32: weight k (0..3) of each row's 4-byte group in half a line, as floats.
+template <int K>
+inline __m256 Column(__m256i half) {
+  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(half, 24 - 8 * K), 24));
+}
+
+// One panel (two halves of 8 rows) x NT tokens, columns in order.
+template <int NT>
+void TileF32(const I8F32MatMulArgs& a, int64_t p, int64_t t0, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  const float* x = a.x + t0 * a.x_stride;
+  __m256 acc[NT][2], part[NT][2];
+  for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < w.cols; ++i) {
+    if (i % kI8HeadBlock == 0) {
+      for (int t = 0; t < NT; ++t) part[t][0] = part[t][1] = _mm256_setzero_ps();
+    }
+    const int64_t g = i / 4;
+    const int8_t* line = w.tile(p, g / 16) + (g % 16) * 64;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(line + 32 * h));
+      __m256 wv;
+      switch (i % 4) {
+        case 0: wv = Column<0>(half); break;
+        case 1: wv = Column<1>(half); break;
+        case 2: wv = Column<2>(half); break;
+        default: wv = Column<3>(half); break;
+      }
+      for (int t = 0; t < NT; ++t) part[t][h] = _mm256_fmadd_ps(wv, _mm256_set1_ps(x[t * a.x_stride + i]), part[t][h]);
+    }
+    if (i % kI8HeadBlock == kI8HeadBlock - 1 || i == w.cols - 1) {
+      const uint16_t* bs = w.head_block_scales(p, i / kI8HeadBlock);
+      for (int h = 0; h < 2; ++h) {
+        const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + 8 * h)));
+        for (int t = 0; t < NT; ++t) acc[t][h] = _mm256_fmadd_ps(part[t][h], s, acc[t][h]);
+      }
+    }
+  }
+  const int64_t r = p * kI8Panel;
+  const int64_t n = row_end - r < 16 ? row_end - r : 16;
+  float out[16];
+  for (int t = 0; t < NT; ++t) {
+    for (int h = 0; h < 2; ++h) {
+      _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(acc[t][h], _mm256_loadu_ps(w.scale.data() + r + 8 * h)));
+    }
+    std::memcpy(a.y + (t0 + t) * a.y_stride + r, out, sizeof(float) * static_cast<size_t>(n));
+  }
+}
+
 }  // namespace
+
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  for (int64_t p = row_begin / kI8Panel; p < p_end; ++p) {
+    int64_t t = 0;
+    for (; t + 2 <= a.num_tokens; t += 2) TileF32<2>(a, p, t, row_end);
+    if (t < a.num_tokens) TileF32<1>(a, p, t, row_end);
+  }
+}
 
 // The scalar QuantizeActivationI8's operations on 8 lanes: the same max, the same
 // x * (127 / amax), + or - 0.5 and truncation, so the bytes are identical.

@@ -10,10 +10,14 @@ namespace parley {
 namespace avx2 {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
 }  // namespace avx2
 namespace vnni {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 }  // namespace vnni
+namespace avx512 {
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
+}  // namespace avx512
 namespace amx {
 // REQUIRES: a.num_tokens a multiple of 16, and Int8UsesAmx().
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/fp16.h"
 #include "kernels/quant.h"
 
 namespace parley {
@@ -156,6 +157,48 @@ TEST_P(Int8LevelTest, TokenGroupsOnTilesAreBitIdenticalToTheScalarReference) {
         Problem p = MakeProblem(rows, cols, tokens, rng);
         ExpectMatchesScalar(p, rows, "rows " + std::to_string(rows) + " cols " + std::to_string(cols) + " tokens " +
                                          std::to_string(tokens));
+      }
+    }
+  }
+}
+
+TEST_P(Int8LevelTest, F32ActivationProductsAreBitIdenticalToTheScalarReference) {
+  std::mt19937 rng(11);
+  for (int64_t rows : {1, 16, 17, 70}) {
+    for (int64_t cols : {1, 3, 64, 99, 640}) {
+      for (int64_t tokens : {1, 2, 3, 5}) {
+        // A head converted from f32 weights: per-block f16 scales, row scales of 1.
+        const std::vector<float> wf = Random(rows * cols, rng, -1.0f, 1.0f);
+        Problem p;
+        InitInt8Matrix(rows, cols, &p.w, /*f32_activations=*/true);
+        ConvertRowsToInt8(TensorType::kF32, reinterpret_cast<const uint8_t*>(wf.data()), cols * 4, 0, rows, &p.w);
+        const std::vector<float> x = Random(tokens * cols, rng, -3.0f, 3.0f);
+        I8F32MatMulArgs a{&p.w, x.data(), cols, nullptr, rows, tokens};
+        std::vector<float> got(tokens * rows, -1.0f), want(tokens * rows, -2.0f);
+        a.y = got.data();
+        const int64_t split = rows / 2 / kI8Panel * kI8Panel;
+        MatMulRowsI8F32(a, 0, split);
+        MatMulRowsI8F32(a, split, rows);
+        a.y = want.data();
+        scalar::MatMulRowsI8F32(a, 0, rows);
+        ASSERT_EQ(got, want) << "rows " << rows << " cols " << cols << " tokens " << tokens;
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            double e = 0, mag = 0, exact = 0, step = 0;
+            for (int64_t i = 0; i < cols; ++i) {
+              const double d = F16ToF32(p.w.head_block_scales(r / kI8Panel, i / kI8HeadBlock)[r % kI8Panel]);
+              const double wi = p.w.at(r, i) * d;
+              e += wi * x[t * cols + i];
+              mag += std::fabs(wi * x[t * cols + i]);
+              exact += static_cast<double>(wf[r * cols + i]) * x[t * cols + i];
+              step += 0.55 * d * std::fabs(x[t * cols + i]);
+            }
+            ASSERT_EQ(p.w.scale[r], 1.0f);
+            ASSERT_NEAR(want[t * rows + r], e, 1e-5 * mag + 1e-30);
+            // Q8_0's precision: each weight within half a step (max |w| / 127 of its block).
+            ASSERT_NEAR(want[t * rows + r], exact, step + 1e-5 * mag + 1e-6);
+          }
+        }
       }
     }
   }

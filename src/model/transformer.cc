@@ -30,6 +30,7 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
     MatMulArgs args;      // f32 path
     MatMulQ8Args q8args;  // int8 path (q8args.xq != nullptr)
     I8MatMulArgs i8args;  // int8 weights (i8args.w != nullptr)
+    I8F32MatMulArgs i8f32args;  // int8 weights against f32 activations (the output head)
     int64_t first_chunk, rows_per_chunk, rows;
   };
   PARLEY_CHECK(jobs.size() <= 4) << "MatMuls takes at most 4 jobs";
@@ -58,7 +59,7 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
   // int8 weights: the input quantized once to int8 (dynamic scales per block of kI8Block).
   const int64_t cols = jobs.begin()->w->cols;
   bool any_i8 = false;
-  for (const MatMulJob& job : jobs) any_i8 |= job.w->i8 != nullptr;
+  for (const MatMulJob& job : jobs) any_i8 |= job.w->i8 != nullptr && !job.w->i8->f32_activations;
   if (any_i8) {
     const int64_t stride = I8Stride(cols);
     xi8_.resize(static_cast<size_t>(stride * num_tokens));
@@ -80,7 +81,11 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       grain = (grain + 2 * kI8Panel - 1) / (2 * kI8Panel) * (2 * kI8Panel);  // whole panel pairs
       PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
       Span sp{};
-      sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};
+      if (w.i8->f32_activations) {
+        sp.i8f32args = I8F32MatMulArgs{w.i8, x, cols, job.y, w.rows, num_tokens};
+      } else {
+        sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};
+      }
       sp.first_chunk = chunks;
       sp.rows_per_chunk = grain;
       sp.rows = w.rows;
@@ -93,7 +98,7 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
     spans[num_spans++] =
         Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
              MatMulQ8Args{w.type, w.data, w.row_bytes, w.cols, xq, xq_row_bytes, job.y, w.rows, num_tokens},
-             I8MatMulArgs{}, chunks, grain, w.rows};
+             I8MatMulArgs{}, I8F32MatMulArgs{}, chunks, grain, w.rows};
     chunks += (w.rows + grain - 1) / grain;
   }
   pool_->ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
@@ -105,6 +110,8 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       const int64_t r1 = std::min(sp.rows, r0 + sp.rows_per_chunk);
       if (sp.i8args.w != nullptr) {
         MatMulRowsI8(sp.i8args, r0, r1);
+      } else if (sp.i8f32args.w != nullptr) {
+        MatMulRowsI8F32(sp.i8f32args, r0, r1);
       } else if (sp.q8args.xq != nullptr) {
         MatMulRowsQ8(sp.q8args, r0, r1);
       } else {
