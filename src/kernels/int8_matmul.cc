@@ -39,6 +39,24 @@ void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t strid
 }
 }  // namespace scalar
 
+void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales) {
+  static constexpr int kSlot[4] = {0, 2, 1, 3};
+  const int64_t blocks = (cols + kI8HeadBlock - 1) / kI8HeadBlock;
+  std::fill(q, q + I8Stride(cols), int16_t{0});
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t begin = b * kI8HeadBlock, n = std::min(kI8HeadBlock, cols - begin);
+    float amax = 0.0f;
+    for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[begin + i]));
+    scales[b] = amax / 32767.0f;
+    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+    for (int64_t i = begin; i < begin + n; ++i) {
+      const float v = x[i] * inv;
+      const int32_t r = static_cast<int32_t>(v >= 0.0f ? v + 0.5f : v - 0.5f);
+      q[i / 4 * 4 + kSlot[i % 4]] = static_cast<int16_t>(std::clamp(r, -32767, 32767));
+    }
+  }
+}
+
 void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales) {
   if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::QuantizeActivationI8(x, cols, q, stride, scales);
   scalar::QuantizeActivationI8(x, cols, q, stride, scales);
@@ -121,16 +139,20 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
 }
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   const Int8Matrix& w = *a.w;
+  std::vector<int16_t> xq(static_cast<size_t>(w.stride));
+  std::vector<float> xs(static_cast<size_t>(w.head_blocks()));
   for (int64_t t = 0; t < a.num_tokens; ++t) {
-    const float* x = a.x + t * a.x_stride;
+    QuantizeActivationI16(a.x + t * a.x_stride, w.cols, xq.data(), xs.data());
     for (int64_t r = row_begin; r < row_end; ++r) {
       float acc = 0.0f;
       for (int64_t b = 0; b < w.head_blocks(); ++b) {
-        float part = 0.0f;
-        for (int64_t i = b * kI8HeadBlock; i < std::min(w.cols, (b + 1) * kI8HeadBlock); ++i) {
-          part = std::fma(static_cast<float>(w.at(r, i)), x[i], part);
+        int32_t s = 0;
+        for (int64_t i = b * kI8HeadBlock; i < (b + 1) * kI8HeadBlock; ++i) {
+          static constexpr int kSlot[4] = {0, 2, 1, 3};  // where x[4g + k] is stored
+          s += static_cast<int32_t>(w.at(r, i)) * xq[static_cast<size_t>(i / 4 * 4 + kSlot[i % 4])];
         }
-        acc = std::fma(part, F16ToF32(w.head_block_scales(r / kI8Panel, b)[r % kI8Panel]), acc);
+        const float ws = F16ToF32(w.head_block_scales(r / kI8Panel, b)[r % kI8Panel]);
+        acc = std::fma(static_cast<float>(s), ws * xs[static_cast<size_t>(b)], acc);
       }
       a.y[t * a.y_stride + r] = acc * w.scale[static_cast<size_t>(r)];
     }
@@ -182,9 +204,17 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
 }
 
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  if (ActiveSimdLevel() == SimdLevel::kAvx512) return avx512::MatMulRowsI8F32(a, row_begin, row_end);
-  if (ActiveSimdLevel() >= SimdLevel::kAvx2) return avx2::MatMulRowsI8F32(a, row_begin, row_end);
-  scalar::MatMulRowsI8F32(a, row_begin, row_end);
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kScalar) return scalar::MatMulRowsI8F32(a, row_begin, row_end);
+  const Int8Matrix& w = *a.w;
+  std::vector<int16_t> xq(static_cast<size_t>(w.stride * a.num_tokens));
+  std::vector<float> xs(static_cast<size_t>(w.head_blocks() * a.num_tokens));
+  for (int64_t t = 0; t < a.num_tokens; ++t) {
+    QuantizeActivationI16(a.x + t * a.x_stride, w.cols, xq.data() + t * w.stride, xs.data() + t * w.head_blocks());
+  }
+  const I16Activations x{xq.data(), xs.data()};
+  if (Int8UsesVnni()) return vnni::MatMulRowsI8I16(a, x, row_begin, row_end);
+  avx2::MatMulRowsI8I16(a, x, row_begin, row_end);
 }
 
 }  // namespace parley

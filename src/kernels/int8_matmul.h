@@ -101,10 +101,12 @@ struct I8MatMulArgs {
 // kI8Panel, row_end a multiple of it or w->rows.
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 
-// int8 weights against f32 activations (an f32_activations matrix): per block of
-// kI8HeadBlock columns, part = fma(w[r][i], x[i], part) over the block's columns in order
-// from 0, then acc = fma(part, block_scale, acc); y = acc * w_scale[r]. The same operations
-// at every level (bit-identical, batch invariant).
+// int8 weights against f32 activations (an f32_activations matrix, the head): the
+// activations become int16 per block of kI8HeadBlock values (scale max |x| / 32767, so
+// nothing of an f32 activation's precision that matters is lost), and per block
+//   S = sum of w[r][i] * x16[i] (exact int32),  acc = fma(float(S), w_block_scale * x_scale, acc)
+// in block order; y = acc * w_scale[r]. The same operations at every level (AVX-512 VNNI's
+// vpdpwssd, AVX2's vpmaddwd, scalar): bit-identical and batch invariant.
 struct I8F32MatMulArgs {
   const Int8Matrix* w = nullptr;
   const float* x = nullptr;  // [num_tokens][x_stride], x_stride >= w->cols
@@ -115,6 +117,11 @@ struct I8F32MatMulArgs {
 };
 // Same row-range contract as MatMulRowsI8.
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
+
+// The head's activation row: int16 values per block of kI8HeadBlock, each group of 4
+// stored as (x0, x2, x1, x3) (the order the kernels pair them in), zero padded to
+// I8Stride(cols); scales[blocks]. Exposed for tests.
+void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales);
 
 namespace scalar {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);

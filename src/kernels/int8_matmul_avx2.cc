@@ -57,41 +57,42 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   }
 }
 
-// MatMulRowsI8F32: weight k (0..3) of each row's 4-byte group in half a line, as floats.
-template <int K>
-inline __m256 Column(__m256i half) {
-  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(half, 24 - 8 * K), 24));
+// The head (MatMulRowsI8I16): half a line's 4 bytes per row lane become two int16 pairs,
+// (b0, b2) and (b1, b3); vpmaddwd with the matching activation pair gives each lane's two
+// products summed: exact int32 block sums.
+inline __m256i Pair(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
 }
 
-// One panel (two halves of 8 rows) x NT tokens, columns in order.
 template <int NT>
-void TileF32(const I8F32MatMulArgs& a, int64_t p, int64_t t0, int64_t row_end) {
+void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64_t t0, int64_t row_end) {
   const Int8Matrix& w = *a.w;
-  const float* x = a.x + t0 * a.x_stride;
-  __m256 acc[NT][2], part[NT][2];
+  const int64_t blocks = w.head_blocks();
+  __m256 acc[NT][2];
   for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < w.cols; ++i) {
-    if (i % kI8HeadBlock == 0) {
-      for (int t = 0; t < NT; ++t) part[t][0] = part[t][1] = _mm256_setzero_ps();
-    }
-    const int64_t g = i / 4;
-    const int8_t* line = w.tile(p, g / 16) + (g % 16) * 64;
-    for (int h = 0; h < 2; ++h) {
-      const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(line + 32 * h));
-      __m256 wv;
-      switch (i % 4) {
-        case 0: wv = Column<0>(half); break;
-        case 1: wv = Column<1>(half); break;
-        case 2: wv = Column<2>(half); break;
-        default: wv = Column<3>(half); break;
-      }
-      for (int t = 0; t < NT; ++t) part[t][h] = _mm256_fmadd_ps(wv, _mm256_set1_ps(x[t * a.x_stride + i]), part[t][h]);
-    }
-    if (i % kI8HeadBlock == kI8HeadBlock - 1 || i == w.cols - 1) {
-      const uint16_t* bs = w.head_block_scales(p, i / kI8HeadBlock);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256i s[NT][2];
+    for (int t = 0; t < NT; ++t) s[t][0] = s[t][1] = _mm256_setzero_si256();
+    for (int64_t g = b * (kI8HeadBlock / 4); g < (b + 1) * (kI8HeadBlock / 4); ++g) {
+      const int8_t* line = w.tile(p, g / 16) + (g % 16) * 64;
       for (int h = 0; h < 2; ++h) {
-        const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + 8 * h)));
-        for (int t = 0; t < NT; ++t) acc[t][h] = _mm256_fmadd_ps(part[t][h], s, acc[t][h]);
+        const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(line + 32 * h));
+        const __m256i lo = _mm256_srai_epi16(_mm256_slli_epi16(half, 8), 8);  // (b0, b2)
+        const __m256i hi = _mm256_srai_epi16(half, 8);                       // (b1, b3)
+        for (int t = 0; t < NT; ++t) {
+          const int16_t* xq = x.q + (t0 + t) * w.stride + 4 * g;
+          s[t][h] = _mm256_add_epi32(s[t][h], _mm256_add_epi32(_mm256_madd_epi16(lo, Pair(xq)), _mm256_madd_epi16(hi, Pair(xq + 2))));
+        }
+      }
+    }
+    const uint16_t* bs = w.head_block_scales(p, b);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + 8 * h)));
+      for (int t = 0; t < NT; ++t) {
+        const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(x.scales[(t0 + t) * blocks + b]));
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t][h]), scale, acc[t][h]);
       }
     }
   }
@@ -108,12 +109,12 @@ void TileF32(const I8F32MatMulArgs& a, int64_t p, int64_t t0, int64_t row_end) {
 
 }  // namespace
 
-void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end) {
   const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
   for (int64_t p = row_begin / kI8Panel; p < p_end; ++p) {
     int64_t t = 0;
-    for (; t + 2 <= a.num_tokens; t += 2) TileF32<2>(a, p, t, row_end);
-    if (t < a.num_tokens) TileF32<1>(a, p, t, row_end);
+    for (; t + 2 <= a.num_tokens; t += 2) TileI16<2>(a, x, p, t, row_end);
+    if (t < a.num_tokens) TileI16<1>(a, x, p, t, row_end);
   }
 }
 

@@ -7,17 +7,24 @@
 #include "kernels/int8_matmul.h"
 
 namespace parley {
+
+// The head's activations, quantized (QuantizeActivationI16): token t's values at
+// q + t * w->stride, its scales at scales + t * w->head_blocks().
+struct I16Activations {
+  const int16_t* q;
+  const float* scales;
+};
+
 namespace avx2 {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t stride, float* scales);
-void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end);
 }  // namespace avx2
 namespace vnni {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end);
 }  // namespace vnni
-namespace avx512 {
-void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
-}  // namespace avx512
+
 namespace amx {
 // REQUIRES: a.num_tokens a multiple of 16, and Int8UsesAmx().
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);

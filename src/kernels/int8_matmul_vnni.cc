@@ -87,7 +87,82 @@ void PanelGroup(const I8MatMulArgs& a, int64_t p, int64_t row_end) {
   }
 }
 
+// The head (MatMulRowsI8I16): a line's 4 bytes per row lane become two int16 pairs,
+// (b0, b2) and (b1, b3), each multiplied by the matching activation pair (stored in that
+// order) and summed into the lane by vpdpwssd: exact int32 block sums.
+inline __m512i Pair(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+template <int NP, int NT>
+void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p0, int64_t t0, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  const int64_t blocks = w.head_blocks();
+  __m512 acc[NT][NP];
+  for (int t = 0; t < NT; ++t) {
+    for (int p = 0; p < NP; ++p) acc[t][p] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i s[NT][NP];
+    for (int t = 0; t < NT; ++t) {
+      for (int p = 0; p < NP; ++p) s[t][p] = _mm512_setzero_si512();
+    }
+    for (int64_t g = b * (kI8HeadBlock / 4); g < (b + 1) * (kI8HeadBlock / 4); ++g) {
+      __m512i lo[NP], hi[NP];
+      for (int p = 0; p < NP; ++p) {
+        const __m512i line = _mm512_loadu_si512(w.tile(p0 + p, g / 16) + (g % 16) * 64);
+        lo[p] = _mm512_srai_epi16(_mm512_slli_epi16(line, 8), 8);  // (b0, b2)
+        hi[p] = _mm512_srai_epi16(line, 8);                       // (b1, b3)
+      }
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* xq = x.q + (t0 + t) * w.stride + 4 * g;
+        const __m512i xa = Pair(xq), xb = Pair(xq + 2);
+        for (int p = 0; p < NP; ++p) s[t][p] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(s[t][p], lo[p], xa), hi[p], xb);
+      }
+    }
+    for (int p = 0; p < NP; ++p) {
+      const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.head_block_scales(p0 + p, b))));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(x.scales[(t0 + t) * blocks + b]));
+        acc[t][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t][p]), scale, acc[t][p]);
+      }
+    }
+  }
+  for (int p = 0; p < NP; ++p) {
+    const int64_t r = (p0 + p) * kI8Panel;
+    if (r >= row_end) break;
+    const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+    const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+    for (int t = 0; t < NT; ++t) {
+      _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r, keep, _mm512_mul_ps(acc[t][p], scale));
+    }
+  }
+}
+
+template <int NP>
+void PanelGroupI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64_t row_end) {
+  int64_t t = 0;
+  for (; t + 3 <= a.num_tokens; t += 3) TileI16<NP, 3>(a, x, p, t, row_end);
+  switch (a.num_tokens - t) {
+    case 2: TileI16<NP, 2>(a, x, p, t, row_end); break;
+    case 1: TileI16<NP, 1>(a, x, p, t, row_end); break;
+    default: break;
+  }
+}
+
 }  // namespace
+
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end) {
+  int64_t p = row_begin / kI8Panel;
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  if (a.num_tokens == 1) {
+    for (; p + 4 <= p_end; p += 4) TileI16<4, 1>(a, x, p, 0, row_end);
+  }
+  for (; p + 2 <= p_end; p += 2) PanelGroupI16<2>(a, x, p, row_end);
+  if (p < p_end) PanelGroupI16<1>(a, x, p, row_end);
+}
 
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   int64_t p = row_begin / kI8Panel;
