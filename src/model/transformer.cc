@@ -205,6 +205,8 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
   auto first_pos = [&](int64_t t) { return window > 0 ? std::max(0, row_pos_[t] - window + 1) : 0; };
   auto num_blocks = [&](int64_t t) { return (row_pos_[t] - first_pos(t) + kAttendBlock) / kAttendBlock; };
   // Block b of unit u: its state at acc/max/sum (group * d, group, group floats).
+  const int32_t page_size = cache->page_size();
+  const size_t row_bytes = cache->pool(cache->layout().group_of(layer)).shape().row_bytes();
   auto run_block = [&](int64_t u, int32_t b, float* scores, float* acc, float* max, float* sum) {
     const int64_t t = u / kv_heads;
     const int32_t kh = static_cast<int32_t>(u % kv_heads);
@@ -214,9 +216,15 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     const uint8_t* k[kAttendBlock];
     const uint8_t* v[kAttendBlock];
     const size_t off = static_cast<size_t>(kh) * head_bytes;
-    for (int32_t j = 0; j < len; ++j) {
-      k[j] = cache->k_row(seq, layer, lo + j) + off;
-      v[j] = cache->v_row(seq, layer, lo + j) + off;
+    for (int32_t j = 0; j < len;) {  // one page lookup per run of positions in a page
+      const int32_t pos = lo + j;
+      const int32_t run = std::min(len - j, page_size - pos % page_size);
+      const uint8_t* kr = cache->k_row(seq, layer, pos) + off;
+      const uint8_t* vr = cache->v_row(seq, layer, pos) + off;
+      for (int32_t i = 0; i < run; ++i, ++j) {
+        k[j] = kr + i * row_bytes;
+        v[j] = vr + i * row_bytes;
+      }
     }
     AttendBlockArgs a;
     a.q = q_.data() + (static_cast<size_t>(t) * heads + static_cast<size_t>(kh) * group) * d;
