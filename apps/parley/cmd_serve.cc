@@ -96,8 +96,9 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                server.model_name.c_str(), c.arch_name.c_str(), c.num_layers, c.vocab_size,
                tmpl.name(), threads, opts.model.activations.c_str());
   if (model.int8_weights()) {
-    std::fprintf(stderr, "weights: int8 rows with per-row scales (%.0f MiB, %s products)\n",
-                 static_cast<double>(model.int8_bytes()) / (1 << 20), Int8UsesVnni() ? "AVX-512 VNNI" : "AVX2/scalar");
+    std::fprintf(stderr, "weights: int8 with per-row scales (%.0f MiB, %s products)\n",
+                 static_cast<double>(model.int8_bytes()) / (1 << 20),
+                 Int8UsesAmx() ? "AMX tiles + AVX-512 VNNI" : Int8UsesVnni() ? "AVX-512 VNNI" : "AVX2/scalar");
   }
   StatusOr<KvLayout> layout = MakeKvLayout(c, opts.kv_sharing);
   std::fprintf(stderr, "KV: %s; %s, %d-token pages, %d MiB arena: %s per token at %d tokens of "

@@ -28,8 +28,9 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
                   "as llama.cpp computes; faster)")
       ->check(CLI::IsMember({"f32", "q8"}));
   cmd->add_option("--weights", opts->weights,
-                  "matrix-product weights: gguf (the file's own types) or int8 (converted at load to int8 rows "
-                  "with a per-row scale; activations quantized per token; integer products, VNNI where present)")
+                  "matrix-product weights: gguf (the file's own types) or int8 (converted at load to int8 with a "
+                  "scale per row, activations to int8 per 64 values; integer products on AMX tiles for prompts and "
+                  "batches, AVX-512 VNNI or AVX2 otherwise; the output head keeps 16-bit activations)")
       ->check(CLI::IsMember({"gguf", "int8"}))
       ->capture_default_str();
 }
