@@ -138,9 +138,32 @@ inline __m512 Scores16(const float* q, int32_t d, const uint8_t* const* k) {
   return s;
 }
 
+// Up to 256 values per row: the widest head this converts for (wider ones convert per head).
+constexpr int32_t kMaxConvertD = 256;
+
 template <KvRowFormat F>
 void ScoresAll(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, float* s) {
   int32_t j = 0;
+  if (F != KvRowFormat::kF32 && heads > 1 && d <= kMaxConvertD) {
+    // f16 / int8 rows: 16 rows converted to f32 once for all the heads (the scores are then
+    // the f32 kernel's on the raw values, times the int8 rows' scales).
+    alignas(64) float rows[16 * kMaxConvertD];
+    const uint8_t* ptr[16];
+    for (int i = 0; i < 16; ++i) ptr[i] = reinterpret_cast<const uint8_t*>(rows + i * d);
+    for (; j + 16 <= len; j += 16) {
+      alignas(64) float scale[16];
+      for (int i = 0; i < 16; ++i) {
+        for (int32_t c = 0; c < d; c += 16) _mm512_store_ps(rows + i * d + c, Load16<F>(k[j + i], c));
+        scale[i] = Scale<F>(k[j + i], d);
+      }
+      const __m512 sv = _mm512_load_ps(scale);
+      for (int32_t h = 0; h < heads; ++h) {
+        __m512 sc = Scores16<KvRowFormat::kF32>(q + h * d, d, ptr);
+        if constexpr (F == KvRowFormat::kI8) sc = _mm512_mul_ps(sc, sv);
+        _mm512_storeu_ps(s + h * len + j, sc);
+      }
+    }
+  }
   for (; j + 16 <= len; j += 16) {
     for (int32_t h = 0; h < heads; ++h) _mm512_storeu_ps(s + h * len + j, Scores16<F>(q + h * d, d, k + j));
   }
