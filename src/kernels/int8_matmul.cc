@@ -213,8 +213,33 @@ void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_en
     QuantizeActivationI16(a.x + t * a.x_stride, w.cols, xq.data() + t * w.stride, xs.data() + t * w.head_blocks());
   }
   const I16Activations x{xq.data(), xs.data()};
-  if (Int8UsesVnni()) return vnni::MatMulRowsI8I16(a, x, row_begin, row_end);
-  avx2::MatMulRowsI8I16(a, x, row_begin, row_end);
+  if (!Int8UsesVnni()) return avx2::MatMulRowsI8I16(a, x, row_begin, row_end);
+  I8F32MatMulArgs rest = a;
+  I16Activations rest_x = x;
+  if (a.num_tokens >= 16 && Int8UsesAmx()) {
+    // Groups of 16 tokens on AMX: the int16 values as high and low bytes, in column order.
+    const int64_t tiled = a.num_tokens / 16 * 16;
+    static constexpr int kSlot[4] = {0, 2, 1, 3};
+    std::vector<int8_t> hi(static_cast<size_t>(tiled * w.stride));
+    std::vector<uint8_t> lo(hi.size());
+    for (int64_t t = 0; t < tiled; ++t) {
+      const int16_t* q = xq.data() + t * w.stride;
+      for (int64_t i = 0; i < w.stride; ++i) {
+        const int16_t v = q[i / 4 * 4 + kSlot[i % 4]];
+        hi[static_cast<size_t>(t * w.stride + i)] = static_cast<int8_t>(v >> 8);
+        lo[static_cast<size_t>(t * w.stride + i)] = static_cast<uint8_t>(v & 0xff);
+      }
+    }
+    I8F32MatMulArgs head = a;
+    head.num_tokens = tiled;
+    amx::MatMulRowsI8I16(head, x, hi.data(), lo.data(), row_begin, row_end);
+    rest.y += tiled * a.y_stride;
+    rest.num_tokens -= tiled;
+    rest_x.q += tiled * w.stride;
+    rest_x.scales += tiled * w.head_blocks();
+    if (rest.num_tokens == 0) return;
+  }
+  vnni::MatMulRowsI8I16(rest, rest_x, row_begin, row_end);
 }
 
 }  // namespace parley

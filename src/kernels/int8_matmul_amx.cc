@@ -106,7 +106,79 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
 }
 
+// The head (MatMulRowsI8I16 for 16-token groups): int16 activations split into a signed
+// high byte and an unsigned low byte (x = 256 hi + lo), so two int8 products give the exact
+// int32 block sums of the VNNI kernel: S = 256 (hi . w) + (lo . w). Blocks of 32 columns
+// (the head's weight-scale blocks): A tiles of 16 tokens x 32 bytes, a B tile of 8 lines
+// (half a packed tile), C tiles of 16 x 16 int32 (tiles 0, 1: hi, lo; 4, 5: A hi, lo; 6: B).
+void LoadHeadConfig() {
+  alignas(64) uint8_t cfg[64];
+  std::memset(cfg, 0, 64);
+  cfg[0] = 1;
+  auto set = [&](int tile, int rows, int bytes) {
+    cfg[16 + 2 * tile] = static_cast<uint8_t>(bytes);
+    cfg[48 + tile] = static_cast<uint8_t>(rows);
+  };
+  set(0, 16, 64);
+  set(1, 16, 64);
+  set(4, 16, 32);
+  set(5, 16, 32);
+  set(6, 8, 64);
+  Barrier(cfg);
+  _tile_loadconfig(cfg);
+}
+
+void HeadTile(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* hi, const uint8_t* lo, int64_t p,
+              int64_t t, int64_t row_end) {
+  const Int8Matrix& w = *a.w;
+  const int64_t blocks = w.head_blocks();
+  alignas(64) int32_t c[2 * 256];
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) acc[m] = _mm512_setzero_ps();
+  const int8_t* ht = hi + t * w.stride;
+  const uint8_t* lt = lo + t * w.stride;
+  for (int64_t b = 0; b < blocks; ++b) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_loadd(4, ht + b * kI8HeadBlock, w.stride);
+    _tile_loadd(5, lt + b * kI8HeadBlock, w.stride);
+    _tile_loadd(6, w.tile(p, b / 2) + (b % 2) * (kI8TileBytes / 2), 64);
+    _tile_dpbssd(0, 4, 6);
+    _tile_dpbusd(1, 5, 6);
+    _tile_stored(0, c, 64);
+    _tile_stored(1, c + 256, 64);
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.head_block_scales(p, b))));
+#pragma GCC unroll 16
+    for (int m = 0; m < 16; ++m) {
+      const __m512i s = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(c + 16 * m), 8),
+                                         _mm512_load_si512(c + 256 + 16 * m));
+      const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(x.scales[(t + m) * blocks + b]));
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[m]);
+    }
+  }
+  const int64_t r = p * kI8Panel;
+  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
+}
+
 }  // namespace
+
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* hi, const uint8_t* lo,
+                     int64_t row_begin, int64_t row_end) {
+  LoadHeadConfig();
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  const int64_t run = std::max<int64_t>(1, (int64_t{256} << 10) / (a.w->blocks() * kI8TileBytes));
+  for (int64_t p0 = row_begin / kI8Panel; p0 < p_end; p0 += run) {
+    const int64_t p1 = std::min(p_end, p0 + run);
+    for (int64_t t = 0; t < a.num_tokens; t += 16) {
+      for (int64_t p = p0; p < p1; ++p) HeadTile(a, x, hi, lo, p, t, row_end);
+    }
+  }
+  _tile_release();
+}
 
 bool TileConfigRoundTrips() {
   alignas(64) uint8_t want[64], got[64];

@@ -28,6 +28,11 @@ void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t 
 namespace amx {
 // REQUIRES: a.num_tokens a multiple of 16, and Int8UsesAmx().
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
+// The head for 16-token groups: hi / lo are the int16 activations' high (signed) and low
+// (unsigned) bytes in column order, [num_tokens][w->stride]; x supplies the scales.
+// REQUIRES: as above.
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* hi, const uint8_t* lo,
+                     int64_t row_begin, int64_t row_end);
 // Loads the kernel's tile configuration, reads it back and releases the tiles: true when
 // the configuration the CPU holds is the one written. REQUIRES: CpuHasAmxInt8().
 bool TileConfigRoundTrips();

@@ -166,7 +166,7 @@ TEST_P(Int8LevelTest, F32ActivationProductsAreBitIdenticalToTheScalarReference) 
   std::mt19937 rng(11);
   for (int64_t rows : {1, 16, 17, 70}) {
     for (int64_t cols : {1, 3, 64, 99, 640}) {
-      for (int64_t tokens : {1, 2, 3, 5}) {
+      for (int64_t tokens : {1, 2, 3, 5, 16, 17, 33}) {
         // A head converted from f32 weights: per-block f16 scales, row scales of 1.
         const std::vector<float> wf = Random(rows * cols, rng, -1.0f, 1.0f);
         Problem p;
@@ -184,7 +184,7 @@ TEST_P(Int8LevelTest, F32ActivationProductsAreBitIdenticalToTheScalarReference) 
         ASSERT_EQ(got, want) << "rows " << rows << " cols " << cols << " tokens " << tokens;
         for (int64_t t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
-            double e = 0, mag = 0, exact = 0, step = 0;
+            double e = 0, mag = 0, exact = 0, step = 0, xstep = 0;
             for (int64_t i = 0; i < cols; ++i) {
               const double d = F16ToF32(p.w.head_block_scales(r / kI8Panel, i / kI8HeadBlock)[r % kI8Panel]);
               const double wi = p.w.at(r, i) * d;
@@ -192,11 +192,16 @@ TEST_P(Int8LevelTest, F32ActivationProductsAreBitIdenticalToTheScalarReference) 
               mag += std::fabs(wi * x[t * cols + i]);
               exact += static_cast<double>(wf[r * cols + i]) * x[t * cols + i];
               step += 0.55 * d * std::fabs(x[t * cols + i]);
+              double xmax = 0;  // x's int16 step in this block: max |x| / 32767
+              for (int64_t k = i / kI8HeadBlock * kI8HeadBlock; k < std::min(cols, (i / kI8HeadBlock + 1) * kI8HeadBlock); ++k) {
+                xmax = std::max(xmax, static_cast<double>(std::fabs(x[t * cols + k])));
+              }
+              xstep += std::fabs(wi) * 0.5 * xmax / 32767;
             }
             ASSERT_EQ(p.w.scale[r], 1.0f);
-            ASSERT_NEAR(want[t * rows + r], e, 1e-4 * mag + 1e-30);  // x as int16: 1/32767 of the block max
+            ASSERT_NEAR(want[t * rows + r], e, xstep + 1e-5 * mag + 1e-30);  // x as int16: half a step
             // Q8_0's precision: each weight within half a step (max |w| / 127 of its block).
-            ASSERT_NEAR(want[t * rows + r], exact, step + 1e-5 * mag + 1e-6);
+            ASSERT_NEAR(want[t * rows + r], exact, step + xstep + 1e-5 * mag + 1e-6);
           }
         }
       }
