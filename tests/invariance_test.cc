@@ -4,8 +4,8 @@
 // its thread) alone, batched with 7 others of different lengths, prefilled in chunks of
 // 16 / 64 / whole, and in a pool so small that sequences are preempted and recomputed.
 // Tokens must be identical and logits within 1e-4 relative. Then the same for requests
-// resumed from the prefix cache (CheckCachedResume). Tiny models always; Gemma 3 270M when
-// models/ has it.
+// resumed from the prefix cache (CheckCachedResume). With f32 and with int8 KV caches.
+// Tiny models always; Gemma 3 270M when models/ has it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -171,28 +171,39 @@ std::vector<std::vector<int32_t>> Prompts(int32_t vocab, const std::vector<int32
   return prompts;
 }
 
-// The checks, shared by the tiny models and Gemma.
-void CheckInvariance(TransformerRunner* runner, const std::vector<int32_t>& lengths, int32_t max_new) {
+// A default RunConfig with a KV cache of `dtype`.
+RunConfig Config(KvDtype dtype) {
+  RunConfig cfg;
+  cfg.dtype = dtype;
+  return cfg;
+}
+
+// The checks, shared by the tiny models and Gemma, with a KV cache of `dtype` in every run
+// (int8 rows are quantized per row, so they too must not depend on the schedule).
+void CheckInvariance(TransformerRunner* runner, const std::vector<int32_t>& lengths, int32_t max_new,
+                     KvDtype dtype = KvDtype::kF32) {
   auto prompts = Prompts(runner->vocab_size(), lengths);
   g_worst = 0;
   // Alone: each request in its own run.
   std::vector<RunResult> alone;
-  for (const auto& p : prompts) alone.push_back(Run(runner, {p}, max_new, RunConfig{})[0]);
+  for (const auto& p : prompts) alone.push_back(Run(runner, {p}, max_new, Config(dtype))[0]);
   // Batched with the 7 others.
   {
-    auto batched = Run(runner, prompts, max_new, RunConfig{512, 8});
+    RunConfig cfg = Config(dtype);
+    cfg.max_batch_tokens = 512;
+    auto batched = Run(runner, prompts, max_new, cfg);
     for (size_t i = 0; i < prompts.size(); ++i) ExpectSame(alone[i], batched[i], "batched #" + std::to_string(i));
   }
   // Chunked prefill of the first request (16, 64, and the whole prompt in one chunk).
   for (int32_t chunk : {16, 64}) {
-    RunConfig cfg;
+    RunConfig cfg = Config(dtype);
     cfg.max_chunk = chunk;
     auto chunked = Run(runner, {prompts[0]}, max_new, cfg);
     ExpectSame(alone[0], chunked[0], "chunks of " + std::to_string(chunk));
   }
   // Preempted and resumed: an arena too small for all eight at once.
   {
-    RunConfig cfg;
+    RunConfig cfg = Config(dtype);
     cfg.max_batch_tokens = 128;
     cfg.max_chunk = 16;  // small chunks: all eight admitted at once, then all grow
     cfg.arena_seqs = 1.3;
@@ -201,9 +212,9 @@ void CheckInvariance(TransformerRunner* runner, const std::vector<int32_t>& leng
     auto tight = Run(runner, prompts, max_new, cfg, &preemptions);
     EXPECT_GT(preemptions, 0) << "the arena was meant to force preemption";
     for (size_t i = 0; i < prompts.size(); ++i) ExpectSame(alone[i], tight[i], "preempted run #" + std::to_string(i));
-    std::printf("invariance: greedy tokens identical; worst relative logit difference %.2e "
+    std::printf("invariance (%s KV): greedy tokens identical; worst relative logit difference %.2e "
                 "(tolerance %.0e); %lld preemptions in the tight run\n",
-                g_worst, g_tolerance, static_cast<long long>(preemptions));
+                KvDtypeName(dtype), g_worst, g_tolerance, static_cast<long long>(preemptions));
   }
 }
 
@@ -215,14 +226,16 @@ std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& 
 // Cached vs recomputed: a second turn (the first turn's prompt and reply plus new tokens),
 // and an edit of the last turn (the first prompt plus other new tokens), resumed from the
 // prefix cache, must give the tokens and logits a fresh run gives; also when the pool is so
-// small that the first turns' pages were spilled to the (lossless) host tier and come back
-// by copy.
-void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& lengths, int32_t max_new) {
+// small that the first turns' pages were spilled to the host tier and come back by copy
+// (`codec` must be lossless for the pool's dtype: raw or zstd, or int8 for an int8 pool).
+void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& lengths, int32_t max_new,
+                       KvDtype dtype = KvDtype::kF32, HostCodec codec = HostCodec::kRaw) {
   auto prompts = Prompts(runner->vocab_size(), lengths);
   auto extra = Prompts(runner->vocab_size(), {7, 9});
   g_worst = 0;
   for (int tight = 0; tight < 2; ++tight) {
-    RunConfig cfg;
+    RunConfig cfg = Config(dtype);
+    cfg.host_codec = codec;
     cfg.prefix_cache = true;
     cfg.max_batch_tokens = 128;
     cfg.max_chunk = 32;
@@ -246,21 +259,23 @@ void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& le
       if (full_pages > 0) {
         EXPECT_GT(cached[i], 0) << "second turn #" << i << mode << " missed the cache";
       }
-      ExpectSame(Run(runner, {next[i]}, max_new, RunConfig{})[0], second[i], "second turn #" + std::to_string(i) + mode);
+      ExpectSame(Run(runner, {next[i]}, max_new, Config(dtype))[0], second[i],
+                 "second turn #" + std::to_string(i) + mode);
     }
     std::vector<RunResult> edited = h.Run(edit, max_new, &cached);
     for (size_t i = 0; i < prompts.size(); ++i) {
       if (prompts[i].size() >= 16) {
         EXPECT_GT(cached[i], 0) << "edited turn #" << i << mode << " missed the cache";
       }
-      ExpectSame(Run(runner, {edit[i]}, max_new, RunConfig{})[0], edited[i], "edited turn #" + std::to_string(i) + mode);
+      ExpectSame(Run(runner, {edit[i]}, max_new, Config(dtype))[0], edited[i],
+                 "edited turn #" + std::to_string(i) + mode);
     }
     if (tight) {
       EXPECT_GT(h.prefix()->stats().restored_pages, 0) << "the tight pool was meant to spill and restore";
     }
-    std::printf("cached resume%s: greedy tokens identical; worst relative logit difference %.2e; %lld pages "
-                "restored from the host tier\n",
-                mode.c_str(), g_worst, static_cast<long long>(h.prefix()->stats().restored_pages));
+    std::printf("cached resume%s (%s KV, %s host codec): greedy tokens identical; worst relative logit "
+                "difference %.2e; %lld pages restored from the host tier\n",
+                mode.c_str(), KvDtypeName(dtype), HostCodecName(codec), g_worst, static_cast<long long>(h.prefix()->stats().restored_pages));
   }
 }
 
@@ -311,6 +326,30 @@ TEST(InvarianceTest, TinyGemmaInt8Weights) {
   CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
 }
 
+// int8 KV: rows are quantized per row and head, so a row's bytes (and every logit) must not
+// depend on the schedule either; cached pages restored through the int8 host codec are the
+// same bytes (an int8 pool's pages are stored raw). Llama: two KV heads per row.
+TEST(InvarianceTest, TinyLlamaInt8Kv) {
+  testing::TinyModelSpec spec;
+  spec.arch = "llama";
+  spec.context = 1024;
+  auto model = LoadTiny(spec);
+  ASSERT_NE(model, nullptr);
+  TransformerRunner runner(*model, 2);
+  CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12, KvDtype::kI8);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12, KvDtype::kI8, HostCodec::kInt8);
+}
+
+TEST(InvarianceTest, TinyGemmaWithWindowsInt8Kv) {
+  testing::TinyModelSpec spec = testing::SmallGemmaSpec(6, 24);
+  spec.context = 1024;
+  auto model = LoadTiny(spec);
+  ASSERT_NE(model, nullptr);
+  TransformerRunner runner(*model, 2);
+  CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12, KvDtype::kI8);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12, KvDtype::kI8);
+}
+
 TEST(InvarianceTest, Gemma3_270M) {
   const char* d = std::getenv("PARLEY_SOURCE_DIR");
   const fs::path path = fs::path(d ? d : ".") / "models" / "gemma-3-270m-q4_k_m.gguf";
@@ -336,6 +375,16 @@ TEST(InvarianceTest, Gemma3_270M_Int8Weights) {
   CheckInvariance(&runner, {7, 40, 90, 150, 260, 380, 540, 600}, 4);
 }
 
+TEST(InvarianceTest, Gemma3_270M_Int8Kv) {
+  const char* d = std::getenv("PARLEY_SOURCE_DIR");
+  const fs::path path = fs::path(d ? d : ".") / "models" / "gemma-3-270m-q4_k_m.gguf";
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not fetched (scripts/fetch_models.py)";
+  auto model = Model::Load(path.string());
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  TransformerRunner runner(**model, 2);
+  CheckInvariance(&runner, {7, 40, 90, 150, 260, 380, 540, 600}, 4, KvDtype::kI8);
+  CheckCachedResume(&runner, {40, 300, 600}, 4, KvDtype::kI8, HostCodec::kInt8);
+}
+
 }  // namespace
 }  // namespace parley
-

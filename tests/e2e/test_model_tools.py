@@ -39,6 +39,19 @@ def test_perplexity_reports_a_finite_estimate_and_int8_weights_stay_close(tiny_m
     assert abs(ppl_of(r8.stdout) / ppl - 1) < 0.05, (ppl, r8.stdout)
 
 
+def test_perplexity_with_an_int8_kv_cache_stays_close_to_f32(tiny_model, tmp_path):
+    text = write_text(tmp_path / "text.txt")
+    args = ["perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1"]
+    r = parley(*args, "--kv-dtype", "f32")
+    assert r.returncode == 0, r.stderr
+    r8 = parley(*args, "--kv-dtype", "int8")
+    assert r8.returncode == 0, r8.stderr
+    assert "int8 KV" in r8.stderr, r8.stderr
+    assert abs(ppl_of(r8.stdout) / ppl_of(r.stdout) - 1) < 0.02, (r.stdout, r8.stdout)
+    r = parley(*args, "--kv-dtype", "int4")
+    assert r.returncode != 0 and "int8" in r.stderr, r.stderr
+
+
 def test_perplexity_refuses_missing_and_short_texts(tiny_model, tmp_path):
     r = parley("perplexity", "-m", tiny_model, "-f", str(tmp_path / "nope.txt"))
     assert r.returncode == 1 and "cannot read" in r.stderr
@@ -58,5 +71,10 @@ def test_bench_model_prints_a_llama_bench_style_table(tiny_model):
     for line in rows:
         rate = float(line.split("|")[9].split("±")[0])
         assert rate > 0, line
+    r = parley("bench-model", "-m", tiny_model, "-p", "8", "-n", "4", "-d", "16", "-r", "1", "-t", "1",
+               "--kv-dtype", "int8")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("|") for line in r.stdout.splitlines() if line.startswith("| tiny")]
+    assert [(row[6].strip(), row[8].strip()) for row in rows] == [("int8", "pp8 @ d16"), ("int8", "tg4 @ d16")], r.stdout
     r = parley("bench-model", "-m", tiny_model, "-p", "x")
     assert r.returncode == 1 and "comma-separated" in r.stderr
