@@ -69,7 +69,8 @@ void InitInt8Matrix(int64_t rows, int64_t cols, Int8Matrix* out, bool f32_activa
   out->stride = I8Stride(cols);
   out->panels = (rows + kI8Panel - 1) / kI8Panel;
   out->q.assign(static_cast<size_t>(out->panels * out->blocks() * kI8TileBytes), 0);
-  out->bias.assign(static_cast<size_t>(out->panels * out->blocks() * kI8Panel), 0);
+  // The head (f32 activations) takes no VNNI bias: its kernels multiply signed by signed.
+  out->bias.assign(f32_activations ? 0 : static_cast<size_t>(out->panels * out->blocks() * kI8Panel), 0);
   out->scale.assign(static_cast<size_t>(out->panels * kI8Panel), 0.0f);
   out->block_scale.assign(f32_activations ? static_cast<size_t>(out->panels * out->head_blocks() * kI8Panel) : 0, 0);
 }
@@ -82,7 +83,7 @@ void SetInt8Row(int64_t r, const int8_t* q, float scale, Int8Matrix* out) {
       out->q[out->index(r, i)] = q[i];
       sum += q[i];
     }
-    out->bias[static_cast<size_t>((p * out->blocks() + b) * kI8Panel + lane)] = 128 * sum;
+    if (!out->bias.empty()) out->bias[static_cast<size_t>((p * out->blocks() + b) * kI8Panel + lane)] = 128 * sum;
   }
   out->scale[static_cast<size_t>(r)] = scale;
 }

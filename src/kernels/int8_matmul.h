@@ -40,7 +40,7 @@ struct Int8Matrix {
   int64_t stride = 0;  // I8Stride(cols)
   int64_t panels = 0;  // ceil(rows / kI8Panel); rows past `rows` are zero
   std::vector<int8_t> q;      // [panels][blocks][16 lines][16 rows][4]
-  std::vector<int32_t> bias;  // [panels][blocks][16 rows]: 128 * sum of the row's block
+  std::vector<int32_t> bias;  // [panels][blocks][16 rows]: 128 * sum of the row's block (none for the head)
   std::vector<float> scale;   // [panels * 16]
 
   int64_t blocks() const { return stride / kI8Block; }

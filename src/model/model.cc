@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <thread>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace parley {
 
 namespace {
@@ -54,7 +57,16 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       }
     }
     views.push_back(&m->weights_.output);
-    ConvertToInt8(std::move(views), &m->weights_.output, options.threads, &m->int8_);
+    ConvertToInt8(views, &m->weights_.output, options.threads, &m->int8_);
+    // The converted tensors' file pages are not read again (the token embedding, which may
+    // share the head's data, only a row per token): hand them back, so resident memory is
+    // the int8 copies rather than both.
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    for (const WeightView* w : views) {
+      const uintptr_t begin = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows) * w->row_bytes) / page * page;
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
   }
   return m;
 }
