@@ -357,19 +357,33 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
     }
   }
 
+  // The per-token steps between the matrix products (norms, RoPE, residual adds, gates)
+  // spread over the threads when the batch is large enough to pay for it; each token's
+  // arithmetic is the same either way.
+  const int64_t threads = pool_->num_threads();
+  auto per_token = [&](auto&& step) {
+    if (n < 4 * threads || threads == 1) {
+      for (int32_t t = 0; t < n; ++t) step(t);
+      return;
+    }
+    pool_->ParallelFor(n, std::max<int64_t>(1, n / (4 * threads)), [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) step(static_cast<int32_t>(t));
+    });
+  };
+
   for (int32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     const bool owner = layout.is_owner(l);
-    for (int32_t t = 0; t < n; ++t) {
+    per_token([&](int32_t t) {
       RmsNorm(x_.data() + t * H, w.attn_norm_f.data(), h_.data() + t * H, H, c.rms_eps);
-    }
+    });
     // q [n, heads * d], k and v [n, kv_heads * d] (a layer sharing K/V computes only q)
     if (owner) {
       MatMuls({{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, h_.data(), n);
     } else {
       MatMul(w.wq, h_.data(), n, q_.data());
     }
-    for (int32_t t = 0; t < n; ++t) {
+    per_token([&](int32_t t) {
       float* q = q_.data() + static_cast<size_t>(t) * Q;
       float* k = k_.data() + static_cast<size_t>(t) * KV;
       if (c.qk_norm) {
@@ -383,18 +397,18 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
       Rope(q, c.num_heads, row_pos_[t], c.layers[l].rope_base);
       if (owner) Rope(k, c.num_kv_heads, row_pos_[t], c.layers[l].rope_base);
       ScaleF32(q, c.attention_scale, Q);
-    }
+    });
     if (owner) StoreKv(l, batch, cache);
     Attention(l, batch, cache);
     MatMul(w.wo, attn_.data(), n, h_.data());  // [n, H]
-    for (int32_t t = 0; t < n; ++t) {
+    per_token([&](int32_t t) {
       float* a = h_.data() + static_cast<size_t>(t) * H;
       if (c.post_norms) RmsNorm(a, w.post_attn_norm_f.data(), a, H, c.rms_eps);
       AddF32(a, x_.data() + static_cast<size_t>(t) * H, H);
       RmsNorm(x_.data() + static_cast<size_t>(t) * H, w.ffn_norm_f.data(), a, H, c.rms_eps);
-    }
+    });
     MatMuls({{&w.w_gate, ffn_gate_.data()}, {&w.w_up, ffn_up_.data()}}, h_.data(), n);  // [n, F] x2
-    for (int32_t t = 0; t < n; ++t) {
+    per_token([&](int32_t t) {
       float* g = ffn_gate_.data() + static_cast<size_t>(t) * F;
       const float* u = ffn_up_.data() + static_cast<size_t>(t) * F;
       if (c.activation == Activation::kGeluTanh) {
@@ -402,13 +416,13 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
       } else {
         SiluMul(g, u, F);
       }
-    }
+    });
     MatMul(w.w_down, ffn_gate_.data(), n, h_.data());  // [n, H]
-    for (int32_t t = 0; t < n; ++t) {
+    per_token([&](int32_t t) {
       float* f = h_.data() + static_cast<size_t>(t) * H;
       if (c.post_norms) RmsNorm(f, w.post_ffn_norm_f.data(), f, H, c.rms_eps);
       AddF32(f, x_.data() + static_cast<size_t>(t) * H, H);
-    }
+    });
   }
 
   // The output head only for the rows that want logits: [logit_rows, vocab].
