@@ -127,8 +127,12 @@ void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t strid
   for (int64_t b = 0; b * kI8Block < stride; ++b) {
     const int64_t begin = b * kI8Block;
     const int64_t n = cols - begin >= kI8Block ? kI8Block : (cols > begin ? cols - begin : 0);
-    float v[kI8Block] = {};
-    std::memcpy(v, x + begin, sizeof(float) * static_cast<size_t>(n));
+    float tail[kI8Block] = {};
+    const float* v = x + begin;
+    if (n < kI8Block) {  // a partial (or padding) block: zeros past cols
+      std::memcpy(tail, x + begin, sizeof(float) * static_cast<size_t>(n));
+      v = tail;
+    }
     __m256 m = _mm256_setzero_ps();
     for (int i = 0; i < kI8Block; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(v + i), abs_mask));
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));

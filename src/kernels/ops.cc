@@ -123,6 +123,7 @@ void SiluMul(float* x, const float* y, int64_t n) {
 }
 
 float ExpShifted(float* x, int64_t n, float* max) {
+  if (ActiveSimdLevel() == SimdLevel::kAvx512) return avx512::ExpShifted(x, n, max);
   if (UseAvx2()) return avx2::ExpShifted(x, n, max);
   return scalar::ExpShifted(x, n, max);
 }

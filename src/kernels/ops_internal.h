@@ -19,6 +19,7 @@ float ExpShifted(float* x, int64_t n, float* max);
 
 namespace avx512 {
 float DotF32(const float* a, const float* b, int64_t n);
+float ExpShifted(float* x, int64_t n, float* max);
 }  // namespace avx512
 
 }  // namespace parley
