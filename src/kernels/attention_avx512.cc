@@ -138,6 +138,64 @@ inline __m512 Scores16(const float* q, int32_t d, const uint8_t* const* k) {
   return s;
 }
 
+// The 8 lane sums of a[0..7], in order, in the low half (folded as Sum16x16 does).
+inline __m256 Sum8x16(const __m512* a) {
+  __m512 t[4], u[2];
+  for (int j = 0; j < 4; ++j) {  // t[j]: 128-bit lanes a[j] (2 partials), a[j + 4] (2 partials)
+    t[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a[j], a[j + 4], 0x44), _mm512_shuffle_f32x4(a[j], a[j + 4], 0xEE));
+  }
+  for (int j = 0; j < 2; ++j) {  // u[j]: 128-bit lanes of 4 partial sums of a[j], a[j+4], a[j+2], a[j+6]
+    u[j] = _mm512_add_ps(_mm512_shuffle_f32x4(t[j], t[j + 2], 0x88), _mm512_shuffle_f32x4(t[j], t[j + 2], 0xDD));
+  }
+  const __m512 v = _mm512_add_ps(_mm512_unpacklo_ps(u[0], u[1]), _mm512_unpackhi_ps(u[0], u[1]));
+  // w lane L, elements 0 and 1: totals of u[0]'s and u[1]'s vectors in lane L: keys 0 1 | 4 5 | 2 3 | 6 7.
+  const __m512 w = _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0x4E));
+  const __m512i order = _mm512_setr_epi32(0, 1, 8, 9, 4, 5, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, w));
+}
+
+// NB (2 or 3) heads against 8 f32 K rows: each K load feeds every head. REQUIRES d % 16 == 0.
+template <int NB>
+inline void Scores8(const float* q, int32_t d, const uint8_t* const* k, float* s, int32_t ld) {
+  __m512 acc[NB][8];
+  for (int h = 0; h < NB; ++h) {
+    for (int j = 0; j < 8; ++j) acc[h][j] = _mm512_setzero_ps();
+  }
+  for (int32_t i = 0; i < d; i += 16) {
+    __m512 qv[NB];
+    for (int h = 0; h < NB; ++h) qv[h] = _mm512_loadu_ps(q + h * d + i);
+    for (int j = 0; j < 8; ++j) {
+      const __m512 kv = _mm512_loadu_ps(reinterpret_cast<const float*>(k[j]) + i);
+      for (int h = 0; h < NB; ++h) acc[h][j] = _mm512_fmadd_ps(qv[h], kv, acc[h][j]);
+    }
+  }
+  for (int h = 0; h < NB; ++h) _mm256_storeu_ps(s + h * ld, Sum8x16(acc[h]));
+}
+
+// f32 rows, 8 keys at a time, heads in passes of 3 or 2 (an odd remainder takes 3, an even
+// one 2, so no single head is left). Returns the keys done (a multiple of 8); row_scale
+// (int8 rows' scales, or null) multiplies each key's scores. REQUIRES heads >= 2.
+inline int32_t ScoresF32Grouped(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len,
+                                float* s, int32_t ld, const float* row_scale) {
+  int32_t j = 0;
+  for (; j + 8 <= len; j += 8) {
+    for (int32_t h = 0; h < heads;) {
+      if ((heads - h) % 2 == 1) {
+        Scores8<3>(q + h * d, d, k + j, s + h * ld + j, ld);
+        h += 3;
+      } else {
+        Scores8<2>(q + h * d, d, k + j, s + h * ld + j, ld);
+        h += 2;
+      }
+    }
+    if (row_scale != nullptr) {
+      const __m256 sv = _mm256_loadu_ps(row_scale + j);
+      for (int32_t g = 0; g < heads; ++g) _mm256_storeu_ps(s + g * ld + j, _mm256_mul_ps(_mm256_loadu_ps(s + g * ld + j), sv));
+    }
+  }
+  return j;
+}
+
 // Up to 256 values per row: the widest head this converts for (wider ones convert per head).
 constexpr int32_t kMaxConvertD = 256;
 
@@ -156,14 +214,10 @@ void ScoresAll(const float* q, int32_t heads, int32_t d, const uint8_t* const* k
         for (int32_t c = 0; c < d; c += 16) _mm512_store_ps(rows + i * d + c, Load16<F>(k[j + i], c));
         scale[i] = Scale<F>(k[j + i], d);
       }
-      const __m512 sv = _mm512_load_ps(scale);
-      for (int32_t h = 0; h < heads; ++h) {
-        __m512 sc = Scores16<KvRowFormat::kF32>(q + h * d, d, ptr);
-        if constexpr (F == KvRowFormat::kI8) sc = _mm512_mul_ps(sc, sv);
-        _mm512_storeu_ps(s + h * len + j, sc);
-      }
+      ScoresF32Grouped(q, heads, d, ptr, 16, s + j, len, F == KvRowFormat::kI8 ? scale : nullptr);
     }
   }
+  if (F == KvRowFormat::kF32 && heads > 1) j += ScoresF32Grouped(q, heads, d, k + j, len - j, s + j, len, nullptr);
   for (; j + 16 <= len; j += 16) {
     for (int32_t h = 0; h < heads; ++h) _mm512_storeu_ps(s + h * len + j, Scores16<F>(q + h * d, d, k + j));
   }
