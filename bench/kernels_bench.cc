@@ -151,9 +151,9 @@ BENCHMARK(BM_MatMulHead)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-void BM_MatMulHeadInt8(benchmark::State& state) {
-  const int64_t num_tokens = state.range(0);
-  constexpr int64_t kN = 640, kRows = 262144;
+// A Q8_0 matrix of rows x kN converted to int8 panels, once per shape.
+template <int64_t kRows, int64_t kN>
+const Int8Matrix& Int8Weights() {
   static const Int8Matrix w = [] {
     const std::vector<uint8_t> q = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
     Int8Matrix r;
@@ -161,57 +161,38 @@ void BM_MatMulHeadInt8(benchmark::State& state) {
     ConvertRowsToInt8(TensorType::kQ8_0, q.data(), RowBytes(TensorType::kQ8_0, kN), 0, kRows, &r);
     return r;
   }();
-  const std::vector<float> x = Activations(kN * num_tokens);
+  return w;
+}
+
+// The int8 product of w with state.range(0) quantized tokens, timed; labelled with the
+// kernel that ran (AMX for 16-token groups, VNNI, or the SIMD level).
+void RunInt8Product(benchmark::State& state, const Int8Matrix& w) {
+  const int64_t num_tokens = state.range(0);
+  const std::vector<float> x = Activations(w.cols * num_tokens);
   std::vector<int8_t> xq(w.stride * num_tokens);
   const int64_t blocks = w.stride / kI8Block;
   std::vector<float> xs(num_tokens * blocks);
   for (int64_t t = 0; t < num_tokens; ++t) {
-    QuantizeActivationI8(x.data() + t * kN, kN, xq.data() + t * w.stride, w.stride, xs.data() + t * blocks);
+    QuantizeActivationI8(x.data() + t * w.cols, w.cols, xq.data() + t * w.stride, w.stride, xs.data() + t * blocks);
   }
-  std::vector<float> y(static_cast<size_t>(kRows * num_tokens));
-  const I8MatMulArgs args{&w, xq.data(), w.stride, xs.data(), y.data(), kRows, num_tokens};
+  std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
+  const I8MatMulArgs args{&w, xq.data(), w.stride, xs.data(), y.data(), w.rows, num_tokens};
   for (auto _ : state) {
-    MatMulRowsI8(args, 0, kRows);
+    MatMulRowsI8(args, 0, w.rows);
     benchmark::ClobberMemory();
   }
-  state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx"
-                 : Int8UsesVnni()                   ? "vnni"
-                                                    : SimdLevelName(ActiveSimdLevel()));
+  state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx" : Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.q.size()));
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * kN * kRows * num_tokens * state.iterations(),
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * w.cols * w.rows * num_tokens * state.iterations(),
                                                benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
 }
+
+void BM_MatMulHeadInt8(benchmark::State& state) { RunInt8Product(state, Int8Weights<262144, 640>()); }
 BENCHMARK(BM_MatMulHeadInt8)->Arg(1)->Arg(8)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // A Gemma 3 270M FFN-sized product (2,048 x 640) as int8 panels: the prompt-processing
 // shape. With 2 threads each computes the whole product (do both cores keep their speed?).
-void BM_MatMulFfnInt8(benchmark::State& state) {
-  const int64_t num_tokens = state.range(0);
-  constexpr int64_t kN = 640, kRows = 2048;
-  static const Int8Matrix w = [] {
-    const std::vector<uint8_t> q = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
-    Int8Matrix r;
-    InitInt8Matrix(kRows, kN, &r);
-    ConvertRowsToInt8(TensorType::kQ8_0, q.data(), RowBytes(TensorType::kQ8_0, kN), 0, kRows, &r);
-    return r;
-  }();
-  const std::vector<float> x = Activations(kN * num_tokens);
-  std::vector<int8_t> xq(w.stride * num_tokens);
-  const int64_t blocks = w.stride / kI8Block;
-  std::vector<float> xs(num_tokens * blocks);
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    QuantizeActivationI8(x.data() + t * kN, kN, xq.data() + t * w.stride, w.stride, xs.data() + t * blocks);
-  }
-  std::vector<float> y(static_cast<size_t>(kRows * num_tokens));
-  const I8MatMulArgs args{&w, xq.data(), w.stride, xs.data(), y.data(), kRows, num_tokens};
-  for (auto _ : state) {
-    MatMulRowsI8(args, 0, kRows);
-    benchmark::ClobberMemory();
-  }
-  state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx" : Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * kN * kRows * num_tokens * state.iterations(),
-                                               benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
-}
+void BM_MatMulFfnInt8(benchmark::State& state) { RunInt8Product(state, Int8Weights<2048, 640>()); }
 BENCHMARK(BM_MatMulFfnInt8)->Arg(16)->Arg(64)->Arg(512)->Threads(1)->Threads(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):
