@@ -140,20 +140,19 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
 }
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   const Int8Matrix& w = *a.w;
-  std::vector<int16_t> xq(static_cast<size_t>(w.stride));
-  std::vector<float> xs(static_cast<size_t>(w.head_blocks()));
-  for (int64_t t = 0; t < a.num_tokens; ++t) {
-    QuantizeActivationI16(a.x + t * a.x_stride, w.cols, xq.data(), xs.data());
+  for (int64_t t = 0; t < a.x->num_tokens; ++t) {
+    const int16_t* xq = a.x->q.data() + t * w.stride;
+    const float* xs = a.x->scales.data() + t * w.head_blocks();
     for (int64_t r = row_begin; r < row_end; ++r) {
       float acc = 0.0f;
       for (int64_t b = 0; b < w.head_blocks(); ++b) {
         int32_t s = 0;
         for (int64_t i = b * kI8HeadBlock; i < (b + 1) * kI8HeadBlock; ++i) {
           static constexpr int kSlot[4] = {0, 2, 1, 3};  // where x[4g + k] is stored
-          s += static_cast<int32_t>(w.at(r, i)) * xq[static_cast<size_t>(i / 4 * 4 + kSlot[i % 4])];
+          s += static_cast<int32_t>(w.at(r, i)) * xq[i / 4 * 4 + kSlot[i % 4]];
         }
         const float ws = F16ToF32(w.head_block_scales(r / kI8Panel, b)[r % kI8Panel]);
-        acc = std::fma(static_cast<float>(s), ws * xs[static_cast<size_t>(b)], acc);
+        acc = std::fma(static_cast<float>(s), ws * xs[b], acc);
       }
       a.y[t * a.y_stride + r] = acc * w.scale[static_cast<size_t>(r)];
     }
@@ -204,43 +203,38 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   scalar::MatMulRowsI8(a, row_begin, row_end);
 }
 
-void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  const SimdLevel level = ActiveSimdLevel();
-  if (level == SimdLevel::kScalar) return scalar::MatMulRowsI8F32(a, row_begin, row_end);
-  const Int8Matrix& w = *a.w;
-  std::vector<int16_t> xq(static_cast<size_t>(w.stride * a.num_tokens));
-  std::vector<float> xs(static_cast<size_t>(w.head_blocks() * a.num_tokens));
-  for (int64_t t = 0; t < a.num_tokens; ++t) {
-    QuantizeActivationI16(a.x + t * a.x_stride, w.cols, xq.data() + t * w.stride, xs.data() + t * w.head_blocks());
+void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
+                           I16Activations* out) {
+  out->num_tokens = num_tokens;
+  out->q.resize(static_cast<size_t>(w.stride * num_tokens));
+  out->scales.resize(static_cast<size_t>(w.head_blocks() * num_tokens));
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    QuantizeActivationI16(x + t * x_stride, w.cols, out->q.data() + t * w.stride, out->scales.data() + t * w.head_blocks());
   }
-  const I16Activations x{xq.data(), xs.data()};
-  if (!Int8UsesVnni()) return avx2::MatMulRowsI8I16(a, x, row_begin, row_end);
-  I8F32MatMulArgs rest = a;
-  I16Activations rest_x = x;
-  if (a.num_tokens >= 16 && Int8UsesAmx()) {
-    // Groups of 16 tokens on AMX: the int16 values as high and low bytes, in column order.
-    const int64_t tiled = a.num_tokens / 16 * 16;
-    static constexpr int kSlot[4] = {0, 2, 1, 3};
-    std::vector<int8_t> hi(static_cast<size_t>(tiled * w.stride));
-    std::vector<uint8_t> lo(hi.size());
-    for (int64_t t = 0; t < tiled; ++t) {
-      const int16_t* q = xq.data() + t * w.stride;
-      for (int64_t i = 0; i < w.stride; ++i) {
-        const int16_t v = q[i / 4 * 4 + kSlot[i % 4]];
-        hi[static_cast<size_t>(t * w.stride + i)] = static_cast<int8_t>(v >> 8);
-        lo[static_cast<size_t>(t * w.stride + i)] = static_cast<uint8_t>(v & 0xff);
-      }
+  out->tiled = Int8UsesAmx() ? num_tokens / 16 * 16 : 0;
+  out->hi.resize(static_cast<size_t>(out->tiled * w.stride));
+  out->lo.resize(out->hi.size());
+  static constexpr int kSlot[4] = {0, 2, 1, 3};
+  for (int64_t t = 0; t < out->tiled; ++t) {
+    const int16_t* q = out->q.data() + t * w.stride;
+    for (int64_t i = 0; i < w.stride; ++i) {
+      const int16_t v = q[i / 4 * 4 + kSlot[i % 4]];
+      out->hi[static_cast<size_t>(t * w.stride + i)] = static_cast<int8_t>(v >> 8);
+      out->lo[static_cast<size_t>(t * w.stride + i)] = static_cast<uint8_t>(v & 0xff);
     }
-    I8F32MatMulArgs head = a;
-    head.num_tokens = tiled;
-    amx::MatMulRowsI8I16(head, x, hi.data(), lo.data(), row_begin, row_end);
-    rest.y += tiled * a.y_stride;
-    rest.num_tokens -= tiled;
-    rest_x.q += tiled * w.stride;
-    rest_x.scales += tiled * w.head_blocks();
-    if (rest.num_tokens == 0) return;
   }
-  vnni::MatMulRowsI8I16(rest, rest_x, row_begin, row_end);
+}
+
+void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  const int64_t n = a.x->num_tokens;
+  if (ActiveSimdLevel() == SimdLevel::kScalar) return scalar::MatMulRowsI8F32(a, row_begin, row_end);
+  if (!Int8UsesVnni()) return avx2::MatMulRowsI8I16(a, 0, n, row_begin, row_end);
+  int64_t t = 0;
+  if (a.x->tiled > 0 && Int8UsesAmx()) {  // whole groups of 16 tokens on the tiles
+    amx::MatMulRowsI8I16(a, row_begin, row_end);
+    t = a.x->tiled;
+  }
+  if (t < n) vnni::MatMulRowsI8I16(a, t, n, row_begin, row_end);
 }
 
 }  // namespace parley

@@ -107,20 +107,34 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);
 //   S = sum of w[r][i] * x16[i] (exact int32),  acc = fma(float(S), w_block_scale * x_scale, acc)
 // in block order; y = acc * w_scale[r]. The same operations at every level (AVX-512 VNNI's
 // vpdpwssd, AVX2's vpmaddwd, scalar): bit-identical and batch invariant.
+//
+// The activations are quantized once per product (PrepareActivationsI16), then every row
+// range reads them.
+struct I16Activations {
+  int64_t num_tokens = 0;
+  std::vector<int16_t> q;     // [num_tokens][w.stride], each group of 4 as (x0, x2, x1, x3)
+  std::vector<float> scales;  // [num_tokens][w.head_blocks()]
+  // The leading tokens in whole groups of 16 when AMX is in use (else 0), as their int16
+  // values' high (signed) and low (unsigned) bytes in column order: [tiled][w.stride].
+  int64_t tiled = 0;
+  std::vector<int8_t> hi;
+  std::vector<uint8_t> lo;
+};
+void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
+                           I16Activations* out);
+
 struct I8F32MatMulArgs {
   const Int8Matrix* w = nullptr;
-  const float* x = nullptr;  // [num_tokens][x_stride], x_stride >= w->cols
-  int64_t x_stride = 0;
-  float* y = nullptr;  // [num_tokens][y_stride]
+  const I16Activations* x = nullptr;  // prepared for w
+  float* y = nullptr;                 // [x->num_tokens][y_stride]
   int64_t y_stride = 0;
-  int64_t num_tokens = 0;
 };
 // Same row-range contract as MatMulRowsI8.
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end);
 
-// The head's activation row: int16 values per block of kI8HeadBlock, each group of 4
+// One activation row of the head: int16 values per block of kI8HeadBlock, each group of 4
 // stored as (x0, x2, x1, x3) (the order the kernels pair them in), zero padded to
-// I8Stride(cols); scales[blocks]. Exposed for tests.
+// I8Stride(cols); scales[blocks].
 void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales);
 
 namespace scalar {

@@ -52,6 +52,32 @@ void LoadConfig() {
   _tile_loadconfig(cfg);
 }
 
+// y[t + m][panel's rows] = acc[m] * the rows' scales for the 16 tokens; rows at or past
+// row_end are not stored.
+inline void StorePanel(const Int8Matrix& w, float* y, int64_t y_stride, int64_t panel, int64_t t, const __m512* acc,
+                       int64_t row_end) {
+  const int64_t r = panel * kI8Panel;
+  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(y + (t + m) * y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
+}
+
+// Panels in runs of about 256 KiB (they stay in L2 while every token group passes), and
+// within a run, token groups outside: a group's activations (16 x stride bytes) stay in L1
+// while the run's panels stream past. tile(panel, first token) for each pair.
+template <typename F>
+void ForEachTile(const Int8Matrix& w, int64_t num_tokens, int64_t row_begin, int64_t row_end, F tile) {
+  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
+  const int64_t run = std::max<int64_t>(1, (int64_t{256} << 10) / (w.blocks() * kI8TileBytes));
+  for (int64_t p0 = row_begin / kI8Panel; p0 < p_end; p0 += run) {
+    const int64_t p1 = std::min(p_end, p0 + run);
+    for (int64_t t = 0; t < num_tokens; t += 16) {
+      for (int64_t p = p0; p < p1; ++p) tile(p, t);
+    }
+  }
+}
+
 // One panel x 16 tokens [t, t + 16). TDPBSSD gives the exact int32 block sums; the 16 float
 // accumulators (one per token, 16 row lanes each) stay in registers. Blocks go in pairs on
 // alternating tiles (A 4/5, B 6/7, C 0/1), so one block's products can run while the
@@ -99,11 +125,7 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
     Products<false>(xt + b * kI8Block, a.x_stride, w.tile(p, b), nullptr, c);
     scale_in(c, b);
   }
-  const int64_t r = p * kI8Panel;
-  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
-  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
-#pragma GCC unroll 16
-  for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
+  StorePanel(w, a.y, a.y_stride, p, t, acc, row_end);
 }
 
 // The head (MatMulRowsI8I16 for 16-token groups): int16 activations split into a signed
@@ -128,16 +150,16 @@ void LoadHeadConfig() {
   _tile_loadconfig(cfg);
 }
 
-void HeadTile(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* hi, const uint8_t* lo, int64_t p,
-              int64_t t, int64_t row_end) {
+void HeadTile(const I8F32MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   const Int8Matrix& w = *a.w;
+  const I16Activations& x = *a.x;
   const int64_t blocks = w.head_blocks();
   alignas(64) int32_t c[2 * 256];
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int m = 0; m < 16; ++m) acc[m] = _mm512_setzero_ps();
-  const int8_t* ht = hi + t * w.stride;
-  const uint8_t* lt = lo + t * w.stride;
+  const int8_t* ht = x.hi.data() + t * w.stride;
+  const uint8_t* lt = x.lo.data() + t * w.stride;
   for (int64_t b = 0; b < blocks; ++b) {
     _tile_zero(0);
     _tile_zero(1);
@@ -157,26 +179,14 @@ void HeadTile(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* h
       acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[m]);
     }
   }
-  const int64_t r = p * kI8Panel;
-  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
-  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
-#pragma GCC unroll 16
-  for (int m = 0; m < 16; ++m) _mm512_mask_storeu_ps(a.y + (t + m) * a.y_stride + r, keep, _mm512_mul_ps(acc[m], scale));
+  StorePanel(w, a.y, a.y_stride, p, t, acc, row_end);
 }
 
 }  // namespace
 
-void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, const int8_t* hi, const uint8_t* lo,
-                     int64_t row_begin, int64_t row_end) {
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   LoadHeadConfig();
-  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
-  const int64_t run = std::max<int64_t>(1, (int64_t{256} << 10) / (a.w->blocks() * kI8TileBytes));
-  for (int64_t p0 = row_begin / kI8Panel; p0 < p_end; p0 += run) {
-    const int64_t p1 = std::min(p_end, p0 + run);
-    for (int64_t t = 0; t < a.num_tokens; t += 16) {
-      for (int64_t p = p0; p < p1; ++p) HeadTile(a, x, hi, lo, p, t, row_end);
-    }
-  }
+  ForEachTile(*a.w, a.x->tiled, row_begin, row_end, [&](int64_t p, int64_t t) { HeadTile(a, p, t, row_end); });
   _tile_release();
 }
 
@@ -195,17 +205,7 @@ bool TileConfigRoundTrips() {
 
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   LoadConfig();
-  const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
-  // Panels in runs of about 256 KiB (they stay in L2 while every token group passes), and
-  // within a run, token groups outside: a group's activations (16 x stride bytes) stay in
-  // L1 while the run's panels stream past.
-  const int64_t run = std::max<int64_t>(1, (int64_t{256} << 10) / (a.w->blocks() * kI8TileBytes));
-  for (int64_t p0 = row_begin / kI8Panel; p0 < p_end; p0 += run) {
-    const int64_t p1 = std::min(p_end, p0 + run);
-    for (int64_t t = 0; t < a.num_tokens; t += 16) {
-      for (int64_t p = p0; p < p1; ++p) Tile(a, p, t, row_end);
-    }
-  }
+  ForEachTile(*a.w, a.num_tokens, row_begin, row_end, [&](int64_t p, int64_t t) { Tile(a, p, t, row_end); });
   _tile_release();
 }
 

@@ -20,6 +20,19 @@ inline __m256i Broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// y[t + j][panel's rows] = acc[j] (two halves of 8 rows) * the rows' scales, for nt
+// tokens; rows at or past row_end are not stored.
+inline void StorePanel(const Int8Matrix& w, float* y, int64_t y_stride, int64_t panel, int64_t t, int nt,
+                       const __m256 (*acc)[2], int64_t row_end) {
+  const int64_t r = panel * kI8Panel;
+  const int64_t n = row_end - r < 16 ? row_end - r : 16;
+  float out[16];
+  for (int j = 0; j < nt; ++j) {
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(acc[j][h], _mm256_loadu_ps(w.scale.data() + r + 8 * h)));
+    std::memcpy(y + (t + j) * y_stride + r, out, sizeof(float) * static_cast<size_t>(n));
+  }
+}
+
 template <int NT>
 void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
   const Int8Matrix& w = *a.w;
@@ -48,13 +61,7 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
       for (int h = 0; h < 2; ++h) acc[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp[j][h]), xs, acc[j][h]);
     }
   }
-  const int64_t r = p * kI8Panel;
-  float out[16];
-  for (int j = 0; j < NT; ++j) {
-    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(acc[j][h], _mm256_loadu_ps(w.scale.data() + r + 8 * h)));
-    const int64_t n = row_end - r < 16 ? row_end - r : 16;
-    std::memcpy(a.y + (t + j) * a.y_stride + r, out, sizeof(float) * static_cast<size_t>(n));
-  }
+  StorePanel(w, a.y, a.y_stride, p, t, NT, acc, row_end);
 }
 
 // The head (MatMulRowsI8I16): half a line's 4 bytes per row lane become two int16 pairs,
@@ -67,8 +74,9 @@ inline __m256i Pair(const int16_t* p) {
 }
 
 template <int NT>
-void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64_t t0, int64_t row_end) {
+void TileI16(const I8F32MatMulArgs& a, int64_t p, int64_t t0, int64_t row_end) {
   const Int8Matrix& w = *a.w;
+  const I16Activations& x = *a.x;
   const int64_t blocks = w.head_blocks();
   __m256 acc[NT][2];
   for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
@@ -82,7 +90,7 @@ void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64
         const __m256i lo = _mm256_srai_epi16(_mm256_slli_epi16(half, 8), 8);  // (b0, b2)
         const __m256i hi = _mm256_srai_epi16(half, 8);                       // (b1, b3)
         for (int t = 0; t < NT; ++t) {
-          const int16_t* xq = x.q + (t0 + t) * w.stride + 4 * g;
+          const int16_t* xq = x.q.data() + (t0 + t) * w.stride + 4 * g;
           s[t][h] = _mm256_add_epi32(s[t][h], _mm256_add_epi32(_mm256_madd_epi16(lo, Pair(xq)), _mm256_madd_epi16(hi, Pair(xq + 2))));
         }
       }
@@ -96,25 +104,17 @@ void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64
       }
     }
   }
-  const int64_t r = p * kI8Panel;
-  const int64_t n = row_end - r < 16 ? row_end - r : 16;
-  float out[16];
-  for (int t = 0; t < NT; ++t) {
-    for (int h = 0; h < 2; ++h) {
-      _mm256_storeu_ps(out + 8 * h, _mm256_mul_ps(acc[t][h], _mm256_loadu_ps(w.scale.data() + r + 8 * h)));
-    }
-    std::memcpy(a.y + (t0 + t) * a.y_stride + r, out, sizeof(float) * static_cast<size_t>(n));
-  }
+  StorePanel(w, a.y, a.y_stride, p, t0, NT, acc, row_end);
 }
 
 }  // namespace
 
-void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end) {
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, int64_t t_begin, int64_t t_end, int64_t row_begin, int64_t row_end) {
   const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
   for (int64_t p = row_begin / kI8Panel; p < p_end; ++p) {
-    int64_t t = 0;
-    for (; t + 2 <= a.num_tokens; t += 2) TileI16<2>(a, x, p, t, row_end);
-    if (t < a.num_tokens) TileI16<1>(a, x, p, t, row_end);
+    int64_t t = t_begin;
+    for (; t + 2 <= t_end; t += 2) TileI16<2>(a, p, t, row_end);
+    if (t < t_end) TileI16<1>(a, p, t, row_end);
   }
 }
 

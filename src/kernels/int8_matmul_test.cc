@@ -173,7 +173,9 @@ TEST_P(Int8LevelTest, F32ActivationProductsAreBitIdenticalToTheScalarReference) 
         InitInt8Matrix(rows, cols, &p.w, /*f32_activations=*/true);
         ConvertRowsToInt8(TensorType::kF32, reinterpret_cast<const uint8_t*>(wf.data()), cols * 4, 0, rows, &p.w);
         const std::vector<float> x = Random(tokens * cols, rng, -3.0f, 3.0f);
-        I8F32MatMulArgs a{&p.w, x.data(), cols, nullptr, rows, tokens};
+        I16Activations xq;
+        PrepareActivationsI16(p.w, x.data(), cols, tokens, &xq);
+        I8F32MatMulArgs a{&p.w, &xq, nullptr, rows};
         std::vector<float> got(tokens * rows, -1.0f), want(tokens * rows, -2.0f);
         a.y = got.data();
         const int64_t split = rows / 2 / kI8Panel * kI8Panel;

@@ -29,6 +29,20 @@ inline __m512i Broadcast4Biased(const int8_t* p) {
   return _mm512_xor_si512(_mm512_set1_epi32(v), _mm512_set1_epi8(static_cast<char>(0x80)));
 }
 
+// y[t + j][panel's rows] = acc[j * acc_stride] * the rows' scales, for nt tokens; rows at or
+// past row_end are not stored. False when the panel starts at or past row_end.
+inline bool StorePanel(const Int8Matrix& w, float* y, int64_t y_stride, int64_t panel, int64_t t, int nt,
+                       const __m512* acc, int acc_stride, int64_t row_end) {
+  const int64_t r = panel * kI8Panel;
+  if (r >= row_end) return false;
+  const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
+  const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
+  for (int j = 0; j < nt; ++j) {
+    _mm512_mask_storeu_ps(y + (t + j) * y_stride + r, keep, _mm512_mul_ps(acc[j * acc_stride], scale));
+  }
+  return true;
+}
+
 // Rows of panels [p, p + NP) for tokens [t, t + NT); rows at or past row_end are not stored.
 template <int NP, int NT>
 void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
@@ -64,14 +78,7 @@ void Tile(const I8MatMulArgs& a, int64_t p, int64_t t, int64_t row_end) {
       }
     }
   }
-  for (int i = 0; i < NP; ++i) {
-    const int64_t r = (p + i) * kI8Panel;
-    if (r >= row_end) break;
-    const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
-    const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
-    for (int j = 0; j < NT; ++j) {
-      _mm512_mask_storeu_ps(a.y + (t + j) * a.y_stride + r, keep, _mm512_mul_ps(acc[j][i], scale));
-    }
+  for (int i = 0; i < NP && StorePanel(w, a.y, a.y_stride, p + i, t, NT, &acc[0][i], NP, row_end); ++i) {
   }
 }
 
@@ -97,8 +104,9 @@ inline __m512i Pair(const int16_t* p) {
 }
 
 template <int NP, int NT>
-void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p0, int64_t t0, int64_t row_end) {
+void TileI16(const I8F32MatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
   const Int8Matrix& w = *a.w;
+  const I16Activations& x = *a.x;
   const int64_t blocks = w.head_blocks();
   __m512 acc[NT][NP];
   for (int t = 0; t < NT; ++t) {
@@ -117,7 +125,7 @@ void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p0, int6
         hi[p] = _mm512_srai_epi16(line, 8);                       // (b1, b3)
       }
       for (int t = 0; t < NT; ++t) {
-        const int16_t* xq = x.q + (t0 + t) * w.stride + 4 * g;
+        const int16_t* xq = x.q.data() + (t0 + t) * w.stride + 4 * g;
         const __m512i xa = Pair(xq), xb = Pair(xq + 2);
         for (int p = 0; p < NP; ++p) s[t][p] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(s[t][p], lo[p], xa), hi[p], xb);
       }
@@ -130,38 +138,31 @@ void TileI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p0, int6
       }
     }
   }
-  for (int p = 0; p < NP; ++p) {
-    const int64_t r = (p0 + p) * kI8Panel;
-    if (r >= row_end) break;
-    const __mmask16 keep = row_end - r >= 16 ? 0xffff : static_cast<__mmask16>((1u << (row_end - r)) - 1);
-    const __m512 scale = _mm512_loadu_ps(w.scale.data() + r);
-    for (int t = 0; t < NT; ++t) {
-      _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r, keep, _mm512_mul_ps(acc[t][p], scale));
-    }
+  for (int p = 0; p < NP && StorePanel(w, a.y, a.y_stride, p0 + p, t0, NT, &acc[0][p], NP, row_end); ++p) {
   }
 }
 
 template <int NP>
-void PanelGroupI16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t p, int64_t row_end) {
-  int64_t t = 0;
-  for (; t + 3 <= a.num_tokens; t += 3) TileI16<NP, 3>(a, x, p, t, row_end);
-  switch (a.num_tokens - t) {
-    case 2: TileI16<NP, 2>(a, x, p, t, row_end); break;
-    case 1: TileI16<NP, 1>(a, x, p, t, row_end); break;
+void PanelGroupI16(const I8F32MatMulArgs& a, int64_t p, int64_t t_begin, int64_t t_end, int64_t row_end) {
+  int64_t t = t_begin;
+  for (; t + 3 <= t_end; t += 3) TileI16<NP, 3>(a, p, t, row_end);
+  switch (t_end - t) {
+    case 2: TileI16<NP, 2>(a, p, t, row_end); break;
+    case 1: TileI16<NP, 1>(a, p, t, row_end); break;
     default: break;
   }
 }
 
 }  // namespace
 
-void MatMulRowsI8I16(const I8F32MatMulArgs& a, const I16Activations& x, int64_t row_begin, int64_t row_end) {
+void MatMulRowsI8I16(const I8F32MatMulArgs& a, int64_t t_begin, int64_t t_end, int64_t row_begin, int64_t row_end) {
   int64_t p = row_begin / kI8Panel;
   const int64_t p_end = (row_end + kI8Panel - 1) / kI8Panel;
-  if (a.num_tokens == 1) {
-    for (; p + 4 <= p_end; p += 4) TileI16<4, 1>(a, x, p, 0, row_end);
+  if (t_end - t_begin == 1) {
+    for (; p + 4 <= p_end; p += 4) TileI16<4, 1>(a, p, t_begin, row_end);
   }
-  for (; p + 2 <= p_end; p += 2) PanelGroupI16<2>(a, x, p, row_end);
-  if (p < p_end) PanelGroupI16<1>(a, x, p, row_end);
+  for (; p + 2 <= p_end; p += 2) PanelGroupI16<2>(a, p, t_begin, t_end, row_end);
+  if (p < p_end) PanelGroupI16<1>(a, p, t_begin, t_end, row_end);
 }
 
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {

@@ -82,7 +82,9 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
       Span sp{};
       if (w.i8->f32_activations) {
-        sp.i8f32args = I8F32MatMulArgs{w.i8, x, cols, job.y, w.rows, num_tokens};
+        PARLEY_CHECK(jobs.size() == 1) << "the output head's product takes a MatMuls call of its own";
+        PrepareActivationsI16(*w.i8, x, cols, num_tokens, &xi16_);
+        sp.i8f32args = I8F32MatMulArgs{w.i8, &xi16_, job.y, w.rows};
       } else {
         sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};
       }

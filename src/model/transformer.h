@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "kernels/int8_matmul.h"
 #include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/forward_batch.h"
@@ -74,6 +75,7 @@ class Transformer {
   std::vector<float> attn_blocks_;  // per-block attention states when blocks are spread over threads
   std::vector<int8_t> xi8_;       // the input as int8 rows, for int8 weights
   std::vector<float> xi8_scale_;  // their per-block scales
+  I16Activations xi16_;           // the output head's input, for int8 weights
 };
 
 }  // namespace parley
