@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
-python3 scripts/fetch_models.py gemma3-270m
-exec build/bin/parley chat -m models/gemma-3-270m-q4_k_m.gguf "$@"
+python3 scripts/fetch_models.py smollm2-135m
+exec build/bin/parley chat -m models/SmolLM2-135M-Instruct.Q4_1.gguf "$@"

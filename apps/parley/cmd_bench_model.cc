@@ -114,7 +114,6 @@ CLI::App* AddBenchModelCommand(CLI::App* app, BenchModelOptions* opts) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", opts->reps, "repetitions of each test")->check(CLI::Range(1, 100))
       ->capture_default_str();
-  AddKvDtypeOption(cmd, &opts->kv_dtype);
   return cmd;
 }
 
@@ -149,7 +148,7 @@ int RunBenchModel(const BenchModelOptions& opts) {
   ThreadPool pool(threads);
   const Model& model = *loaded->model;
   Transformer transformer(model.config(), model.weights(), &pool, ParseActivationMode(opts.model.activations));
-  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!kv_dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
     return 1;
@@ -164,7 +163,7 @@ int RunBenchModel(const BenchModelOptions& opts) {
   std::printf("| --- | ---: | ---: | --- | --- | --- | --- | --- | ---: |\n");
   auto row = [&](const std::string& test, const Result& r) {
     std::printf("| %s | %.0f MiB | %d | %s | %s | %s | %s | %s | %.2f ± %.2f |\n", name.c_str(), mib, threads,
-                opts.model.weights.c_str(), opts.model.activations.c_str(), opts.kv_dtype.c_str(), kernels.c_str(),
+                opts.model.weights.c_str(), opts.model.activations.c_str(), opts.model.kv_dtype.c_str(), kernels.c_str(),
                 test.c_str(), r.mean, r.sd);
     std::fflush(stdout);
   };

@@ -23,10 +23,15 @@ int RunChat(const ChatOptions& opts) {
     std::fprintf(stderr, "error: %s\n", tmpl.status().message().c_str());
     return 1;
   }
+  if (std::string warning = tmpl->FallbackWarning(opts.model.model_path.empty() ? DefaultModelPath()
+                                                                               : opts.model.model_path);
+      !warning.empty()) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
+  }
   const int32_t threads = ResolveThreads(opts.model.threads);
   Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
                 ParseActivationMode(opts.model.activations));
-  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!kv_dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
     return 1;
@@ -35,9 +40,10 @@ int RunChat(const ChatOptions& opts) {
 
   std::vector<ChatMessage> history;
   if (!opts.system.empty()) history.push_back({"system", opts.system});
-  std::fprintf(stderr, "parley chat: %s, template %s, %d threads. Type a message; /reset clears the "
+  std::fprintf(stderr, "parley chat: %s, template %s, %d threads, %s. Type a message; /reset clears the "
                        "conversation, /exit or Ctrl-D quits.\n",
-               loaded->model->config().arch_name.c_str(), tmpl->name(), threads);
+               loaded->model->config().arch_name.c_str(), tmpl->name(), threads,
+               DescribeNumerics(opts.model).c_str());
   std::string line;
   for (;;) {
     std::fprintf(stdout, "\n> ");

@@ -27,7 +27,6 @@ CLI::App* AddPerplexityCommand(CLI::App* app, PerplexityOptions* opts) {
   cmd->add_option("-f,--text", opts->text_file, "the text file (e.g. /usr/share/common-licenses/GPL-3)")->required();
   cmd->add_option("--chunks", opts->max_chunks, "evaluate at most this many chunks (0: all)")
       ->check(CLI::Range(0, 1 << 30));
-  AddKvDtypeOption(cmd, &opts->kv_dtype);
   return cmd;
 }
 
@@ -46,7 +45,7 @@ int RunPerplexity(const PerplexityOptions& opts) {
     std::fprintf(stderr, "error: %s\n", loaded.status().message().c_str());
     return 1;
   }
-  StatusOr<KvDtype> dtype = ParseKvDtype(opts.kv_dtype);
+  StatusOr<KvDtype> dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", dtype.status().message().c_str());
     return 1;
@@ -71,7 +70,7 @@ int RunPerplexity(const PerplexityOptions& opts) {
   std::fprintf(stderr, "perplexity: %zu tokens, %lld chunks of %d, scoring the last %d of each; %d threads, %s "
                "weights, %s activations, %s KV\n",
                tokens.size(), static_cast<long long>(chunks), n_ctx, n_ctx - 1 - first, threads,
-               opts.model.weights.c_str(), opts.model.activations.c_str(), opts.kv_dtype.c_str());
+               opts.model.weights.c_str(), opts.model.activations.c_str(), opts.model.kv_dtype.c_str());
   double nll = 0.0, nll2 = 0.0;
   int64_t count = 0;
   std::vector<float> logits;

@@ -22,12 +22,13 @@ int RunRun(const RunOptions& opts) {
   const int32_t threads = ResolveThreads(opts.model.threads);
   Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
                 ParseActivationMode(opts.model.activations));
-  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!kv_dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
     return 1;
   }
   gen.set_kv(opts.model.batch_tokens, *kv_dtype);
+  std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
   if (Status st = gen.CheckRequest(prompt, opts.sampling); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());
     return 1;

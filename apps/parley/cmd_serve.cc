@@ -91,10 +91,10 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                  const ChatTemplate& tmpl, const Engine& engine, int32_t threads, int port) {
   const ModelConfig& c = model.config();
   const EngineOptions& e = engine.options();
-  std::fprintf(stderr, "model: %s (%s, %d layers, vocab %d), chat template %s, %d threads, %s "
-               "activations\n",
+  std::fprintf(stderr, "model: %s (%s, %d layers, vocab %d), chat template %s, %d threads\n",
                server.model_name.c_str(), c.arch_name.c_str(), c.num_layers, c.vocab_size,
-               tmpl.name(), threads, opts.model.activations.c_str());
+               tmpl.name(), threads);
+  std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
   if (model.int8_weights()) {
     std::fprintf(stderr, "weights: int8 with per-row scales (%.0f MiB, %s products)\n",
                  static_cast<double>(model.int8_bytes()) / (1 << 20),
@@ -163,7 +163,6 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--page-size", opts->page_size, "tokens per KV page")->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  AddKvDtypeOption(serve_cmd, &opts->kv_dtype);
   serve_cmd->add_option("--kv-sharing", opts->kv_sharing, "cross-layer KV sharing \"L:O,...\" (layer L reads layer O's K/V)");
   serve_cmd->add_flag("--no-prefix-cache", opts->no_prefix_cache,
                       "forget every sequence's KV when it ends (no reuse between requests)");
@@ -210,10 +209,13 @@ int RunServe(const ServeOptions& opts) {
     std::fprintf(stderr, "error: %s\n", tmpl.status().message().c_str());
     return 1;
   }
-  StatusOr<KvDtype> dtype = ParseKvDtype(opts.kv_dtype);
+  StatusOr<KvDtype> dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", dtype.status().message().c_str());
     return 1;
+  }
+  if (std::string warning = tmpl->FallbackWarning(path); !warning.empty()) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
   }
 
   const int32_t threads = ResolveThreads(opts.model.threads);

@@ -14,7 +14,6 @@ struct RunOptions {
   int32_t max_tokens = 128;
   bool ignore_eos = false;
   bool no_special = false;   // treat control-token text in the prompt as plain text
-  std::string kv_dtype = "f32";
 };
 int RunRun(const RunOptions& opts);
 
@@ -24,7 +23,6 @@ struct ChatOptions {
   std::string system;
   std::string chat_template;  // "" = from the model file
   int32_t max_tokens = 512;
-  std::string kv_dtype = "f32";
 };
 int RunChat(const ChatOptions& opts);
 
@@ -41,7 +39,6 @@ struct ServeOptions {
   int max_queue = 256;
   int kv_cache_mb = 0;  // 0: automatic (Engine: max_seqs full-context sequences, <= RAM / 4)
   int page_size = 16;
-  std::string kv_dtype = "f32";
   std::string kv_sharing;     // "L:O,..."
   bool no_prefix_cache = false;
   int host_cache_mb = 0;
@@ -92,7 +89,6 @@ struct PerplexityOptions {
   ModelOptions model;
   std::string text_file;
   int32_t max_chunks = 0;
-  std::string kv_dtype = "f32";
 };
 CLI::App* AddPerplexityCommand(CLI::App* app, PerplexityOptions* opts);
 int RunPerplexity(const PerplexityOptions& opts);
@@ -101,7 +97,6 @@ struct BenchModelOptions {
   ModelOptions model;
   std::string prompt = "512", gen = "128", depth = "0", streams = "1";
   int32_t reps = 3;
-  std::string kv_dtype = "f32";
 };
 CLI::App* AddBenchModelCommand(CLI::App* app, BenchModelOptions* opts);
 int RunBenchModel(const BenchModelOptions& opts);

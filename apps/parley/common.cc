@@ -8,31 +8,64 @@
 
 namespace parley {
 
-void AddKvDtypeOption(CLI::App* cmd, std::string* kv_dtype) {
-  cmd->add_option("--kv-dtype", *kv_dtype,
-                  "KV cache element type: f32, f16 or int8 (int8: per-head scales, ~3.9x the tokens of f32 per MiB)")
-      ->check(CLI::IsMember({"f32", "f16", "int8", "i8"}))
-      ->capture_default_str();
-}
-
 void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
-  cmd->add_option("-m,--model", opts->model_path, "GGUF model file (default: the Gemma 3 270M in models/)");
+  cmd->add_option("-m,--model", opts->model_path,
+                  "GGUF model file (default: models/SmolLM2-135M-Instruct.Q4_1.gguf)");
   cmd->add_option("-t,--threads", opts->threads, "compute threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size in tokens")
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("-b,--batch-size", opts->batch_tokens, "prompt tokens computed per forward pass")
       ->check(CLI::Range(1, 1 << 16));
+  cmd->add_flag("--exact", opts->exact,
+                "the exact path: the file's own weight types, f32 activations and an f32 KV cache (the golden "
+                "tests' numerics; default: the fast path, int8 weights and int8 KV)");
   cmd->add_option("--activations", opts->activations,
-                  "matrix-product inputs: f32 (exact) or q8 (8-bit blocks with integer dot products, "
-                  "as llama.cpp computes; faster)")
+                  "matrix-product inputs of the gguf weights: f32 (exact; the default) or q8 (8-bit blocks with "
+                  "integer dot products, as llama.cpp computes)")
       ->check(CLI::IsMember({"f32", "q8"}));
   cmd->add_option("--weights", opts->weights,
-                  "matrix-product weights: gguf (the file's own types) or int8 (converted at load to int8 with a "
-                  "scale per row, activations to int8 per 64 values; integer products on AMX tiles for prompts and "
-                  "batches, AVX-512 VNNI or AVX2 otherwise; the output head keeps 16-bit activations)")
-      ->check(CLI::IsMember({"gguf", "int8"}))
-      ->capture_default_str();
+                  "matrix-product weights: int8 (the default: converted at load to int8 with a scale per row, "
+                  "activations to int8 per 64 values; integer products on AMX tiles for prompts and batches, "
+                  "AVX-512 VNNI or AVX2 otherwise; the output head keeps 16-bit activations) or gguf (the file's "
+                  "own types)")
+      ->check(CLI::IsMember({"gguf", "int8"}));
+  cmd->add_option("--kv-dtype", opts->kv_dtype,
+                  "KV cache element type: int8 (the default; i8 also accepted), f16 or f32")
+      ->check(CLI::IsMember({"f32", "f16", "int8", "i8"}));
+  cmd->parse_complete_callback([opts] {
+    if (Status st = ResolveNumerics(opts); !st.ok()) throw CLI::ValidationError("--exact", st.message());
+  });
+}
+
+Status ResolveNumerics(ModelOptions* opts) {
+  if (opts->exact) {
+    const bool conflict = (!opts->weights.empty() && opts->weights != "gguf") ||
+                          (!opts->activations.empty() && opts->activations != "f32") ||
+                          (!opts->kv_dtype.empty() && opts->kv_dtype != "f32");
+    if (conflict) {
+      return Status::Error("--exact means --weights gguf --activations f32 --kv-dtype f32; drop the "
+                           "conflicting option");
+    }
+  }
+  if (opts->weights.empty()) opts->weights = opts->exact ? "gguf" : kFastWeights;
+  if (opts->activations.empty()) opts->activations = opts->exact ? "f32" : kFastActivations;
+  if (opts->kv_dtype.empty()) opts->kv_dtype = opts->exact ? "f32" : kFastKvDtype;
+  if (opts->kv_dtype == "i8") opts->kv_dtype = "int8";
+  return Status::Ok();
+}
+
+std::string DescribeNumerics(const ModelOptions& opts) {
+  const std::string what = (opts.weights == "int8" ? std::string("int8 weights and activations")
+                                                   : "the file's weights, " + opts.activations + " activations") +
+                           ", " + opts.kv_dtype + " KV";
+  if (opts.weights == "gguf" && opts.activations == "f32" && opts.kv_dtype == "f32") {
+    return "exact path (" + what + ")";
+  }
+  if (opts.weights == kFastWeights && opts.kv_dtype == kFastKvDtype) {
+    return "fast path (" + what + "; --exact for the exact path)";
+  }
+  return "custom numerics (" + what + "; --exact for the exact path)";
 }
 
 ActivationMode ParseActivationMode(const std::string& name) {
@@ -49,7 +82,7 @@ void AddSamplingOptions(CLI::App* cmd, SamplingParams* p) {
 
 std::string DefaultModelPath() {
   namespace fs = std::filesystem;
-  const char* name = "models/gemma-3-270m-q4_k_m.gguf";
+  const char* name = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
   std::vector<fs::path> roots = {fs::current_path()};
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -66,7 +99,7 @@ std::string DefaultModelPath() {
 
 StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path, const ModelOptions& opts) {
   if (path.empty()) {
-    return Status::Error("no model given and models/gemma-3-270m-q4_k_m.gguf not found; "
+    return Status::Error("no model given and models/SmolLM2-135M-Instruct.Q4_1.gguf not found; "
                          "run scripts/fetch_models.py or pass -m FILE");
   }
   const bool tty = ::isatty(STDERR_FILENO);

@@ -19,18 +19,34 @@ struct ModelOptions {
   int32_t threads = 0;      // 0: all cores
   int32_t ctx_size = 4096;
   int32_t batch_tokens = 512;
-  std::string activations = "f32";  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
-  std::string weights = "gguf";     // "gguf" (the file's types) or "int8" (W8A8, converted at load)
+  // The numerics. Empty until ResolveNumerics fills what the user left unset: the fast
+  // path by default, the exact path with --exact.
+  bool exact = false;       // --exact: the file's weights, f32 activations, f32 KV
+  std::string activations;  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
+  std::string weights;      // "gguf" (the file's types) or "int8" (W8A8, converted at load)
+  std::string kv_dtype;     // "f32", "f16", "int8" / "i8"
 };
 
-// Adds -m/--model, -t/--threads, -c/--ctx-size, -b/--batch-size to `cmd`.
+// The default ("fast") numerics: the fastest configuration whose perplexity stays within
+// 0.5% of the exact path's on both models (docs/performance.md, "Choosing the default").
+inline constexpr const char* kFastWeights = "int8";
+inline constexpr const char* kFastActivations = "f32";  // unused by int8 weights' own products
+inline constexpr const char* kFastKvDtype = "int8";
+
+// Fills the numerics left unset: with --exact gguf/f32/f32 (an explicit non-exact choice
+// next to --exact is an error), else the fast defaults above.
+Status ResolveNumerics(ModelOptions* opts);
+// One line for start-up banners: which path runs ("fast path: ..." / "exact path: ..." /
+// "custom: ...") and how to get the other.
+std::string DescribeNumerics(const ModelOptions& opts);
+
+// Adds -m/--model, -t/--threads, -c/--ctx-size, -b/--batch-size, --exact, --weights,
+// --activations and --kv-dtype to `cmd`, and resolves the numerics once it is parsed.
 void AddModelOptions(CLI::App* cmd, ModelOptions* opts);
 // Adds --temp, --top-k, --top-p, --seed.
 void AddSamplingOptions(CLI::App* cmd, SamplingParams* params);
-// Adds --kv-dtype (f32, f16, int8 or i8; ParseKvDtype reads the value).
-void AddKvDtypeOption(CLI::App* cmd, std::string* kv_dtype);
 
-// The default model file (models/gemma-3-270m-q4_k_m.gguf beside the binary's source
+// The default model file (models/SmolLM2-135M-Instruct.Q4_1.gguf beside the binary's source
 // tree or the current directory), or "" if none is found.
 std::string DefaultModelPath();
 

@@ -20,7 +20,6 @@ int main(int argc, char** argv) {
   run_cmd->add_option("-n,--n-predict", run.max_tokens, "tokens to generate")->check(CLI::Range(0, 1 << 20));
   run_cmd->add_flag("--ignore-eos", run.ignore_eos, "keep generating after end-of-generation tokens");
   run_cmd->add_flag("--no-special", run.no_special, "tokenize control-token text in the prompt as plain text");
-  AddKvDtypeOption(run_cmd, &run.kv_dtype);
 
   ChatOptions chat;
   CLI::App* chat_cmd = app.add_subcommand("chat", "interactive multi-turn chat (KV kept between turns)");
@@ -33,7 +32,6 @@ int main(int argc, char** argv) {
   chat_cmd->add_option("--chat-template", chat.chat_template, "override the model's template: gemma or chatml")
       ->check(CLI::IsMember({"", "gemma", "chatml"}));
   chat_cmd->add_option("-n,--n-predict", chat.max_tokens, "maximum tokens per reply")->check(CLI::Range(1, 1 << 20));
-  AddKvDtypeOption(chat_cmd, &chat.kv_dtype);
 
   ServeOptions serve;
   CLI::App* serve_cmd = AddServeCommand(&app, &serve);

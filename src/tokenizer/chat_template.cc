@@ -75,7 +75,9 @@ StatusOr<ChatTemplate> ChatTemplate::FromGguf(const GgufFile& gguf,
                           gguf.GetString(std::string(kChatTemplateKey)));
   const std::string tmpl = text.value_or("");
   ChatTemplateKind kind;
+  ChatTemplateSource source = ChatTemplateSource::kFile;
   if (!override_name.empty()) {
+    source = ChatTemplateSource::kOverride;
     PARLEY_ASSIGN_OR_RETURN(ChatTemplate named, FromName(override_name));
     kind = named.kind();
   } else if (!text) {
@@ -85,6 +87,7 @@ StatusOr<ChatTemplate> ChatTemplate::FromGguf(const GgufFile& gguf,
                            std::string(kChatTemplateKey) + ")" + std::string(kHint));
     }
     kind = *from_vocab;
+    source = ChatTemplateSource::kVocabulary;
   } else if (tmpl.find("<start_of_turn>") != std::string::npos) {
     kind = ChatTemplateKind::kGemma;
   } else if (tmpl.find("<|im_start|>") != std::string::npos) {
@@ -93,8 +96,19 @@ StatusOr<ChatTemplate> ChatTemplate::FromGguf(const GgufFile& gguf,
     return Status::Error(gguf.path() + ": the chat template (" + std::string(kChatTemplateKey) +
                          ") is not one Parley recognises" + std::string(kHint));
   }
-  if (kind == ChatTemplateKind::kChatML) return ChatTemplate(kind, DefaultSystemFromTemplate(tmpl));
-  return ChatTemplate(kind);
+  ChatTemplate out = kind == ChatTemplateKind::kChatML ? ChatTemplate(kind, DefaultSystemFromTemplate(tmpl))
+                                                       : ChatTemplate(kind);
+  out.source_ = source;
+  return out;
+}
+
+std::string ChatTemplate::FallbackWarning(const std::string& model_path) const {
+  if (source_ != ChatTemplateSource::kVocabulary) return "";
+  return "warning: " + model_path + " has no chat template (" + std::string(kChatTemplateKey) +
+         "); chat requests use the fallback template \"" + name() +
+         "\" inferred from its turn-marker tokens. A file without a chat template is often a "
+         "base (pretrained) model that continues text rather than following a chat; "
+         "--chat-template gemma|chatml chooses the template explicitly";
 }
 
 const char* ChatTemplate::name() const {

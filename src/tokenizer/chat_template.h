@@ -20,6 +20,9 @@ struct ChatMessage {
 };
 
 enum class ChatTemplateKind { kGemma, kChatML };
+// Where the template came from: the file's tokenizer.chat_template, the turn-marker tokens of
+// a file that has none (a fallback: such files are often base models), or the user.
+enum class ChatTemplateSource { kFile, kVocabulary, kOverride };
 
 class ChatTemplate {
  public:
@@ -29,7 +32,11 @@ class ChatTemplate {
   static StatusOr<ChatTemplate> FromName(const std::string& name);
 
   ChatTemplateKind kind() const { return kind_; }
+  ChatTemplateSource source() const { return source_; }
   const char* name() const;
+  // For start-up: a warning naming the fallback template when the file has no chat template
+  // (source() == kVocabulary), else "".
+  std::string FallbackWarning(const std::string& model_path) const;
   // The prompt text for `messages`, ending with the assistant-turn opener when
   // add_generation_prompt. Includes the BOS text where the template has it (Gemma: "<bos>"),
   // so tokenize the result with add_special=false, parse_special=true.
@@ -41,6 +48,7 @@ class ChatTemplate {
   explicit ChatTemplate(ChatTemplateKind kind, std::string default_system = "")
       : kind_(kind), default_system_(std::move(default_system)) {}
   ChatTemplateKind kind_;
+  ChatTemplateSource source_ = ChatTemplateSource::kOverride;
   std::string default_system_;  // ChatML: system turn inserted when none is given
 };
 

@@ -146,6 +146,25 @@ TEST_F(ChatTemplateGgufTest, MissingTemplateFallsBackToTurnTokens) {
   StatusOr<ChatTemplate> t = ChatTemplate::FromGguf(*f, "");
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t->kind(), ChatTemplateKind::kGemma);
+  EXPECT_EQ(t->source(), ChatTemplateSource::kVocabulary);
+  const std::string warning = t->FallbackWarning("m.gguf");
+  EXPECT_NE(warning.find("m.gguf has no chat template"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("fallback template \"gemma\""), std::string::npos) << warning;
+  // An explicit choice is not a fallback.
+  t = ChatTemplate::FromGguf(*f, "gemma");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->source(), ChatTemplateSource::kOverride);
+  EXPECT_EQ(t->FallbackWarning("m.gguf"), "");
+}
+
+TEST_F(ChatTemplateGgufTest, TemplateFromTheFileNeedsNoWarning) {
+  GgufWriter w;
+  w.AddKv("tokenizer.chat_template", GgufValue::Str(kSmolTemplate));
+  auto f = Open(w);
+  StatusOr<ChatTemplate> t = ChatTemplate::FromGguf(*f, "");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->source(), ChatTemplateSource::kFile);
+  EXPECT_EQ(t->FallbackWarning("m.gguf"), "");
 }
 
 TEST_F(ChatTemplateGgufTest, MissingTemplateAndNoMarkersIsAnError) {
