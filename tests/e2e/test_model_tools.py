@@ -28,20 +28,34 @@ def ppl_of(out):
 
 def test_perplexity_reports_a_finite_estimate_and_int8_weights_stay_close(tiny_model, tmp_path):
     text = write_text(tmp_path / "text.txt")
-    r = parley("perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1")
+    r = parley("perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1", "--exact")
     assert r.returncode == 0, r.stderr
+    assert "gguf weights, f32 activations, f32 KV" in r.stderr, r.stderr
     ppl = ppl_of(r.stdout)
     assert math.isfinite(ppl) and ppl > 1.0
     assert r.stdout.startswith("[1]") and "[3]" in r.stdout  # the running estimate per chunk
     r8 = parley("perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1",
-                "--weights", "int8")
+                "--weights", "int8", "--kv-dtype", "f32")
     assert r8.returncode == 0, r8.stderr
     assert abs(ppl_of(r8.stdout) / ppl - 1) < 0.05, (ppl, r8.stdout)
 
 
+def test_the_fast_path_is_the_default_and_the_exact_path_one_flag_away(tiny_model):
+    r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1")
+    assert r.returncode == 0, r.stderr
+    assert "numerics: fast path (int8 weights and activations, int8 KV" in r.stderr, r.stderr
+    r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1", "--exact")
+    assert r.returncode == 0, r.stderr
+    assert "numerics: exact path (the file's weights, f32 activations, f32 KV)" in r.stderr, r.stderr
+    r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1", "--kv-dtype", "f16")
+    assert r.returncode == 0 and "numerics: custom numerics" in r.stderr, r.stderr
+    r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "--exact", "--weights", "int8")
+    assert r.returncode != 0 and "--exact means" in r.stderr, r.stderr
+
+
 def test_perplexity_with_an_int8_kv_cache_stays_close_to_f32(tiny_model, tmp_path):
     text = write_text(tmp_path / "text.txt")
-    args = ["perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1"]
+    args = ["perplexity", "-m", tiny_model, "-f", text, "-c", "64", "--chunks", "3", "-t", "1", "--weights", "gguf"]
     r = parley(*args, "--kv-dtype", "f32")
     assert r.returncode == 0, r.stderr
     r8 = parley(*args, "--kv-dtype", "int8")
