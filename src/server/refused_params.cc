@@ -34,8 +34,10 @@ constexpr RefusedParam kRefused[] = {
     {"modalities", kChat, R"([["text"]])", "is not supported: Parley generates text only"},
     {"prediction", kChat, "[]", kNotYet},
     {"web_search_options", kChat, "[]", "is not supported: Parley has no web search"},
-    {"reasoning_effort", kChat, "[]", "is not supported: Parley has no reasoning-effort control"},
-    {"verbosity", kChat, "[]", "is not supported: Parley has no verbosity control"},
+    {"reasoning_effort", kChat, R"(["none"])",
+     "is not supported: Parley has no reasoning-effort control"},
+    {"verbosity", kChat, R"(["medium"])", "is not supported: Parley has no verbosity control"},
+    {"moderation", kChat, "[]", "is not supported: Parley runs no moderation"},
     {"best_of", kCompletions, "[1]",
      "is not supported beyond n: Parley does not rank several completions per prompt"},
     {"suffix", kCompletions, R"([""])", "is not supported: Parley has no insertion (fill in the middle)"},
@@ -84,10 +86,11 @@ constexpr RefusedParam kRefused[] = {
     {"json_schema", kBoth, "[]", kNoStructured},
 };
 
-// Accepted and ignored: bookkeeping (metadata, store, the cache and safety keys), a
+// Accepted and ignored: bookkeeping (metadata, store, the prompt-cache and safety keys), a
 // routing tier, and parallel_tool_calls, which means nothing without tools (refused above).
-constexpr const char* kIgnored[] = {"metadata",         "store",          "service_tier",
-                                    "parallel_tool_calls", "prompt_cache_key", "safety_identifier"};
+constexpr const char* kIgnored[] = {
+    "metadata",         "store",                "service_tier",           "parallel_tool_calls",
+    "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "safety_identifier"};
 
 // The `harmless` lists, parsed once.
 const std::vector<json>& HarmlessValues() {
