@@ -1,8 +1,8 @@
 // Sampler: picks the next token from a row of logits. The order (llama.cpp / vLLM style):
-// logit bias -> penalties over the sequence's tokens -> greedy if temperature is 0 -> temperature ->
-// top-k -> top-p -> min-p -> a draw from a per-sequence generator seeded by `seed`, so the
-// same seed and inputs give the same tokens whatever else runs in the batch. One Sampler
-// per sequence; not thread-safe.
+// logit bias -> penalties over the sequence's tokens -> greedy if temperature is 0 ->
+// temperature -> top-k -> top-p -> min-p -> a draw from a per-sequence generator seeded by
+// `seed`, so the same seed and inputs give the same tokens whatever else runs in the batch.
+// One Sampler per sequence; not thread-safe.
 #pragma once
 
 #include <cstdint>

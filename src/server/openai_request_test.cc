@@ -235,7 +235,8 @@ TEST(ParseLogitBiasTest, AcceptedOnBothEndpoints) {
   const std::vector<std::pair<int32_t, float>> want = {
       {0, 0.5f}, {7, -100.0f}, {42, 100.0f}, {99, -1.25f}};
   EXPECT_EQ(chat->generation.sampling.logit_bias, want);
-  StatusOr<CompletionRequest> completion = ParseCompletionRequest(Completion(bias), Limits(), &param);
+  StatusOr<CompletionRequest> completion =
+      ParseCompletionRequest(Completion(bias), Limits(), &param);
   ASSERT_TRUE(completion.ok()) << completion.status().message();
   EXPECT_EQ(completion->generation.sampling.logit_bias, want);
   // Absent, null and empty: no bias.

@@ -61,7 +61,8 @@ TEST(ResponseMetaTest, SystemFingerprintEverywhere) {
   for (const json& j : bodies) EXPECT_EQ(j["system_fingerprint"], "parley-abc1234-gguf-f32-f16");
   ResponseMeta none = kMeta;
   none.system_fingerprint = "";
-  EXPECT_TRUE(ChatChunkJson(none, json::object(), nullptr, nullptr)["system_fingerprint"].is_null());
+  const json chunk = ChatChunkJson(none, json::object(), nullptr, nullptr);
+  EXPECT_TRUE(chunk["system_fingerprint"].is_null());
 }
 
 TEST(SseTest, DataLinesAndInvalidUtf8) {
