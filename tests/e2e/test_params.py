@@ -214,6 +214,6 @@ def test_system_fingerprint_everywhere(tiny_server, tiny_model, start_server):
     assert chunks and all(c.system_fingerprint == fp for c in chunks)
     # Another configuration, another fingerprint.
     other = start_server(tiny_model, "-c", "256", "-t", "1", "--model-name", "tiny",
-                         "--kv-dtype", "int8", "--activations", "q8")
+                         "--kv-dtype", "f16")
     fp2 = chat(other.client()).system_fingerprint
-    assert FINGERPRINT.match(fp2) and fp2.endswith("-q8-int8") and fp2 != fp, (fp, fp2)
+    assert FINGERPRINT.match(fp2) and fp2.endswith("-f16") and fp2 != fp, (fp, fp2)
