@@ -253,6 +253,8 @@ int RunServe(const ServeOptions& opts) {
                                           : opts.model_name;
   so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;
   so.max_tokens_limit = opts.max_tokens_limit;
+  so.system_fingerprint = std::string("parley-") + PARLEY_GIT_HASH + "-" + opts.model.weights + "-" +
+                          opts.model.activations + "-" + KvDtypeName(eo.kv.dtype);
   HttpServer server(so, engine->get(), *loaded->tokenizer, *tmpl, &metrics);
   if (Status st = server.Bind(); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());

@@ -11,8 +11,8 @@
 namespace parley {
 
 // What kind of failure a Status carries, for callers that map errors onto protocols
-// (the server: kInvalidArgument -> 400, kUnavailable -> 503, others -> 500).
-enum class StatusCode { kOk, kError, kInvalidArgument, kUnavailable, kCancelled };
+// (the server: kInvalidArgument and kOutOfRange -> 400, kUnavailable -> 503, others -> 500).
+enum class StatusCode { kOk, kError, kInvalidArgument, kOutOfRange, kUnavailable, kCancelled };
 
 class [[nodiscard]] Status {
  public:
@@ -21,6 +21,11 @@ class [[nodiscard]] Status {
   static Status Error(std::string message) { return Status(std::move(message), StatusCode::kError); }
   static Status InvalidArgument(std::string message) {
     return Status(std::move(message), StatusCode::kInvalidArgument);
+  }
+  // The input exceeds a fixed limit of its receiver (a prompt longer than the context):
+  // an invalid argument a caller may want to tell apart; retrying will not help.
+  static Status OutOfRange(std::string message) {
+    return Status(std::move(message), StatusCode::kOutOfRange);
   }
   // A resource is exhausted for now (queue full, no KV pages); retrying later may work.
   static Status Unavailable(std::string message) {

@@ -161,13 +161,20 @@ StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest 
   const int64_t n = static_cast<int64_t>(request.prompt.size());
   if (n == 0) return Status::InvalidArgument("the prompt is empty");
   if (n + 1 > options_.max_context) {
-    return Status::InvalidArgument("the prompt has " + std::to_string(n) + " tokens, but the context holds " +
+    return Status::OutOfRange("the prompt has " + std::to_string(n) + " tokens, but the context holds " +
                                    std::to_string(options_.max_context) +
                                    " tokens (prompt + at least one generated token)");
   }
   for (int32_t id : request.prompt) {
     if (id < 0 || id >= runner_->vocab_size()) {
       return Status::InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                     std::to_string(runner_->vocab_size()) + ")");
+    }
+  }
+  for (const auto& [id, bias] : request.sampling.logit_bias) {
+    if (id >= runner_->vocab_size()) {
+      return Status::InvalidArgument("logit_bias names token id " + std::to_string(id) +
+                                     ", outside the vocabulary (size " +
                                      std::to_string(runner_->vocab_size()) + ")");
     }
   }
@@ -305,7 +312,9 @@ void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
   const auto now = Clock::now();
   EngineEvent ev;
   ev.tokens.push_back(token);
-  if (a->req.logprobs >= 0) ev.logprobs.push_back(ComputeLogprob(row, token, a->req.logprobs));
+  // After the logit bias, like the choice itself (Sampler::Logprob); prompt logprobs above
+  // stay the model's own: the bias shapes the completion only.
+  if (a->req.logprobs >= 0) ev.logprobs.push_back(a->sampler.Logprob(row, token, a->req.logprobs));
   if (!a->has_first) {
     a->has_first = true;
     a->first_token = now;

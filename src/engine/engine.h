@@ -62,9 +62,10 @@ class Engine {
                                                   Metrics* metrics, const EngineOptions& options);
   ~Engine();  // Shutdown()
 
-  // Checks the request (InvalidArgument: empty prompt, prompt + 1 > max_context, bad
-  // sampling parameters, token ids outside the vocabulary; Unavailable: queue full or
-  // shutting down) and queues it. max_tokens is clipped to the context left.
+  // Checks the request (OutOfRange: prompt + 1 > max_context, and nothing else;
+  // InvalidArgument: empty prompt, bad sampling parameters, token ids (prompt or
+  // logit_bias) outside the vocabulary; Unavailable: queue full or shutting down) and
+  // queues it. max_tokens is clipped to the context left.
   StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
 
   EngineStats Stats() const;

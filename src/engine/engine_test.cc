@@ -163,9 +163,19 @@ TEST_F(EngineTest, InvalidRequestsAreRejected) {
   opts.max_context = 64;
   Start(opts);
   EXPECT_EQ(engine_->Submit(Request({}, 4)).status().code(), StatusCode::kInvalidArgument);
+  // A prompt longer than the context has a kind of its own (the server's
+  // context_length_exceeded).
   EXPECT_EQ(engine_->Submit(Request(std::vector<int32_t>(64, 5), 4)).status().code(),
-            StatusCode::kInvalidArgument);
+            StatusCode::kOutOfRange);
+  auto fits = engine_->Submit(Request(std::vector<int32_t>(63, 5), 1));
+  ASSERT_TRUE(fits.ok());
+  Drain(fits->get());
   EXPECT_EQ(engine_->Submit(Request({5, 99}, 4)).status().code(), StatusCode::kInvalidArgument);
+  GenerationRequest biased = Request({5}, 4);
+  biased.sampling.logit_bias = {{99, 1.0f}};  // outside the fake model's vocabulary
+  EXPECT_EQ(engine_->Submit(biased).status().code(), StatusCode::kInvalidArgument);
+  biased.sampling.logit_bias = {{3, 101.0f}};
+  EXPECT_EQ(engine_->Submit(biased).status().code(), StatusCode::kInvalidArgument);
   GenerationRequest bad = Request({5}, 4);
   bad.sampling.top_p = 0;
   EXPECT_EQ(engine_->Submit(bad).status().code(), StatusCode::kInvalidArgument);

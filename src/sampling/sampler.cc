@@ -1,6 +1,6 @@
 // Sampler, SamplingParams::Validate and ComputeLogprob. Sample stays O(vocab): it copies the
-// logits only when penalties apply, selects top-k with a small heap (or nth_element for a
-// large k) and sorts the full row only as far as the top-p nucleus needs.
+// logits only when a logit bias or penalties apply, selects top-k with a small heap (or
+// nth_element for a large k) and sorts the full row only as far as the top-p nucleus needs.
 #include "sampling/sampler.h"
 
 #include <algorithm>
@@ -147,6 +147,16 @@ Status SamplingParams::Validate() const {
     return Status::InvalidArgument("frequency_penalty must be in [-2, 2], got " +
                                    Num(frequency_penalty));
   }
+  if (logit_bias.size() > kMaxLogitBias) {
+    return Status::InvalidArgument("logit_bias has " + std::to_string(logit_bias.size()) +
+                                   " entries; at most " + std::to_string(kMaxLogitBias));
+  }
+  for (const auto& [token, bias] : logit_bias) {
+    if (token < 0) return Status::InvalidArgument("logit_bias has a negative token id");
+    if (!(bias >= -kMaxBias && bias <= kMaxBias)) {
+      return Status::InvalidArgument("logit_bias values must be in [-100, 100], got " + Num(bias));
+    }
+  }
   return Status::Ok();
 }
 
@@ -176,11 +186,21 @@ void Sampler::AcceptPrompt(std::span<const int32_t> tokens) {
 
 void Sampler::Accept(int32_t token) { ++counts_[token]; }
 
+std::span<const float> Sampler::Biased(std::span<const float> logits) {
+  if (params_.logit_bias.empty()) return logits;
+  biased_.assign(logits.begin(), logits.end());
+  const size_t n = logits.size();
+  for (const auto& [token, bias] : params_.logit_bias) {
+    if (token >= 0 && static_cast<size_t>(token) < n) biased_[token] += bias;
+  }
+  return biased_;
+}
+
 int32_t Sampler::Sample(std::span<const float> logits) {
   PARLEY_CHECK(!logits.empty());
-  std::span<const float> row = logits;
+  std::span<const float> row = Biased(logits);
   if (params_.has_penalties()) {
-    ApplyPenalties(params_, logits, seen_prompt_, counts_, &penalized_);
+    ApplyPenalties(params_, row, seen_prompt_, counts_, &penalized_);
     row = penalized_;
   }
   if (params_.temperature == 0.0f) return ArgMax(row);
@@ -242,6 +262,10 @@ int32_t Sampler::Sample(std::span<const float> logits) {
     if (it->first > 0.0f) return it->second;
   }
   return ArgMax(row);
+}
+
+TokenLogprob Sampler::Logprob(std::span<const float> logits, int32_t token, int32_t top_n) {
+  return ComputeLogprob(Biased(logits), token, top_n);
 }
 
 TokenLogprob ComputeLogprob(std::span<const float> logits, int32_t token, int32_t top_n) {

@@ -242,6 +242,78 @@ TEST(SamplerTest, PenaltiesApplyBeforeSampling) {
   EXPECT_LE(seen[0], 2);
 }
 
+// logit_bias adds to the logit before anything else: +100 forces a token, -100 bans it,
+// under greedy and under sampling, and moderate values shift the odds by exp(bias).
+TEST(SamplerTest, LogitBiasForcesBansAndShifts) {
+  std::vector<float> logits(300);
+  for (int i = 0; i < 300; ++i) logits[i] = std::sin(0.7f * i) * 4.0f;
+  const int32_t top = ArgMax(logits);
+  ASSERT_NE(top, 17);
+  SamplingParams greedy;
+  greedy.logit_bias = {{17, 100.0f}};
+  EXPECT_EQ(Sampler(greedy).Sample(logits), 17);
+  greedy.logit_bias = {{top, -100.0f}};
+  const int32_t second = Sampler(greedy).Sample(logits);
+  EXPECT_NE(second, top);
+  std::vector<float> without_top = logits;
+  without_top[top] = -kInf;
+  EXPECT_EQ(second, ArgMax(without_top));
+  // Ids outside the row are skipped (the engine refuses them at submit).
+  greedy.logit_bias = {{300, 100.0f}, {5000, 100.0f}};
+  EXPECT_EQ(Sampler(greedy).Sample(logits), top);
+
+  // Sampling at a high temperature: +100 on one token still takes every draw, -100 on the
+  // favourite leaves it out of every draw.
+  SamplingParams hot{.temperature = 1.5f, .seed = 11};
+  hot.logit_bias = {{17, 100.0f}};
+  Sampler forced(hot);
+  EXPECT_EQ(Histogram(forced, logits, 300), (std::map<int32_t, int>{{17, 300}}));
+  std::vector<float> two = {3.0f, 3.0f};
+  hot.logit_bias = {{0, -100.0f}};
+  Sampler banned(hot);
+  EXPECT_EQ(Histogram(banned, two, 500), (std::map<int32_t, int>{{1, 500}}));
+  // bias ln(3) on token 1 of two equal logits: p(1) = 3/4 at temperature 1.
+  SamplingParams mild{.temperature = 1.0f, .seed = 4};
+  mild.logit_bias = {{1, std::log(3.0f)}};
+  Sampler shifted(mild);
+  auto seen = Histogram(shifted, two, 4000);
+  EXPECT_NEAR(seen[1] / 4000.0, 0.75, 0.03);
+}
+
+// The bias comes before the penalties: a penalized, biased token loses both.
+TEST(SamplerTest, LogitBiasThenPenalties) {
+  std::vector<float> logits = {0.0f, 1.0f, 0.5f};
+  SamplingParams p{.frequency_penalty = 2.0f};
+  p.logit_bias = {{0, 1.5f}};  // token 0 at 1.5: the favourite
+  Sampler s(p);
+  EXPECT_EQ(s.Sample(logits), 0);
+  s.Accept(0);  // 1.5 - 2 = -0.5: token 1 wins now
+  EXPECT_EQ(s.Sample(logits), 1);
+}
+
+// Logprobs see the biased distribution; without a bias they are ComputeLogprob's.
+TEST(SamplerTest, LogprobAfterTheBias) {
+  std::vector<float> logits = {2.0f, 1.0f, 0.0f, -1.0f};
+  Sampler plain(SamplingParams{});
+  const TokenLogprob raw = ComputeLogprob(logits, 0, 3);
+  const TokenLogprob same = plain.Logprob(logits, 0, 3);
+  EXPECT_EQ(same.logprob, raw.logprob);
+  EXPECT_EQ(same.top, raw.top);
+
+  SamplingParams p;
+  p.logit_bias = {{3, 100.0f}, {0, -100.0f}};
+  Sampler biased(p);
+  const TokenLogprob forced = biased.Logprob(logits, 3, 4);
+  EXPECT_NEAR(forced.logprob, 0.0f, 1e-6f);
+  ASSERT_EQ(forced.top.size(), 4u);
+  EXPECT_EQ(forced.top[0].first, 3);
+  EXPECT_EQ(forced.top[3].first, 0);  // banned: last
+  EXPECT_LT(forced.top[3].second, -100.0f);
+  // The biased logits, through the direct formula.
+  std::vector<float> shifted = {-98.0f, 1.0f, 0.0f, 99.0f};
+  EXPECT_NEAR(biased.Logprob(logits, 1, 0).logprob, ComputeLogprob(shifted, 1, 0).logprob, 1e-5f);
+}
+
 TEST(SamplerTest, ValidateRejectsBadParams) {
   EXPECT_FALSE((SamplingParams{.temperature = -1.0f}).Validate().ok());
   EXPECT_FALSE((SamplingParams{.top_k = -2}).Validate().ok());
@@ -296,6 +368,22 @@ TEST(SamplerTest, ValidateNamesTheParameterAndRange) {
       {.frequency_penalty = -2.0f}, {.frequency_penalty = 2.0f},
   };
   for (const SamplingParams& p : good) EXPECT_TRUE(p.Validate().ok()) << p.Validate().message();
+}
+
+TEST(SamplerTest, ValidateLogitBias) {
+  SamplingParams p;
+  p.logit_bias = {{0, -100.0f}, {7, 100.0f}, {9, 0.5f}};
+  EXPECT_TRUE(p.Validate().ok());
+  p.logit_bias = {{3, 100.5f}};
+  EXPECT_EQ(p.Validate().message(), "logit_bias values must be in [-100, 100], got 100.5");
+  p.logit_bias = {{3, kNaN}};
+  EXPECT_FALSE(p.Validate().ok());
+  p.logit_bias = {{-1, 1.0f}};
+  EXPECT_EQ(p.Validate().message(), "logit_bias has a negative token id");
+  p.logit_bias.assign(SamplingParams::kMaxLogitBias, {1, 1.0f});
+  EXPECT_TRUE(p.Validate().ok());
+  p.logit_bias.push_back({2, 1.0f});
+  EXPECT_EQ(p.Validate().message(), "logit_bias has 1025 entries; at most 1024");
 }
 
 TEST(SamplerTest, HasPenalties) {

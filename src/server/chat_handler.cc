@@ -117,9 +117,9 @@ void HandleChatCompletions(ServerContext* ctx, const httplib::Request& req,
   PrepareRequest(req, *parsed, &gen);
 
   const ResponseMeta meta{NewResponseId("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)),
-                          ctx->options.model_name};
+                          ctx->options.model_name, ctx->options.system_fingerprint};
   std::vector<std::shared_ptr<RequestStream>> streams;
-  if (!SubmitAll(ctx, {std::move(gen)}, &streams, res)) return;
+  if (!SubmitAll(ctx, {std::move(gen)}, &streams, res, "messages")) return;
 
   if (!parsed->stream) return Collect(ctx, req, *parsed, meta, streams, res);
 

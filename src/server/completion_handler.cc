@@ -172,7 +172,7 @@ void HandleCompletions(ServerContext* ctx, const httplib::Request& req, httplib:
   auto job = std::make_shared<Completion>(ctx, std::move(*parsed));
   const CompletionRequest& request = job->request;
   job->meta = {NewResponseId("cmpl-"), static_cast<int64_t>(std::time(nullptr)),
-               ctx->options.model_name};
+               ctx->options.model_name, ctx->options.system_fingerprint};
   std::vector<GenerationRequest> requests;
   for (const PromptInput& p : request.prompts) {
     GenerationRequest gen = request.generation;

@@ -92,7 +92,8 @@ void PrepareRequest(const httplib::Request& req, const GenerationFields& fields,
 }
 
 bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
-               std::vector<std::shared_ptr<RequestStream>>* streams, httplib::Response& res) {
+               std::vector<std::shared_ptr<RequestStream>>* streams, httplib::Response& res,
+               const char* prompt_param) {
   int32_t prompt_tokens = 0;
   for (GenerationRequest& r : requests) {
     prompt_tokens += static_cast<int32_t>(r.prompt.size());
@@ -100,9 +101,21 @@ bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
     if (!s.ok()) {
       CancelAll(*streams);
       streams->clear();
-      const bool prompt_error = s.status().code() == StatusCode::kInvalidArgument &&
-                                s.status().message().find("prompt") != std::string::npos;
-      SendError(res, ApiErrorFromStatus(s.status(), prompt_error ? "prompt" : ""));
+      const Status& st = s.status();
+      if (st.code() == StatusCode::kOutOfRange) {  // the engine's one: prompt > context
+        SendError(res, {400, st.message(), "invalid_request_error", prompt_param,
+                        "context_length_exceeded"});
+        return false;
+      }
+      std::string param;
+      if (st.code() == StatusCode::kInvalidArgument) {
+        if (st.message().find("logit_bias") != std::string::npos) {
+          param = "logit_bias";
+        } else if (st.message().find("prompt") != std::string::npos) {
+          param = prompt_param;
+        }
+      }
+      SendError(res, ApiErrorFromStatus(st, param));
       return false;
     }
     streams->push_back(std::move(s).value());

@@ -35,9 +35,12 @@ void PrepareRequest(const httplib::Request& req, const GenerationFields& fields,
                     GenerationRequest* out);
 
 // Submits every request. On the first failure cancels those already queued, writes the
-// error (400 / 503) to `res` and returns false.
+// error (400 / 503) to `res` and returns false. Errors about the prompt name
+// `prompt_param` ("prompt", or "messages" for chat); a prompt longer than the context
+// carries OpenAI's code "context_length_exceeded".
 bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
-               std::vector<std::shared_ptr<RequestStream>>* streams, httplib::Response& res);
+               std::vector<std::shared_ptr<RequestStream>>* streams, httplib::Response& res,
+               const char* prompt_param = "prompt");
 
 // The error for a stream that ended with kError / kCancelled: 503 while shutting down.
 ApiError FinalError(const ServerContext& ctx, const EngineEvent& final_event);

@@ -27,11 +27,19 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kRoutes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
                                    "/health", "/metrics", "/tokenize", "/detokenize"};
 
+// The OpenAI API is served under /v1 and, as llama-server does, without it (clients whose
+// base URL lacks /v1); both count under the /v1 route.
+constexpr const char* kApiPrefixes[] = {"/v1", ""};
+
 std::string RouteLabel(const std::string& path) {
   for (const char* r : kRoutes) {
     if (path == r) return r;
   }
-  return path.rfind("/v1/models/", 0) == 0 ? "/v1/models" : "other";
+  for (const char* bare : {"/chat/completions", "/completions", "/models"}) {
+    if (path == bare) return std::string("/v1") + bare;
+  }
+  return path.rfind("/v1/models/", 0) == 0 || path.rfind("/models/", 0) == 0 ? "/v1/models"
+                                                                              : "other";
 }
 
 // Compares without an early exit, so response time does not reveal the matching prefix.
@@ -254,20 +262,29 @@ void HttpServer::Route() {
   };
 
   ServerContext* ctx = &ctx_;
-  s.Post("/v1/chat/completions", guarded(true, true, [ctx](const Request& req, Response& res) {
-           HandleChatCompletions(ctx, req, res);
-         }));
-  s.Post("/v1/completions", guarded(true, true, [ctx](const Request& req, Response& res) {
-           HandleCompletions(ctx, req, res);
-         }));
-  s.Get("/v1/models", guarded(true, false, [ctx](const Request&, Response& res) {
-          SendJson(res, 200, {{"object", "list"}, {"data", json::array({ModelJson(*ctx)})}});
-        }));
-  s.Get(R"(/v1/models/(.+))", guarded(true, false, [ctx](const Request& req, Response& res) {
-          if (req.matches[1] == ctx->options.model_name) return SendJson(res, 200, ModelJson(*ctx));
-          SendError(res, {404, "The model '" + req.matches[1].str() + "' does not exist",
-                          "invalid_request_error", "model", "model_not_found"});
-        }));
+  for (const std::string prefix : kApiPrefixes) {
+    s.Post(prefix + "/chat/completions",
+           guarded(true, true, [ctx](const Request& req, Response& res) {
+             HandleChatCompletions(ctx, req, res);
+           }));
+    s.Post(prefix + "/completions", guarded(true, true, [ctx](const Request& req, Response& res) {
+             HandleCompletions(ctx, req, res);
+           }));
+    s.Get(prefix + "/models", guarded(true, false, [ctx](const Request&, Response& res) {
+            SendJson(res, 200, {{"object", "list"}, {"data", json::array({ModelJson(*ctx)})}});
+          }));
+    s.Get(prefix + "/models/(.+)", guarded(true, false, [ctx](const Request& req, Response& res) {
+            if (req.matches[1] == ctx->options.model_name) {
+              return SendJson(res, 200, ModelJson(*ctx));
+            }
+            SendError(res, {404, "The model '" + req.matches[1].str() + "' does not exist",
+                            "invalid_request_error", "model", "model_not_found"});
+          }));
+    for (const char* path : {"/chat/completions", "/completions"}) {
+      s.Get(prefix + path, not_allowed("POST"));
+    }
+    s.Post(prefix + "/models", not_allowed("GET"));
+  }
   s.Get("/health", guarded(false, false, [ctx](const Request&, Response& res) {
           if (ctx->shutting_down) return SendJson(res, 503, {{"status", "shutting_down"}});
           SendJson(res, 200, {{"status", "ok"}});
@@ -303,12 +320,8 @@ void HttpServer::Route() {
            SendJson(res, 200, {{"content", ctx->tokenizer->Decode(*ids, true)}});
          }));
 
-  for (const char* path : {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize"}) {
-    s.Get(path, not_allowed("POST"));
-  }
-  for (const char* path : {"/v1/models", "/health", "/metrics"}) {
-    s.Post(path, not_allowed("GET"));
-  }
+  for (const char* path : {"/tokenize", "/detokenize"}) s.Get(path, not_allowed("POST"));
+  for (const char* path : {"/health", "/metrics"}) s.Post(path, not_allowed("GET"));
 }
 
 }  // namespace parley

@@ -1,8 +1,9 @@
 // HttpServer: `parley serve`'s HTTP front end on cpp-httplib. Routes the OpenAI endpoints
-// (/v1/chat/completions, /v1/completions, /v1/models) and /health, /metrics, /tokenize,
-// /detokenize; checks the API key; caps the body size; answers every error with an
-// OpenAI error object; writes one access-log line per request to stderr. Serve() blocks
-// the calling thread; Stop() may be called from any thread (e.g. a signal watcher).
+// (/v1/chat/completions, /v1/completions, /v1/models, and the same paths without /v1) and
+// /health, /metrics, /tokenize, /detokenize; checks the API key; caps the body size;
+// answers every error with an OpenAI error object; writes one access-log line per request
+// to stderr. Serve() blocks the calling thread; Stop() may be called from any thread (e.g.
+// a signal watcher).
 #pragma once
 
 #include <atomic>

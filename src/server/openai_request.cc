@@ -3,9 +3,13 @@
 // documented type and range.
 #include "server/openai_request.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
+
+#include "server/refused_params.h"
 
 namespace parley {
 namespace {
@@ -106,6 +110,61 @@ class Fields {
   std::string* param_;
 };
 
+// logit_bias: {"<token id>": bias, ...}. Keys are decimal token ids (JSON keys are strings,
+// as OpenAI sends them) in [0, vocab); biases are numbers in [-100, 100]; at most
+// SamplingParams::kMaxLogitBias entries. Stored sorted by token id.
+Status ParseLogitBias(const Fields& f, const RequestLimits& limits,
+                      std::vector<std::pair<int32_t, float>>* out) {
+  const json* bias = f.Find("logit_bias");
+  if (bias == nullptr) return Status::Ok();
+  if (!bias->is_object()) {
+    return f.Fail("logit_bias",
+                  "'logit_bias' must be an object mapping token ids (as strings) to numbers in "
+                  "[-100, 100]");
+  }
+  if (bias->size() > SamplingParams::kMaxLogitBias) {
+    return f.Fail("logit_bias", "'logit_bias' has " + std::to_string(bias->size()) +
+                                    " entries; at most " +
+                                    std::to_string(SamplingParams::kMaxLogitBias));
+  }
+  for (const auto& [key, value] : bias->items()) {
+    // Digits only (an optional minus so that "-1" reads as out of range, not as text).
+    const bool digits = !key.empty() && key != "-" &&
+                        std::all_of(key.begin() + (key[0] == '-' ? 1 : 0), key.end(),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) {
+      return f.Fail("logit_bias", "'logit_bias' keys must be token ids (integers), got \"" +
+                                      key.substr(0, 20) + "\"");
+    }
+    int64_t id = 0;
+    if (std::from_chars(key.data(), key.data() + key.size(), id).ec != std::errc()) {
+      id = std::numeric_limits<int64_t>::max();  // too many digits: outside any vocabulary
+    }
+    if (id < 0 || (limits.vocab_size > 0 && id >= limits.vocab_size) ||
+        id > std::numeric_limits<int32_t>::max()) {
+      return f.Fail("logit_bias", "'logit_bias' has token id " + std::to_string(id) +
+                                      " outside the vocabulary [0, " +
+                                      std::to_string(limits.vocab_size) + ")");
+    }
+    const double b = value.is_number() ? value.get<double>() : std::nan("");
+    if (!(b >= -SamplingParams::kMaxBias && b <= SamplingParams::kMaxBias)) {
+      return f.Fail("logit_bias", "'logit_bias' values must be numbers in [-100, 100]; token " +
+                                      key.substr(0, 20) + " has " +
+                                      value.dump(-1, ' ', false, json::error_handler_t::replace)
+                                          .substr(0, 40));
+    }
+    out->emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+  }
+  std::sort(out->begin(), out->end());
+  for (size_t i = 1; i < out->size(); ++i) {
+    if ((*out)[i].first == (*out)[i - 1].first) {
+      return f.Fail("logit_bias", "'logit_bias' names token " +
+                                      std::to_string((*out)[i].first) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
 // The fields /v1/chat/completions and /v1/completions share.
 Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
                    GenerationFields* out) {
@@ -130,6 +189,7 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
   }
   PARLEY_RETURN_IF_ERROR(f.Float("presence_penalty", -2.0, 2.0, &s.presence_penalty));
   PARLEY_RETURN_IF_ERROR(f.Float("frequency_penalty", -2.0, 2.0, &s.frequency_penalty));
+  PARLEY_RETURN_IF_ERROR(ParseLogitBias(f, limits, &s.logit_bias));
   int64_t seed = 0;
   PARLEY_RETURN_IF_ERROR(f.Int("seed", std::numeric_limits<int64_t>::min(),
                                std::numeric_limits<int64_t>::max(), &seed, &out->seed_given));
@@ -181,12 +241,6 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
   PARLEY_RETURN_IF_ERROR(f.Int("n", std::numeric_limits<int64_t>::min(),
                                std::numeric_limits<int64_t>::max(), &n));
   if (n != 1) return f.Fail("n", "only n=1 is supported, got " + std::to_string(n));
-  if (!chat) {
-    int64_t best_of = 1;
-    PARLEY_RETURN_IF_ERROR(f.Int("best_of", std::numeric_limits<int64_t>::min(),
-                                 std::numeric_limits<int64_t>::max(), &best_of));
-    if (best_of != 1) return f.Fail("best_of", "only best_of=1 is supported");
-  }
   return Status::Ok();
 }
 
@@ -325,6 +379,7 @@ StatusOr<ChatRequest> ParseChatRequest(const json& body, const RequestLimits& li
   ChatRequest req;
   PARLEY_RETURN_IF_ERROR(ParseMessages(f, &req.messages));
   PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/true, &req));
+  PARLEY_RETURN_IF_ERROR(CheckRefusedParams(body, kChatEndpoint, param));
   PARLEY_RETURN_IF_ERROR(f.Bool("logprobs", &req.logprobs));
   int64_t top = 0;
   bool top_given = false;
@@ -342,17 +397,13 @@ StatusOr<CompletionRequest> ParseCompletionRequest(const json& body, const Reque
   CompletionRequest req;
   PARLEY_RETURN_IF_ERROR(ParsePrompts(f, limits, &req.prompts));
   PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/false, &req));
+  PARLEY_RETURN_IF_ERROR(CheckRefusedParams(body, kCompletionsEndpoint, param));
   PARLEY_RETURN_IF_ERROR(f.Bool("echo", &req.echo));
   int64_t logprobs = -1;
   PARLEY_RETURN_IF_ERROR(f.Int("logprobs", 0, 20, &logprobs));
   req.logprobs = static_cast<int32_t>(logprobs);
   req.generation.logprobs = req.logprobs;
   req.generation.prompt_logprobs = req.echo && req.logprobs >= 0;
-  if (const json* suffix = f.Find("suffix")) {
-    if (!suffix->is_string() || !suffix->get<std::string>().empty()) {
-      return f.Fail("suffix", "'suffix' is not supported");
-    }
-  }
   return req;
 }
 

@@ -1,7 +1,9 @@
 // OpenAI request bodies -> Parley requests: JSON parsing and validation of
 // /v1/chat/completions, /v1/completions, /tokenize and /detokenize. Every field is
 // type-checked; a failure is an InvalidArgument Status whose message a client can act on,
-// plus the name of the offending parameter. Pure functions of their inputs; thread-safe.
+// plus the name of the offending parameter. Fields Parley does not implement are refused
+// where they would change the output (refused_params.h); other unknown fields are ignored.
+// Pure functions of their inputs; thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -225,6 +225,90 @@ TEST(ParseChatRequestTest, RejectsEveryBadParameter) {
   }
 }
 
+// logit_bias on both endpoints: string keys holding token ids in [0, vocab), numbers in
+// [-100, 100], carried sorted into SamplingParams.
+TEST(ParseLogitBiasTest, AcceptedOnBothEndpoints) {
+  const json bias = {{"logit_bias", {{"42", 100}, {"7", -100}, {"0", 0.5}, {"99", -1.25}}}};
+  std::string param;
+  StatusOr<ChatRequest> chat = ParseChatRequest(Chat(bias), Limits(), &param);
+  ASSERT_TRUE(chat.ok()) << chat.status().message();
+  const std::vector<std::pair<int32_t, float>> want = {
+      {0, 0.5f}, {7, -100.0f}, {42, 100.0f}, {99, -1.25f}};
+  EXPECT_EQ(chat->generation.sampling.logit_bias, want);
+  StatusOr<CompletionRequest> completion =
+      ParseCompletionRequest(Completion(bias), Limits(), &param);
+  ASSERT_TRUE(completion.ok()) << completion.status().message();
+  EXPECT_EQ(completion->generation.sampling.logit_bias, want);
+  // Absent, null and empty: no bias.
+  for (const json& extra : {json::object(), json{{"logit_bias", nullptr}},
+                            json{{"logit_bias", json::object()}}}) {
+    StatusOr<ChatRequest> r = ParseChatRequest(Chat(extra), Limits(), &param);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->generation.sampling.logit_bias.empty());
+  }
+}
+
+TEST(ParseLogitBiasTest, RejectsBadIdsValuesAndShapes) {
+  const std::vector<json> bad = {
+      json::array({1, 2}),              // not an object
+      "5",                              // not an object
+      {{"100", 1}},                     // = vocab_size: outside
+      {{"-1", 1}},                      // negative
+      {{"99999999999999999999999", 1}},  // overflows
+      {{"abc", 1}},                     // not an integer
+      {{"1.5", 1}},                     // not an integer
+      {{"1e2", 1}},                     // not an integer
+      {{" 5", 1}},                      // not an integer
+      {{"", 1}},                        // not an integer
+      {{"5", 100.5}},                   // out of range
+      {{"5", -101}},                    // out of range
+      {{"5", "1"}},                     // not a number
+      {{"5", nullptr}},                 // not a number
+      {{"5", true}},                    // not a number
+      {{"5", 1}, {"05", 2}},            // the same token twice
+  };
+  for (const json& b : bad) {
+    EXPECT_EQ(ChatError(Chat({{"logit_bias", b}})), "logit_bias") << b.dump();
+    EXPECT_EQ(CompletionError(Completion({{"logit_bias", b}})), "logit_bias") << b.dump();
+  }
+  // At most 1024 entries (ids checked against a large vocabulary here).
+  RequestLimits big = Limits();
+  big.vocab_size = 5000;
+  json many = json::object();
+  for (int i = 0; i < 1024; ++i) many[std::to_string(i)] = 1;
+  std::string param;
+  EXPECT_TRUE(ParseChatRequest(Chat({{"logit_bias", many}}), big, &param).ok());
+  many["1024"] = 1;
+  StatusOr<ChatRequest> r = ParseChatRequest(Chat({{"logit_bias", many}}), big, &param);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(param, "logit_bias");
+  EXPECT_EQ(r.status().message(), "'logit_bias' has 1025 entries; at most 1024");
+}
+
+// Output-changing fields Parley lacks are refused by name; harmless values and unknown
+// fields are accepted (refused_params_test.cc covers the whole table).
+TEST(ParseChatRequestTest, RefusesUnsupportedFieldsAcceptsHarmlessOnes) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}}, "tools"},
+      {{{"tool_choice", "required"}}, "tool_choice"},
+      {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
+      {{{"prediction", {{"type", "content"}, {"content", "x"}}}}, "prediction"},
+      {{{"modalities", {"text", "audio"}}}, "modalities"},
+      {{{"reasoning_effort", "low"}}, "reasoning_effort"},
+      {{{"guided_json", {{"type", "object"}}}}, "guided_json"},
+      {{{"tools", json::array()}, {"tool_choice", "none"}, {"parallel_tool_calls", true},
+        {"response_format", {{"type", "text"}}}, {"modalities", {"text"}}, {"store", false},
+        {"metadata", {{"k", "v"}}}, {"service_tier", "auto"}, {"prompt_cache_key", "p"},
+        {"safety_identifier", "s"}, {"user", "u"}, {"an_unknown_field", 1}},
+       ""},
+  };
+  for (const auto& [extra, param] : cases) {
+    EXPECT_EQ(ChatError(Chat(extra)), param) << extra.dump();
+  }
+  // best_of and suffix are completions fields; chat ignores them like any unknown field.
+  EXPECT_EQ(ChatError(Chat({{"suffix", "x"}, {"best_of", 3}})), "");
+}
+
 TEST(ParseCompletionRequestTest, PromptShapes) {
   std::string param;
   StatusOr<CompletionRequest> r = ParseCompletionRequest(Completion(), Limits(), &param);
@@ -297,7 +381,13 @@ TEST(ParseCompletionRequestTest, RejectsBadParameters) {
       {{{"max_tokens", 1001}}, "max_tokens"},
       {{{"n", 3}}, "n"},
       {{{"best_of", 2}}, "best_of"},
+      {{{"best_of", "1"}}, "best_of"},
       {{{"suffix", "x"}}, "suffix"},
+      {{{"suffix", 3}}, "suffix"},
+      {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
+      {{{"min_tokens", 5}}, "min_tokens"},
+      {{{"best_of", 1}, {"suffix", ""}, {"min_tokens", 0}, {"unknown", "x"}}, ""},
+      {{{"best_of", 1.0}, {"n", 1}}, ""},
       {{{"temperature", nullptr}, {"top_p", "a"}}, "top_p"},
   };
   for (const auto& [extra, param] : cases) {

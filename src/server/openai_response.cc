@@ -39,7 +39,8 @@ ApiError ApiErrorFromStatus(const Status& status, const std::string& param) {
   e.message = status.message();
   e.param = param;
   switch (status.code()) {
-    case StatusCode::kInvalidArgument: e.http_status = 400; break;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: e.http_status = 400; break;
     case StatusCode::kUnavailable: e.http_status = 503; break;
     default: e.http_status = 500; break;
   }
@@ -135,6 +136,7 @@ json ChatCompletionJson(const ResponseMeta& meta, const std::string& text, Finis
           {"object", "chat.completion"},
           {"created", meta.created},
           {"model", meta.model},
+          {"system_fingerprint", NullOr(meta.system_fingerprint)},
           {"choices", json::array({std::move(choice)})},
           {"usage", UsageJson(usage)}};
 }
@@ -149,6 +151,7 @@ json ChatChunkJson(const ResponseMeta& meta, const json& delta, const json& fini
           {"object", "chat.completion.chunk"},
           {"created", meta.created},
           {"model", meta.model},
+          {"system_fingerprint", NullOr(meta.system_fingerprint)},
           {"choices", json::array({std::move(choice)})}};
 }
 
@@ -165,6 +168,7 @@ json CompletionJson(const ResponseMeta& meta, const std::vector<CompletionChoice
           {"object", "text_completion"},
           {"created", meta.created},
           {"model", meta.model},
+          {"system_fingerprint", NullOr(meta.system_fingerprint)},
           {"choices", std::move(list)},
           {"usage", UsageJson(usage)}};
 }
@@ -179,6 +183,7 @@ json CompletionChunkJson(const ResponseMeta& meta, int32_t index, const std::str
           {"object", "text_completion"},
           {"created", meta.created},
           {"model", meta.model},
+          {"system_fingerprint", NullOr(meta.system_fingerprint)},
           {"choices", json::array({std::move(choice)})}};
 }
 
@@ -187,6 +192,7 @@ json UsageChunkJson(const ResponseMeta& meta, const char* object, const Usage& u
           {"object", object},
           {"created", meta.created},
           {"model", meta.model},
+          {"system_fingerprint", NullOr(meta.system_fingerprint)},
           {"choices", json::array()},
           {"usage", UsageJson(usage)}};
 }

@@ -27,7 +27,7 @@ struct ApiError {
   std::string code;   // "" (null) or e.g. "model_not_found"
 };
 
-// kInvalidArgument -> 400, kUnavailable -> 503, everything else -> 500.
+// kInvalidArgument and kOutOfRange -> 400, kUnavailable -> 503, everything else -> 500.
 ApiError ApiErrorFromStatus(const Status& status, const std::string& param = "");
 // {"error": {"message", "type", "param", "code"}}
 nlohmann::json ErrorJson(const ApiError& error);
@@ -44,6 +44,7 @@ struct ResponseMeta {
   std::string id;       // "chatcmpl-..." / "cmpl-..."
   int64_t created = 0;  // Unix seconds
   std::string model;
+  std::string system_fingerprint;  // the build and configuration; "" -> null
 };
 
 // "stop" / "length"; null for anything else (an unfinished stream).

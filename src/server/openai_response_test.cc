@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-const ResponseMeta kMeta{"chatcmpl-1", 1700000000, "tiny"};
+const ResponseMeta kMeta{"chatcmpl-1", 1700000000, "tiny", "parley-abc1234-gguf-f32-f16"};
 
 std::string TokenText(int32_t id) {
   if (id == 7) return "\xE2";  // a partial UTF-8 character (byte token)
@@ -22,6 +22,7 @@ std::string TokenText(int32_t id) {
 
 TEST(ApiErrorTest, StatusCodesMapToHttp) {
   EXPECT_EQ(ApiErrorFromStatus(Status::InvalidArgument("bad")).http_status, 400);
+  EXPECT_EQ(ApiErrorFromStatus(Status::OutOfRange("too long")).http_status, 400);
   EXPECT_EQ(ApiErrorFromStatus(Status::Unavailable("full")).http_status, 503);
   EXPECT_EQ(ApiErrorFromStatus(Status::Error("boom")).http_status, 500);
   EXPECT_EQ(ApiErrorFromStatus(Status::Cancelled("x")).http_status, 500);
@@ -45,6 +46,23 @@ TEST(ApiErrorTest, ErrorObjectShape) {
   EXPECT_EQ(ErrorJson({404, "no", "", "", ""})["error"]["type"], "not_found_error");
   EXPECT_EQ(ErrorJson({413, "big", "", "", ""})["error"]["type"], "invalid_request_error");
   EXPECT_EQ(ErrorJson({500, "x", "", "", ""})["error"]["type"], "server_error");
+}
+
+// Every body and chunk names the build and configuration (system_fingerprint); an empty
+// one is null, as OpenAI sends for some models.
+TEST(ResponseMetaTest, SystemFingerprintEverywhere) {
+  const std::vector<json> bodies = {
+      ChatCompletionJson(kMeta, "x", FinishReason::kStop, nullptr, {}),
+      ChatChunkJson(kMeta, {{"content", "x"}}, nullptr, nullptr),
+      CompletionJson(kMeta, {CompletionChoice{}}, {}),
+      CompletionChunkJson(kMeta, 0, "x", nullptr, nullptr),
+      UsageChunkJson(kMeta, "text_completion", {}),
+  };
+  for (const json& j : bodies) EXPECT_EQ(j["system_fingerprint"], "parley-abc1234-gguf-f32-f16");
+  ResponseMeta none = kMeta;
+  none.system_fingerprint = "";
+  const json chunk = ChatChunkJson(none, json::object(), nullptr, nullptr);
+  EXPECT_TRUE(chunk["system_fingerprint"].is_null());
 }
 
 TEST(SseTest, DataLinesAndInvalidUtf8) {
