@@ -107,6 +107,9 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                e.kv.page_size, static_cast<int>(e.kv.arena_bytes >> 20),
                KiB(static_cast<double>(engine.KvBytesForContext(e.max_context)) / e.max_context).c_str(), e.max_context,
                KiB(static_cast<double>(engine.FullKvBytesForContext(e.max_context)) / e.max_context).c_str());
+  std::fprintf(stderr, "sampling of requests that do not set it: temperature %g, top_k %d, top_p %g, min_p %g\n",
+               server.sampling_defaults.temperature, server.sampling_defaults.top_k, server.sampling_defaults.top_p,
+               server.sampling_defaults.min_p);
   std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d\n",
                e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue);
   if (!e.prefix_cache) {
@@ -190,6 +193,19 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "goes next")
       ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
+  serve_cmd->add_option("--temp", opts->default_temperature,
+                        "temperature of requests that do not set one (OpenAI's default is 1; this is llama-server's)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--top-k", opts->default_top_k, "top_k of requests that do not set one (0: no limit)")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  serve_cmd->add_option("--top-p", opts->default_top_p, "top_p of requests that do not set one")
+      ->check(CLI::Range(0.001, 1.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--min-p", opts->default_min_p, "min_p of requests that do not set one (0: off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   return serve_cmd;
 }
 
@@ -253,6 +269,10 @@ int RunServe(const ServeOptions& opts) {
                                           : opts.model_name;
   so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;
   so.max_tokens_limit = opts.max_tokens_limit;
+  so.sampling_defaults.temperature = opts.default_temperature;
+  so.sampling_defaults.top_k = opts.default_top_k;
+  so.sampling_defaults.top_p = opts.default_top_p;
+  so.sampling_defaults.min_p = opts.default_min_p;
   so.system_fingerprint = std::string("parley-") + PARLEY_GIT_HASH + "-" + opts.model.weights + "-" +
                           opts.model.activations + "-" + KvDtypeName(eo.kv.dtype);
   HttpServer server(so, engine->get(), *loaded->tokenizer, *tmpl, &metrics);

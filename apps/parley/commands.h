@@ -47,6 +47,12 @@ struct ServeOptions {
   int disk_cache_mb = 4096;
   int cache_aware_window = 16;
   int max_wait_steps = 32;
+  // Sampling for requests that omit temperature / top_p / top_k / min_p: llama-server's
+  // defaults (a small model's replies at OpenAI's temperature 1 with no cut wander).
+  float default_temperature = 0.8f;
+  int default_top_k = 40;
+  float default_top_p = 0.95f;
+  float default_min_p = 0.05f;
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

@@ -94,6 +94,7 @@ HttpServer::HttpServer(const ServerOptions& options, Engine* engine, const Token
   ctx_.limits.max_tokens_limit =
       options.max_tokens_limit > 0 ? std::min(options.max_tokens_limit, context) : context;
   ctx_.limits.vocab_size = tokenizer.vocab_size();
+  ctx_.limits.sampling_defaults = options.sampling_defaults;
   metrics->Declare("parley_http_requests_total", "counter", "HTTP requests by route and status.");
   metrics->Declare("parley_http_request_duration_seconds", "histogram",
                    "HTTP request duration (streams: until the last byte) by route.",

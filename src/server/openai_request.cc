@@ -173,13 +173,16 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
   out->generation.session_id = out->user;
 
   SamplingParams& s = out->generation.sampling;
-  s.temperature = 1.0f;  // OpenAI's default
+  s.temperature = limits.sampling_defaults.temperature;
+  s.top_p = limits.sampling_defaults.top_p;
+  s.top_k = limits.sampling_defaults.top_k;
+  s.min_p = limits.sampling_defaults.min_p;
   PARLEY_RETURN_IF_ERROR(f.Float("temperature", 0.0, 100.0, &s.temperature));
   PARLEY_RETURN_IF_ERROR(f.Float("top_p", 0.0, 1.0, &s.top_p));
   if (f.Find("top_p") != nullptr && s.top_p <= 0.0f) {
     return f.Fail("top_p", "'top_p' must be in (0, 1]");
   }
-  int64_t top_k = 0;
+  int64_t top_k = s.top_k;
   PARLEY_RETURN_IF_ERROR(f.Int("top_k", -1, std::numeric_limits<int32_t>::max(), &top_k));
   s.top_k = top_k < 0 ? 0 : static_cast<int32_t>(top_k);  // -1 (vLLM): no limit
   PARLEY_RETURN_IF_ERROR(f.Float("min_p", 0.0, 1.0, &s.min_p));

@@ -24,6 +24,16 @@ struct RequestLimits {
   int32_t vocab_size = 0;           // token-id prompts must be in [0, vocab_size); 0: unchecked
   int32_t max_prompts = 64;         // /v1/completions: prompts per request
   int32_t max_stop = 16;            // stop strings per request
+  // What a request that omits temperature / top_p / top_k / min_p samples with (`parley serve
+  // --temp --top-k --top-p --min-p`). The struct's own default is OpenAI's (temperature 1, no
+  // cuts); the server's are llama-server's (0.8, 40, 0.95, 0.05), which keep a small model's
+  // replies coherent. Only those four fields are read.
+  SamplingParams sampling_defaults = OpenAiSamplingDefaults();
+  static SamplingParams OpenAiSamplingDefaults() {
+    SamplingParams s;
+    s.temperature = 1.0f;
+    return s;
+  }
 };
 
 // Fields both generation endpoints share. `generation.prompt` is left empty: the handler

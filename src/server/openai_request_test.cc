@@ -78,6 +78,33 @@ TEST(ParseChatRequestTest, Defaults) {
   EXPECT_FALSE(r->generation.ignore_eos);
 }
 
+TEST(ParseChatRequestTest, TheServersSamplingDefaultsFillOnlyWhatIsOmitted) {
+  RequestLimits limits = Limits();
+  limits.sampling_defaults.temperature = 0.8f;
+  limits.sampling_defaults.top_k = 40;
+  limits.sampling_defaults.top_p = 0.95f;
+  limits.sampling_defaults.min_p = 0.05f;
+  limits.sampling_defaults.presence_penalty = 1.5f;  // not a default the server sets: ignored
+  std::string param;
+  StatusOr<ChatRequest> r = ParseChatRequest(Chat(), limits, &param);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FLOAT_EQ(r->generation.sampling.temperature, 0.8f);
+  EXPECT_EQ(r->generation.sampling.top_k, 40);
+  EXPECT_FLOAT_EQ(r->generation.sampling.top_p, 0.95f);
+  EXPECT_FLOAT_EQ(r->generation.sampling.min_p, 0.05f);
+  EXPECT_FLOAT_EQ(r->generation.sampling.presence_penalty, 0.0f);
+  r = ParseChatRequest(Chat({{"temperature", 0}, {"top_k", -1}, {"top_p", 1}, {"min_p", 0}}), limits, &param);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FLOAT_EQ(r->generation.sampling.temperature, 0.0f);
+  EXPECT_EQ(r->generation.sampling.top_k, 0);
+  EXPECT_FLOAT_EQ(r->generation.sampling.top_p, 1.0f);
+  EXPECT_FLOAT_EQ(r->generation.sampling.min_p, 0.0f);
+  StatusOr<CompletionRequest> c = ParseCompletionRequest(Completion({{"top_p", 0.5}}), limits, &param);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FLOAT_EQ(c->generation.sampling.temperature, 0.8f);
+  EXPECT_FLOAT_EQ(c->generation.sampling.top_p, 0.5f);
+}
+
 TEST(ParseChatRequestTest, AllParameters) {
   json body = Chat({{"model", "m"},
                     {"max_tokens", 7},

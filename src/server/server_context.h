@@ -29,6 +29,8 @@ struct ServerOptions {
   // Every response and chunk carries it: the build and the configuration that shape the
   // output (cmd_serve.cc: "parley-<git hash>-<weights>-<activations>-<kv dtype>").
   std::string system_fingerprint = "parley";
+  // Sampling for requests that omit temperature / top_p / top_k / min_p.
+  SamplingParams sampling_defaults = RequestLimits::OpenAiSamplingDefaults();
 };
 
 struct ServerContext {
