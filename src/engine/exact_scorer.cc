@@ -41,4 +41,13 @@ Status ExactScorer::Forward(std::span<const int32_t> tokens, std::vector<float>*
   return Status::Ok();
 }
 
+StatusOr<std::unique_ptr<QualityCanary>> CreateExactCanary(const Model& model, ThreadPool* pool, int32_t max_context,
+                                                           double rate, Metrics* metrics) {
+  CanaryOptions options;
+  options.rate = rate;
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<ExactScorer> scorer,
+                          ExactScorer::Create(model, pool, max_context, options.slice_tokens));
+  return QualityCanary::Create(std::move(scorer), metrics, options);
+}
+
 }  // namespace parley

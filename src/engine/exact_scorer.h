@@ -45,4 +45,9 @@ class ExactScorer : public CanaryScorer {
   std::vector<float> no_logits_;
 };
 
+// The canary `parley serve` runs: an ExactScorer over `model` (see Create) behind a
+// QualityCanary of `rate` with the default queue and slice. Errors: as both Creates.
+StatusOr<std::unique_ptr<QualityCanary>> CreateExactCanary(const Model& model, ThreadPool* pool, int32_t max_context,
+                                                           double rate, Metrics* metrics);
+
 }  // namespace parley
