@@ -19,8 +19,8 @@ StatusOr<std::unique_ptr<QualityCanary>> QualityCanary::Create(std::unique_ptr<C
   if (!(options.rate >= 0.0 && options.rate <= 1.0)) {
     return Status::InvalidArgument("canary rate must be in [0, 1], got " + std::to_string(options.rate));
   }
-  if (options.max_pending < 1 || options.slice_tokens < 1) {
-    return Status::InvalidArgument("canary max_pending and slice_tokens must be >= 1");
+  if (options.max_pending < 1 || options.slice_tokens < 1 || options.score_tokens < 1) {
+    return Status::InvalidArgument("canary max_pending, slice_tokens and score_tokens must be >= 1");
   }
   PARLEY_CHECK(scorer != nullptr && metrics != nullptr);
   return std::unique_ptr<QualityCanary>(new QualityCanary(std::move(scorer), metrics, options));
@@ -87,8 +87,7 @@ void QualityCanary::RunSlice() {
   if (job.next < 0) {
     if (end > scorer_->max_tokens()) {
       Drop("error");
-      jobs_.pop_front();
-      Publish();
+      PopJob();
       return;
     }
     job.next = scorer_->Resume(std::span<const int32_t>(job.tokens.data(), first_scored));
@@ -96,14 +95,14 @@ void QualityCanary::RunSlice() {
   }
   const bool scoring = job.next >= first_scored;
   const int32_t stop = scoring ? end : first_scored;
-  const int32_t count = std::min({options_.slice_tokens, scorer_->max_chunk(), stop - job.next});
+  const int32_t slice = scoring ? options_.score_tokens : options_.slice_tokens;
+  const int32_t count = std::min({slice, scorer_->max_chunk(), stop - job.next});
   PARLEY_CHECK(count > 0);
   Status st = scorer_->Forward(std::span<const int32_t>(job.tokens.data() + job.next, count),
                                scoring ? &logits_ : nullptr);
   if (!st.ok()) {
     Drop("error");
-    jobs_.pop_front();
-    Publish();
+    PopJob();
     return;
   }
   if (scoring) Score(job, job.next, logits_);
@@ -111,7 +110,19 @@ void QualityCanary::RunSlice() {
   if (job.next == end) {
     ++requests_scored_;
     metrics_->Add("parley_canary_requests_total", 1);
-    jobs_.pop_front();
+    PopJob();
+    return;
+  }
+  Publish();
+}
+
+void QualityCanary::PopJob() {
+  jobs_.pop_front();
+  if (jobs_.empty()) {
+    // Idle until the next sampled request (at the default rate, many requests away): hold
+    // no scoring memory in between.
+    std::vector<float>().swap(logits_);
+    scorer_->Release();
   }
   Publish();
 }

@@ -35,6 +35,9 @@ class CanaryScorer {
   // Computes `tokens` at the sequence's next positions. With `logits`, writes one row per
   // token: [tokens, vocab]. Errors leave the sequence unchanged.
   virtual Status Forward(std::span<const int32_t> tokens, std::vector<float>* logits) = 0;
+  // The canary has no work left: give back memory only scoring needs (the sequence may be
+  // forgotten; Resume then returns 0).
+  virtual void Release() {}
 };
 
 // What the fast path saw for each token it generated in one request.
@@ -50,12 +53,14 @@ struct CanaryOptions {
   double rate = 0.02;         // share of requests re-scored, in [0, 1]
   int32_t max_pending = 8;    // jobs queued (the one in progress included); more are dropped
   int32_t slice_tokens = 64;  // tokens computed per idle step
+  int32_t score_tokens = 16;  // ... when they need logits ([score_tokens, vocab] floats)
   int32_t reservoir = 4096;   // positions kept for p99
 };
 
 class QualityCanary {
  public:
-  // Errors (InvalidArgument): rate outside [0, 1], max_pending or slice_tokens < 1.
+  // Errors (InvalidArgument): rate outside [0, 1], max_pending, slice_tokens or
+  // score_tokens < 1.
   // REQUIRES: metrics outlives the canary.
   static StatusOr<std::unique_ptr<QualityCanary>> Create(std::unique_ptr<CanaryScorer> scorer,
                                                          Metrics* metrics, const CanaryOptions& options);
@@ -67,7 +72,8 @@ class QualityCanary {
   // when max_pending jobs wait. Jobs without generated tokens are ignored.
   void Submit(std::span<const int32_t> prompt, CanaryRecord fast);
   bool has_work() const { return !jobs_.empty(); }
-  // Runs one Forward of at most slice_tokens of the oldest job. REQUIRES has_work().
+  // Runs one Forward of at most slice_tokens (score_tokens when they need logits) of the
+  // oldest job; after the last job, lets the scorer release its memory. REQUIRES has_work().
   void RunSlice();
 
   const CanaryStats& stats() const { return stats_; }
@@ -85,6 +91,7 @@ class QualityCanary {
   QualityCanary(std::unique_ptr<CanaryScorer> scorer, Metrics* metrics, const CanaryOptions& options);
   void Drop(const char* reason);
   void Score(const Job& job, int32_t first_pos, std::span<const float> logits);
+  void PopJob();
   void Publish();
 
   std::unique_ptr<CanaryScorer> scorer_;

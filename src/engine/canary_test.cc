@@ -59,8 +59,10 @@ class FakeScorer : public CanaryScorer {
     return Status::Ok();
   }
 
+  void Release() override { ++releases; }
+
   std::vector<int32_t> held, fed;
-  int32_t calls = 0, largest_chunk = 0;
+  int32_t calls = 0, largest_chunk = 0, releases = 0;
   bool fail = false;
 
  private:
@@ -137,13 +139,15 @@ TEST(QualityCanaryTest, ScoresTeacherForcedInBoundedSlices) {
   CanaryOptions o;
   o.rate = 1;
   o.slice_tokens = 4;
+  o.score_tokens = 3;
   CanaryUnderTest t(o);
   const std::vector<int32_t> prompt = Tokens(20, 1, 8), gen = Tokens(10, 2, 8);
   t.canary->Submit(prompt, ExactRecord(prompt, gen, 8));
   EXPECT_EQ(t.metrics.Get("parley_canary_pending"), 1);
-  // 19 prompt positions in 4+4+4+4+3, then 10 scored rows in 4+4+2.
-  EXPECT_EQ(t.RunAll(), 8);
+  // 19 prompt positions in 4+4+4+4+3, then 10 scored rows in 3+3+3+1.
+  EXPECT_EQ(t.RunAll(), 9);
   EXPECT_EQ(t.scorer->largest_chunk, 4);
+  EXPECT_EQ(t.scorer->releases, 1);  // once the queue is empty
   std::vector<int32_t> want = prompt;
   want.insert(want.end(), gen.begin(), gen.end() - 1);
   EXPECT_EQ(t.scorer->fed, want);
@@ -212,7 +216,7 @@ TEST(QualityCanaryTest, DropsJobsBeyondTheQueueAndOnErrors) {
   EXPECT_EQ(t.metrics.Get("parley_canary_pending"), 0);
 }
 
-// --- In the engine, on a tiny Gemma-shaped model ---
+// --- The exact scorer and the engine, on a tiny Gemma-shaped model ---
 
 std::unique_ptr<Model> LoadTiny(bool int8_weights) {
   testing::TinyModelSpec spec = testing::SmallGemmaSpec(4, 24);
@@ -226,6 +230,49 @@ std::unique_ptr<Model> LoadTiny(bool int8_weights) {
   std::remove(path.c_str());
   EXPECT_TRUE(m.ok()) << m.status().message();
   return m.ok() ? std::move(m).value() : nullptr;
+}
+
+// The exact scorer computes a sequence in chunks, resumes after a shared prefix, and forgets
+// it on Release, always giving the logits of one whole-sequence forward pass.
+TEST(ExactScorerTest, ChunksResumeAndReleaseGiveTheSameLogits) {
+  std::unique_ptr<Model> model = LoadTiny(/*int8_weights=*/true);
+  ASSERT_NE(model, nullptr);
+  ThreadPool pool(2);
+  auto made = ExactScorer::Create(*model, &pool, 256, 16);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  ExactScorer& scorer = **made;
+  EXPECT_EQ(scorer.max_chunk(), 16);
+  std::vector<int32_t> tokens;
+  for (int32_t i = 0; i < 40; ++i) tokens.push_back(6 + (i * 37) % 271);
+
+  // The reference: the same file at its own types, f32 activations, all at once.
+  auto gguf_model = LoadTiny(/*int8_weights=*/false);
+  ASSERT_NE(gguf_model, nullptr);
+  Transformer reference(gguf_model->config(), gguf_model->weights(), &pool);
+  SequenceKv kv(gguf_model->config(), 256);
+  std::vector<float> want;
+  ASSERT_TRUE(reference.Forward(tokens, &kv, LogitRows::kAll, &want).ok());
+  const size_t vocab = static_cast<size_t>(scorer.vocab_size());
+  ASSERT_EQ(want.size(), tokens.size() * vocab);
+
+  auto check_rows = [&](int32_t from, const std::vector<float>& got) {
+    ASSERT_EQ(got.size() % vocab, 0u);
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[from * vocab + i]) << "position " << from + i / vocab;
+  };
+  std::vector<float> got;
+  EXPECT_EQ(scorer.Resume(std::span<const int32_t>(tokens.data(), 20)), 0);
+  ASSERT_TRUE(scorer.Forward(std::span<const int32_t>(tokens.data(), 16), nullptr).ok());
+  ASSERT_TRUE(scorer.Forward(std::span<const int32_t>(tokens.data() + 16, 12), &got).ok());
+  check_rows(16, got);
+  // Another sequence sharing the first 24 tokens resumes there.
+  EXPECT_EQ(scorer.Resume(std::span<const int32_t>(tokens.data(), 24)), 24);
+  ASSERT_TRUE(scorer.Forward(std::span<const int32_t>(tokens.data() + 24, 16), &got).ok());
+  check_rows(24, got);
+  EXPECT_FALSE(scorer.Forward(std::span<const int32_t>(tokens.data(), 17), &got).ok());  // past max_chunk
+  scorer.Release();
+  EXPECT_EQ(scorer.Resume(tokens), 0);
+  ASSERT_TRUE(scorer.Forward(std::span<const int32_t>(tokens.data(), 8), &got).ok());
+  check_rows(0, got);
 }
 
 class CanaryEngineTest : public ::testing::Test {

@@ -27,20 +27,26 @@ class ExactScorer : public CanaryScorer {
                                                        int32_t max_chunk);
 
   int32_t vocab_size() const override { return config_.vocab_size; }
-  int32_t max_tokens() const override { return kv_->max_tokens(); }
+  int32_t max_tokens() const override { return max_tokens_; }
   int32_t max_chunk() const override { return max_chunk_; }
   int32_t Resume(std::span<const int32_t> tokens) override;
   Status Forward(std::span<const int32_t> tokens, std::vector<float>* logits) override;
+  // Frees the sequence's KV and, when the serving model converted its weights to int8, hands
+  // the file pages of the weights only this scorer reads back to the kernel (as Model::Load
+  // did after the conversion): idle, the canary costs no resident memory.
+  void Release() override;
 
  private:
   ExactScorer(const ModelConfig& config, ModelWeights weights, ThreadPool* pool, int32_t max_tokens,
               int32_t max_chunk);
+  void EnsureKv();
 
   const ModelConfig& config_;
   const ModelWeights weights_;       // views at the file's types (no int8 rows)
-  const int32_t max_chunk_;
+  const int32_t max_tokens_, max_chunk_;
   Transformer transformer_;          // over config_ and weights_, f32 activations
-  std::unique_ptr<SequenceKv> kv_;   // f32
+  std::unique_ptr<SequenceKv> kv_;   // f32; null after Release until the next use
+  std::vector<const WeightView*> private_weights_;  // views the serving model does not read
   std::vector<int32_t> tokens_;      // what kv_ holds
   std::vector<float> no_logits_;
 };
