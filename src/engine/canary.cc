@@ -34,7 +34,8 @@ QualityCanary::QualityCanary(std::unique_ptr<CanaryScorer> scorer, Metrics* metr
   m.Declare("parley_canary_tokens_total", "counter", "Generated tokens (positions) re-scored by the exact path.");
   m.Declare("parley_canary_dropped_total", "counter",
             "Canary jobs dropped, by reason: queue_full (max pending reached), error (the exact path failed).");
-  m.Declare("parley_canary_pending", "gauge", "Canary jobs waiting for idle engine steps (the one in progress included).");
+  m.Declare("parley_canary_pending", "gauge",
+            "Canary jobs waiting for idle engine steps (the one in progress included).");
   m.Declare("parley_canary_logprob_abs_delta", "histogram",
             "|fast - exact| log-probability of each generated token (log-softmax of the raw logits).",
             {1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 3});

@@ -257,7 +257,9 @@ TEST(ExactScorerTest, ChunksResumeAndReleaseGiveTheSameLogits) {
 
   auto check_rows = [&](int32_t from, const std::vector<float>& got) {
     ASSERT_EQ(got.size() % vocab, 0u);
-    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[from * vocab + i]) << "position " << from + i / vocab;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], want[from * vocab + i]) << "position " << from + i / vocab;
+    }
   };
   std::vector<float> got;
   EXPECT_EQ(scorer.Resume(std::span<const int32_t>(tokens.data(), 20)), 0);
