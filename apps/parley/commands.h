@@ -47,7 +47,7 @@ struct ServeOptions {
   int disk_cache_mb = 4096;
   int cache_aware_window = 16;
   int max_wait_steps = 32;
-  double canary_rate = 0.02;  // share of requests re-scored by the exact path (0: no canary)
+  double canary_rate = -1;  // share of requests re-scored by the exact path; -1: 0.02, or 0 with --exact
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

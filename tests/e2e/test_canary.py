@@ -1,8 +1,11 @@
 """The quality canary (--canary-rate) seen from outside: its parley_canary_* samples in /metrics
-read zero when the server runs the exact path, and not when it runs int8 weights; a rate
-outside [0, 1] stops the server at start-up; rate 0 means no canary at all."""
+read zero when the server runs the exact path, and not when it runs the fast path (the
+default) or int8 weights alone; a rate outside [0, 1] stops the server at start-up; rate 0,
+or --exact without a rate, means no canary at all."""
 import subprocess
 import time
+
+import pytest
 
 from conftest import PARLEY_BIN
 
@@ -26,7 +29,8 @@ def _wait_for_canary(server, requests, timeout_s=60):
 
 
 def test_canary_reads_zero_on_the_exact_path(tiny_gemma_model, start_server):
-    server = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", "--canary-rate", "1")
+    server = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", "--exact",
+                          "--canary-rate", "1")
     assert "quality canary: 100% of requests" in server.log_text()
     for i in range(4):
         _chat(server, i, 0.0 if i == 0 else 30.0)
@@ -38,8 +42,9 @@ def test_canary_reads_zero_on_the_exact_path(tiny_gemma_model, start_server):
     assert m["parley_canary_pending"] == 0
 
 
-def test_canary_sees_int8_weights(tiny_gemma_model, start_server):
-    server = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", "--weights", "int8",
+@pytest.mark.parametrize("numerics", [[], ["--weights", "int8", "--kv-dtype", "f32"]])
+def test_canary_sees_the_fast_path(tiny_gemma_model, start_server, numerics):
+    server = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", *numerics,
                           "--canary-rate", "1")
     for i in range(4):
         _chat(server, i, 30.0)
@@ -47,6 +52,15 @@ def test_canary_sees_int8_weights(tiny_gemma_model, start_server):
     assert m["parley_canary_tokens_total"] == m["parley_generation_tokens_total"]
     assert m["parley_canary_logprob_abs_delta_mean"] > 1e-4
     assert m["parley_canary_logprob_abs_delta_count"] == m["parley_canary_tokens_total"]
+
+
+def test_canary_default_rate(tiny_gemma_model, start_server):
+    fast = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny")
+    assert "quality canary: 2% of requests" in fast.log_text()
+    assert fast.metrics()["parley_canary_rate"] == 0.02
+    exact = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", "--exact")
+    assert "quality canary" not in exact.log_text()
+    assert not any(k.startswith("parley_canary") for k in exact.metrics())
 
 
 def test_canary_off_at_rate_zero(tiny_gemma_model, start_server):
