@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "engine/engine.h"
+#include "engine/exact_scorer.h"
 #include "engine/transformer_runner.h"
 #include "kv/page_pool.h"
 #include "model/config.h"
@@ -206,6 +207,11 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
   serve_cmd->add_option("--min-p", opts->default_min_p, "min_p of requests that do not set one (0: off)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  serve_cmd->add_option("--canary-rate", opts->canary_rate,
+                        "quality canary: this share of requests is re-scored in idle steps by the exact path (GGUF "
+                        "weights, f32 activations, f32 KV), reported as parley_canary_* in /metrics (0: off; "
+                        "default 0.02, or 0 with --exact)")
+      ->check(CLI::Range(0.0, 1.0));
   return serve_cmd;
 }
 
@@ -254,6 +260,19 @@ int RunServe(const ServeOptions& opts) {
   eo.cache_aware_window = opts.cache_aware_window;
   eo.max_wait_steps = opts.max_wait_steps;
   Metrics metrics;
+  // The exact path compared with itself reads 0: no canary with --exact unless asked for.
+  const double canary_rate = opts.canary_rate >= 0 ? opts.canary_rate : opts.model.exact ? 0.0 : 0.02;
+  std::unique_ptr<QualityCanary> canary;  // outlives the engine
+  if (canary_rate > 0) {
+    StatusOr<std::unique_ptr<QualityCanary>> c =
+        CreateExactCanary(*loaded->model, runner.pool(), eo.max_context, canary_rate, &metrics);
+    if (!c.ok()) {
+      std::fprintf(stderr, "error: --canary-rate: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    canary = std::move(c).value();
+    eo.canary = canary.get();
+  }
   StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);
   if (!engine.ok()) {
@@ -281,6 +300,10 @@ int RunServe(const ServeOptions& opts) {
     return 1;
   }
   PrintBanner(opts, so, *loaded->model, *tmpl, **engine, threads, server.port());
+  if (canary != nullptr) {
+    std::fprintf(stderr, "quality canary: %g%% of requests re-scored by the exact path in idle steps "
+                 "(parley_canary_* in /metrics)\n", 100 * canary_rate);
+  }
   watcher.Attach(&server);
   Status served = server.Serve();
   watcher.Finish();

@@ -53,6 +53,7 @@ struct ServeOptions {
   int default_top_k = 40;
   float default_top_p = 0.95f;
   float default_min_p = 0.05f;
+  double canary_rate = -1;  // share of requests re-scored by the exact path; -1: 0.02, or 0 with --exact
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/check.h"
+#include "engine/canary.h"
 #include "engine/model_runner.h"
 #include "engine/scheduler.h"
 #include "sampling/stop_strings.h"
@@ -35,6 +36,7 @@ struct Active {
   int32_t prompt_lp_next = 1;  // next prompt position whose logprob is still to collect
   std::vector<TokenLogprob> prompt_lps;
   bool prompt_lps_sent = false;
+  std::unique_ptr<CanaryRecord> canary;  // set when the quality canary picked this request
   bool has_first = false;
   Clock::time_point first_token, last_token;
 
@@ -202,6 +204,7 @@ void Engine::Loop::Admit(std::unique_ptr<Active> a) {
   // Prompt logprobs need a [rows, vocab] logits block per step: keep chunks small.
   if (a->req.prompt_logprobs) a->seq.max_chunk = 32;
   if (a->req.sampling.has_penalties()) a->sampler.AcceptPrompt(a->req.prompt);
+  if (options_.canary != nullptr && options_.canary->Select()) a->canary = std::make_unique<CanaryRecord>();
   Active* raw = a.get();
   active_[raw->seq.id] = std::move(a);
   scheduler_.Add(&raw->seq);
@@ -212,7 +215,8 @@ void Engine::Loop::Run() {
     std::deque<std::unique_ptr<Active>> arrived;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (active_.empty() && inbox_.empty() && !stopping_) {
+      const bool canary_work = options_.canary != nullptr && options_.canary->has_work();
+      if (active_.empty() && inbox_.empty() && !stopping_ && !canary_work) {
         cv_.wait_for(lock, std::chrono::milliseconds(50));
       }
       if (stopping_) return;
@@ -221,7 +225,10 @@ void Engine::Loop::Run() {
     for (auto& a : arrived) Admit(std::move(a));
     ReapCancelled();
     PARLEY_DCHECK(scheduler_.CheckIntegrity().ok());
-    if (!active_.empty() && !Step()) {
+    if (active_.empty() && options_.canary != nullptr && options_.canary->has_work()) {
+      // Idle: one bounded slice of canary work, then look at the inbox again.
+      options_.canary->RunSlice();
+    } else if (!active_.empty() && !Step()) {
       // Nothing could run (every sequence waits for pages that are not coming back):
       // cannot happen while the arena holds one full sequence; do not spin.
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -308,6 +315,7 @@ void Engine::Loop::HandleLogits(Active* a, int32_t pos, std::span<const float> r
 void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
   const int32_t token = a->sampler.Sample(row);
   if (a->req.sampling.has_penalties()) a->sampler.Accept(token);
+  if (a->canary) a->canary->Record(row, token);
   ++a->generated;
   const auto now = Clock::now();
   EngineEvent ev;
@@ -355,6 +363,9 @@ void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
 
 void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const std::string& error) {
   scheduler_.Finish(&a->seq, /*cache_pages=*/reason != FinishReason::kError);
+  if (a->canary && (reason == FinishReason::kStop || reason == FinishReason::kLength)) {
+    options_.canary->Submit(a->req.prompt, std::move(*a->canary));
+  }
   const int32_t cached = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
   ev.finish = reason;
   ev.error = error;

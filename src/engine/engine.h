@@ -24,6 +24,7 @@
 namespace parley {
 
 class ModelRunner;
+class QualityCanary;
 
 struct EngineOptions {
   int32_t max_batch_tokens = 512;  // tokens computed per step (decodes first, then prefill)
@@ -36,6 +37,9 @@ struct EngineOptions {
   PrefixCacheOptions prefix;       // its host and disk tiers
   int32_t cache_aware_window = 16; // SchedulerOptions
   int32_t max_wait_steps = 32;
+  // Re-scores a share of finished requests with the exact path in idle steps (canary.h);
+  // null: none. Not owned; must outlive the engine; used by the engine thread only.
+  QualityCanary* canary = nullptr;
 };
 
 // A snapshot for /metrics and /health.

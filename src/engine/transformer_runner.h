@@ -26,6 +26,9 @@ class TransformerRunner : public ModelRunner {
     return transformer_.Forward(batch, cache, logits);
   }
   const Model& model() const { return model_; }
+  // The pool Forward runs on; the engine thread may use it between Forward calls (the
+  // quality canary's exact scorer does).
+  ThreadPool* pool() { return &pool_; }
 
  private:
   const Model& model_;
