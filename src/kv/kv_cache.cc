@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace parley {
@@ -255,6 +256,43 @@ void KvCache::Free(SeqKv* seq) {
     }
   }
   seq->pages.assign(num_groups(), {});
+}
+
+bool KvCache::Fork(const SeqKv& from, int32_t computed, SeqKv* to) {
+  PARLEY_CHECK(computed >= 0) << computed;
+  for (const std::vector<int32_t>& table : to->pages) {
+    for (int32_t page : table) PARLEY_CHECK(page < 0) << "Fork into a sequence that holds pages";
+  }
+  PARLEY_DCHECK(CanResumeAt(from, computed)) << "Fork at " << computed;
+  to->pages.assign(num_groups(), {});
+  if (computed == 0) return true;
+  const int32_t ps = options_.page_size;
+  const int32_t num_pages = (computed - 1) / ps + 1;  // pages holding positions < computed
+  // The last of them is partly written unless computed ends a page.
+  const int32_t partial = computed % ps != 0 ? num_pages - 1 : -1;
+  if (partial >= 0) {
+    for (int32_t g = 0; g < num_groups(); ++g) {
+      if (Present(Table(from, g), partial) && pools_[g]->num_free() < 1) return false;
+    }
+  }
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    const std::vector<int32_t>& src = Table(from, g);
+    std::vector<int32_t>& dst = to->pages[g];
+    dst.assign(num_pages, -1);
+    for (int32_t i = 0; i < num_pages && i < static_cast<int32_t>(src.size()); ++i) {
+      if (src[i] < 0) continue;
+      PagePool& pool = *pools_[g];
+      if (i == partial) {
+        dst[i] = pool.Allocate();
+        PARLEY_CHECK(dst[i] >= 0) << "group " << g << " ran out of pages after the check";
+        std::memcpy(pool.page_data(dst[i]), pool.page_data(src[i]), pool.shape().page_bytes());
+      } else {
+        pool.AddRef(src[i]);
+        dst[i] = src[i];
+      }
+    }
+  }
+  return true;
 }
 
 bool KvCache::CanResumeAt(const SeqKv& seq, int32_t n) const {

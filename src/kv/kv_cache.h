@@ -74,6 +74,14 @@ class KvCache {
   void Truncate(SeqKv* seq, int32_t n);
   // Releases every page of the sequence; the tables become empty.
   void Free(SeqKv* seq);
+  // Starts `to` (holding no pages) as a copy of `from` at position `computed`, for choices
+  // that continue one prompt differently (OpenAI `n`): full pages of [0, computed) are shared
+  // (one reference more each; a full page is never written again), the page holding
+  // position `computed` is copied (both sequences write their own next tokens there), pages
+  // `from` released (window groups) stay absent, and pages past `computed` are not taken.
+  // All or nothing: false (nothing changed) when a pool lacks a page for a copy.
+  // REQUIRES: CanResumeAt(from, computed).
+  bool Fork(const SeqKv& from, int32_t computed, SeqKv* to);
   // True if computation can continue at position n: global groups hold every page of
   // [0, n) and window groups the pages overlapping [n - window, n).
   bool CanResumeAt(const SeqKv& seq, int32_t n) const;

@@ -253,6 +253,174 @@ TEST(KvCacheTest, TruncateAndCanResumeAt) {
   ExpectIntact(*cache, {&seq});
 }
 
+// Writes position `pos` of `seq` with `tag` in every owner layer's K and V row.
+void WriteRow(KvCache& cache, const SeqKv& seq, int32_t pos, float tag) {
+  for (int32_t l = 0; l < cache.layout().num_layers(); ++l) {
+    if (!cache.layout().is_owner(l)) continue;
+    const float kv[2] = {tag, static_cast<float>(pos)};
+    std::memcpy(cache.k_row(seq, l, pos), kv, sizeof(kv));
+    std::memcpy(cache.v_row(seq, l, pos), kv, sizeof(kv));
+  }
+}
+
+// The tag of position `pos` in layer `layer`, checking K and V agree and hold `pos`.
+float ReadRow(KvCache& cache, const SeqKv& seq, int32_t layer, int32_t pos) {
+  float k[2], v[2];
+  std::memcpy(k, cache.k_row(seq, layer, pos), sizeof(k));
+  std::memcpy(v, cache.v_row(seq, layer, pos), sizeof(v));
+  EXPECT_EQ(k[1], static_cast<float>(pos));
+  EXPECT_EQ(k[0], v[0]);
+  return k[0];
+}
+
+TEST(KvCacheTest, ForkSharesFullPagesAndCopiesThePartialOne) {
+  auto cache = Cache(Layout({0, 0}, 2), 1 << 14, 4, 64);  // one global group, page 4
+  PagePool& pool = cache->pool(0);
+  SeqKv a = cache->NewSeq();
+  ASSERT_TRUE(cache->Reserve(&a, 0, 10));  // pages 0, 1 full; page 2 holds 8, 9
+  for (int32_t p = 0; p < 10; ++p) WriteRow(*cache, a, p, 100.0f + p);
+  SeqKv b = cache->NewSeq();
+  ASSERT_TRUE(cache->Fork(a, 10, &b));
+  ASSERT_EQ(b.pages[0].size(), 3u);
+  EXPECT_EQ(b.pages[0][0], a.pages[0][0]);
+  EXPECT_EQ(b.pages[0][1], a.pages[0][1]);
+  EXPECT_NE(b.pages[0][2], a.pages[0][2]);  // the partial page is b's own copy
+  EXPECT_EQ(pool.refcount(a.pages[0][0]), 2);
+  EXPECT_EQ(pool.refcount(a.pages[0][1]), 2);
+  EXPECT_EQ(pool.refcount(a.pages[0][2]), 1);
+  EXPECT_EQ(pool.refcount(b.pages[0][2]), 1);
+  EXPECT_EQ(pool.num_used(), 4);
+  ExpectIntact(*cache, {&a, &b});
+  EXPECT_TRUE(cache->CanResumeAt(b, 10));
+  for (int32_t p = 0; p < 10; ++p) EXPECT_EQ(ReadRow(*cache, b, 1, p), 100.0f + p) << p;
+
+  // Each continues with its own tokens: position 10 differs, the prompt reads the same.
+  ASSERT_TRUE(cache->Reserve(&a, 10, 13));
+  ASSERT_TRUE(cache->Reserve(&b, 10, 13));
+  for (int32_t p = 10; p < 13; ++p) {
+    WriteRow(*cache, a, p, 200.0f + p);
+    WriteRow(*cache, b, p, 300.0f + p);
+  }
+  for (int32_t p = 0; p < 13; ++p) {
+    EXPECT_EQ(ReadRow(*cache, a, 0, p), (p < 10 ? 100.0f : 200.0f) + p) << p;
+    EXPECT_EQ(ReadRow(*cache, b, 0, p), (p < 10 ? 100.0f : 300.0f) + p) << p;
+  }
+  ExpectIntact(*cache, {&a, &b});
+
+  // They finish at different times: the shared pages live until the last one goes.
+  cache->Free(&a);
+  EXPECT_EQ(pool.refcount(b.pages[0][0]), 1);
+  ExpectIntact(*cache, {&b});
+  for (int32_t p = 0; p < 13; ++p) EXPECT_EQ(ReadRow(*cache, b, 0, p), (p < 10 ? 100.0f : 300.0f) + p);
+  cache->Free(&b);
+  EXPECT_EQ(pool.num_used(), 0);
+  ExpectIntact(*cache, {&a, &b});
+}
+
+TEST(KvCacheTest, ForkAtAPageBoundaryCopiesNothing) {
+  auto cache = Cache(Layout({0}, 2), 1 << 14, 4, 64);
+  SeqKv a = cache->NewSeq();
+  ASSERT_TRUE(cache->Reserve(&a, 0, 8));
+  std::vector<SeqKv> forks(3, cache->NewSeq());
+  for (SeqKv& f : forks) {
+    ASSERT_TRUE(cache->Fork(a, 8, &f));
+    EXPECT_EQ(f.pages, a.pages);
+  }
+  EXPECT_EQ(cache->pool(0).num_used(), 2);
+  EXPECT_EQ(cache->pool(0).refcount(a.pages[0][0]), 4);
+  // A fork at 0 takes nothing; pages past the fork point are not taken either.
+  SeqKv empty = cache->NewSeq();
+  ASSERT_TRUE(cache->Fork(a, 0, &empty));
+  EXPECT_TRUE(empty.pages[0].empty());
+  SeqKv early = cache->NewSeq();
+  ASSERT_TRUE(cache->Fork(a, 3, &early));  // page 0 holds 0..2 of it: copied; page 1 not taken
+  ASSERT_EQ(early.pages[0].size(), 1u);
+  EXPECT_NE(early.pages[0][0], a.pages[0][0]);
+  ExpectIntact(*cache, {&a, &forks[0], &forks[1], &forks[2], &empty, &early});
+  // Into a sequence that already holds pages: a bug.
+  EXPECT_DEATH(cache->Fork(a, 8, &forks[0]), "holds pages");
+  for (SeqKv& f : forks) cache->Free(&f);
+  cache->Free(&early);
+  cache->Free(&a);
+  EXPECT_EQ(cache->pool(0).num_used(), 0);
+}
+
+TEST(KvCacheTest, ForkKeepsWindowGroupsReleasedPagesOut) {
+  // Window 8 (layers 0, 1 with layer 1 sharing layer 0's K/V) and a global layer; page 4.
+  auto cache = Cache(Layout({8, 8, 0}, 2, {0, 0, 2}), 1 << 16, 4, 64);
+  ASSERT_EQ(cache->num_groups(), 2);
+  SeqKv a = cache->NewSeq();
+  for (int32_t c = 0; c < 22; c += 2) {
+    ASSERT_TRUE(cache->Reserve(&a, c, c + 2));
+    WriteRow(*cache, a, c, 1000.0f + c);
+    WriteRow(*cache, a, c + 1, 1001.0f + c);
+    cache->ReleaseOutsideWindow(&a, c + 2);
+  }
+  // At 22 the window group keeps the pages overlapping [14, 22): 3, 4, 5 (5 holds 20, 21).
+  ASSERT_EQ(a.pages[0][2], -1);
+  ASSERT_GE(a.pages[0][3], 0);
+  SeqKv b = cache->NewSeq();
+  ASSERT_TRUE(cache->Fork(a, 22, &b));
+  for (int32_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(b.pages[0][i] >= 0, a.pages[0][i] >= 0) << i;
+    EXPECT_EQ(b.pages[1][i] >= 0, true) << i;
+    if (i < 5) {
+      EXPECT_EQ(b.pages[0][i], a.pages[0][i]) << i;
+      EXPECT_EQ(b.pages[1][i], a.pages[1][i]) << i;
+    }
+  }
+  EXPECT_NE(b.pages[0][5], a.pages[0][5]);  // the partial page of each group is copied
+  EXPECT_NE(b.pages[1][5], a.pages[1][5]);
+  EXPECT_EQ(cache->pool(0).refcount(a.pages[0][3]), 2);
+  EXPECT_TRUE(cache->CanResumeAt(b, 22));
+  for (int32_t p = 14; p < 22; ++p) EXPECT_EQ(ReadRow(*cache, b, 1, p), 1000.0f + p) << p;
+  for (int32_t p = 0; p < 22; ++p) EXPECT_EQ(ReadRow(*cache, b, 2, p), 1000.0f + p) << p;
+  ExpectIntact(*cache, {&a, &b});
+
+  // Both decode on; the window group releases shared pages once per holder.
+  for (int32_t c = 22; c < 40; ++c) {
+    for (SeqKv* s : {&a, &b}) {
+      ASSERT_TRUE(cache->Reserve(s, c, c + 1));
+      WriteRow(*cache, *s, c, (s == &a ? 2000.0f : 3000.0f) + c);
+      cache->ReleaseOutsideWindow(s, c + 1);
+    }
+    ExpectIntact(*cache, {&a, &b});
+  }
+  for (int32_t p = 32; p < 40; ++p) {
+    EXPECT_EQ(ReadRow(*cache, a, 0, p), 2000.0f + p);
+    EXPECT_EQ(ReadRow(*cache, b, 0, p), 3000.0f + p);
+  }
+  EXPECT_EQ(ReadRow(*cache, b, 2, 21), 1021.0f);
+  cache->Free(&b);
+  ExpectIntact(*cache, {&a});
+  cache->Free(&a);
+  EXPECT_EQ(cache->pool(0).num_used() + cache->pool(1).num_used(), 0);
+}
+
+TEST(KvCacheTest, ForkIsAllOrNothing) {
+  auto cache = Cache(Layout({8, 0}, 2), 1 << 12, 4, 16);
+  PagePool& window = cache->pool(0);
+  PagePool& global = cache->pool(1);
+  SeqKv a = cache->NewSeq();
+  ASSERT_TRUE(cache->Reserve(&a, 0, 6));
+  std::vector<int32_t> filler;  // take every free global page
+  while (global.num_free() > 0) filler.push_back(global.Allocate());
+  ASSERT_GT(window.num_free(), 0);
+  const int32_t window_free = window.num_free();
+  SeqKv b = cache->NewSeq();
+  EXPECT_FALSE(cache->Fork(a, 6, &b));  // the global group has no page for the copy
+  EXPECT_EQ(window.num_free(), window_free);
+  EXPECT_EQ(global.refcount(a.pages[1][0]), 1);
+  for (const auto& table : b.pages) EXPECT_TRUE(table.empty());
+  EXPECT_TRUE(cache->Fork(a, 4, &b));  // at a page boundary no copy is needed
+  EXPECT_EQ(global.refcount(a.pages[1][0]), 2);
+  for (int32_t page : filler) global.Release(page);
+  ExpectIntact(*cache, {&a, &b});
+  cache->Free(&a);
+  cache->Free(&b);
+  ExpectIntact(*cache, {});
+}
+
 TEST(KvCacheTest, RowsResolveSharingLayersToTheirOwners) {
   auto cache = Cache(Gemma(6, 8, 4, "1:0,3:2"), 1 << 16, 4, 32);
   SeqKv seq = cache->NewSeq();
