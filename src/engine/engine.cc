@@ -32,6 +32,9 @@ struct Active {
   StreamingDetokenizer detok;
   StopMatcher stops;
   int32_t max_new = 0;         // tokens to generate at most (clipped to the context)
+  int32_t choice = 0;          // index among the request's n choices
+  // Choices 1..n-1, held by choice 0 until its prompt is computed (ForkChoices).
+  std::vector<std::unique_ptr<Active>> forks;
   int32_t generated = 0;
   int32_t prompt_lp_next = 1;  // next prompt position whose logprob is still to collect
   std::vector<TokenLogprob> prompt_lps;
@@ -66,7 +69,7 @@ class Engine::Loop {
   }
   ~Loop() { Shutdown(); }
 
-  StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
+  StatusOr<std::vector<std::shared_ptr<RequestStream>>> Submit(GenerationRequest request);
   EngineStats Stats() const {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return stats_;
@@ -80,10 +83,15 @@ class Engine::Loop {
   void Run();
   bool Step();
   void Admit(std::unique_ptr<Active> a);
+  void InitSeq(Active* a);
+  void ForkChoices(Active* a, std::span<const float> row);
+  void EndForks(Active* a, FinishReason reason, const std::string& error);
   void ReapCancelled();
   void HandleLogits(Active* a, int32_t pos, std::span<const float> row);
   void SampleNext(Active* a, std::span<const float> row);
   void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "");
+  // Adds a request's prompt tokens (by source) to the metrics.
+  void CountPrompt(const Sequence& seq);
   void PublishStats();
   void EraseFinished();
 
@@ -158,8 +166,12 @@ void Engine::Loop::DeclareMetrics() {
   metrics_->Declare("parley_prefix_cache_disk_bytes", "gauge", "Bytes in the disk tier.");
 }
 
-StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest request) {
+StatusOr<std::vector<std::shared_ptr<RequestStream>>> Engine::Loop::Submit(GenerationRequest request) {
   PARLEY_RETURN_IF_ERROR(request.sampling.Validate());
+  if (request.n < 1 || request.n > kMaxChoices) {
+    return Status::InvalidArgument("n must be in [1, " + std::to_string(kMaxChoices) + "], got " +
+                                   std::to_string(request.n));
+  }
   const int64_t n = static_cast<int64_t>(request.prompt.size());
   if (n == 0) return Status::InvalidArgument("the prompt is empty");
   if (n + 1 > options_.max_context) {
@@ -188,22 +200,44 @@ StatusOr<std::shared_ptr<RequestStream>> Engine::Loop::Submit(GenerationRequest 
     return Status::Unavailable("too many requests waiting (" + std::to_string(options_.max_queue) +
                                "); try again later");
   }
-  auto stream = std::make_shared<RequestStream>(next_id_++);
-  auto a = std::make_unique<Active>(tokenizer_, std::move(request), stream);
-  a->max_new = std::min<int64_t>(a->req.max_tokens, options_.max_context - n);
-  inbox_.push_back(std::move(a));
+  // Choice 0 computes the prompt; the others wait in its `forks` (one queue entry).
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  std::unique_ptr<Active> first;
+  for (int32_t j = 0; j < request.n; ++j) {
+    streams.push_back(std::make_shared<RequestStream>(next_id_++));
+    GenerationRequest r = j + 1 < request.n ? request : std::move(request);
+    r.sampling.seed += static_cast<uint64_t>(j);
+    auto a = std::make_unique<Active>(tokenizer_, std::move(r), streams.back());
+    a->max_new = std::min<int64_t>(a->req.max_tokens, options_.max_context - n);
+    a->choice = j;
+    if (j == 0) {
+      first = std::move(a);
+    } else {
+      first->forks.push_back(std::move(a));
+    }
+  }
+  inbox_.push_back(std::move(first));
   lock.unlock();
   cv_.notify_one();
-  return stream;
+  return streams;
 }
 
-void Engine::Loop::Admit(std::unique_ptr<Active> a) {
+// A choice's sequence: its prompt, nothing computed.
+void Engine::Loop::InitSeq(Active* a) {
   a->seq.id = a->stream->id();
   a->seq.tokens = a->req.prompt;
   a->seq.num_prompt = static_cast<int32_t>(a->req.prompt.size());
   // Prompt logprobs need a [rows, vocab] logits block per step: keep chunks small.
   if (a->req.prompt_logprobs) a->seq.max_chunk = 32;
   if (a->req.sampling.has_penalties()) a->sampler.AcceptPrompt(a->req.prompt);
+}
+
+void Engine::Loop::Admit(std::unique_ptr<Active> a) {
+  InitSeq(a.get());
+  for (auto& f : a->forks) InitSeq(f.get());
+  // Seats for the choices that will fork; any beyond max_seqs are computed on their own.
+  a->seq.fork_seats = std::min<int32_t>(static_cast<int32_t>(a->forks.size()), options_.max_seqs - 1);
+  // The canary re-scores choice 0's tokens (one choice tells as much as n).
   if (options_.canary != nullptr && options_.canary->Select()) a->canary = std::make_unique<CanaryRecord>();
   Active* raw = a.get();
   active_[raw->seq.id] = std::move(a);
@@ -292,6 +326,10 @@ bool Engine::Loop::Step() {
     }
   }
   EraseFinished();
+  if (options_.check_integrity) {
+    const Status st = scheduler_.CheckIntegrity();
+    PARLEY_CHECK(st.ok()) << st.message();
+  }
   return true;
 }
 
@@ -307,8 +345,58 @@ void Engine::Loop::HandleLogits(Active* a, int32_t pos, std::span<const float> r
     a->prompt_lps.push_back(ComputeLogprob(row, s.tokens[pos + 1], std::max(0, a->req.logprobs)));
     ++a->prompt_lp_next;
   }
+  if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && !a->forks.empty()) {
+    ForkChoices(a, row);  // before this choice samples (and perhaps finishes)
+  }
   if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && a->generated < a->max_new) {
     SampleNext(a, row);
+  }
+}
+
+// The prompt of choice 0 is computed and `row` holds its last token's logits: the other
+// choices start from its K/V and sample their first token from the same row. A choice
+// that gets no seat or page (Scheduler::Fork) waits to be computed like any sequence.
+void Engine::Loop::ForkChoices(Active* a, std::span<const float> row) {
+  std::vector<std::unique_ptr<Active>> forks = std::move(a->forks);
+  a->forks.clear();
+  for (std::unique_ptr<Active>& f : forks) {
+    Active* c = f.get();
+    active_[c->seq.id] = std::move(f);
+    c->prompt_lps = a->prompt_lps;
+    c->prompt_lp_next = a->prompt_lp_next;
+    c->seq.num_cached = a->seq.num_cached;
+    c->seq.num_cached_host = a->seq.num_cached_host;
+    c->seq.num_cached_disk = a->seq.num_cached_disk;
+    if (c->stream->cancelled()) {
+      Finish(c, FinishReason::kCancelled, EngineEvent{});
+    } else if (c->max_new == 0) {
+      Finish(c, FinishReason::kLength, EngineEvent{});  // prompt scoring only
+    } else if (scheduler_.Fork(&a->seq, &c->seq)) {
+      SampleNext(c, row);
+    } else {
+      scheduler_.Add(&c->seq);
+    }
+  }
+  a->seq.fork_seats = 0;
+}
+
+// Choice 0 ended before its prompt was computed: on an error the other choices end with
+// it; otherwise (it was cancelled) those still wanted are computed on their own. Those that
+// end here never join active_ (Shutdown finishes while iterating it).
+void Engine::Loop::EndForks(Active* a, FinishReason reason, const std::string& error) {
+  std::vector<std::unique_ptr<Active>> forks = std::move(a->forks);
+  a->forks.clear();
+  a->seq.fork_seats = 0;
+  for (std::unique_ptr<Active>& f : forks) {
+    Active* c = f.get();
+    if (reason == FinishReason::kError) {
+      Finish(c, reason, EngineEvent{}, error);
+    } else if (c->stream->cancelled()) {
+      Finish(c, FinishReason::kCancelled, EngineEvent{});
+    } else {
+      scheduler_.Add(&c->seq);
+      active_[c->seq.id] = std::move(f);
+    }
   }
 }
 
@@ -326,7 +414,7 @@ void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
   if (!a->has_first) {
     a->has_first = true;
     a->first_token = now;
-    metrics_->Observe("parley_time_to_first_token_seconds", Seconds(now - a->stream->created()));
+    if (a->choice == 0) metrics_->Observe("parley_time_to_first_token_seconds", Seconds(now - a->stream->created()));
   } else {
     metrics_->Observe("parley_inter_token_latency_seconds", Seconds(now - a->last_token));
   }
@@ -366,6 +454,7 @@ void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const 
   if (a->canary && (reason == FinishReason::kStop || reason == FinishReason::kLength)) {
     options_.canary->Submit(a->req.prompt, std::move(*a->canary));
   }
+  if (!a->forks.empty()) EndForks(a, reason, error);
   const int32_t cached = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
   ev.finish = reason;
   ev.error = error;
@@ -379,18 +468,23 @@ void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const 
   const auto now = Clock::now();
   ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
   metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
-  metrics_->Add("parley_prompt_tokens_total", a->seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_computed_total", a->seq.num_prompt - cached);
-  const int32_t host = std::min(a->seq.num_cached_host, cached);
-  const int32_t disk = std::min(a->seq.num_cached_disk, cached - host);
-  metrics_->Add("parley_prompt_tokens_by_source_total", a->seq.num_prompt - cached, "source=\"computed\"");
+  metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
+  if (a->choice == 0) CountPrompt(a->seq);  // once per request
+  a->stream->Push(std::move(ev));
+}
+
+void Engine::Loop::CountPrompt(const Sequence& seq) {
+  const int32_t cached = std::clamp(seq.num_cached, 0, seq.num_prompt);
+  metrics_->Add("parley_prompt_tokens_total", seq.num_prompt);
+  metrics_->Add("parley_prompt_tokens_computed_total", seq.num_prompt - cached);
+  const int32_t host = std::min(seq.num_cached_host, cached);
+  const int32_t disk = std::min(seq.num_cached_disk, cached - host);
+  metrics_->Add("parley_prompt_tokens_by_source_total", seq.num_prompt - cached, "source=\"computed\"");
   metrics_->Add("parley_prompt_tokens_by_source_total", cached - host - disk, "source=\"pool\"");
   metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
   if (prefix_ != nullptr && prefix_->disk() != nullptr) {
     metrics_->Add("parley_prompt_tokens_by_source_total", disk, "source=\"disk\"");
   }
-  metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
-  a->stream->Push(std::move(ev));
 }
 
 void Engine::Loop::PublishStats() {
@@ -520,6 +614,12 @@ Engine::Engine(const EngineOptions& options) : options_(options) {}
 Engine::~Engine() { Shutdown(); }
 
 StatusOr<std::shared_ptr<RequestStream>> Engine::Submit(GenerationRequest request) {
+  if (request.n != 1) return Status::InvalidArgument("n must be 1 here (SubmitChoices takes n choices)");
+  PARLEY_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<RequestStream>> streams, loop_->Submit(std::move(request)));
+  return streams[0];
+}
+
+StatusOr<std::vector<std::shared_ptr<RequestStream>>> Engine::SubmitChoices(GenerationRequest request) {
   return loop_->Submit(std::move(request));
 }
 

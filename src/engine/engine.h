@@ -40,6 +40,7 @@ struct EngineOptions {
   // Re-scores a share of finished requests with the exact path in idle steps (canary.h);
   // null: none. Not owned; must outlive the engine; used by the engine thread only.
   QualityCanary* canary = nullptr;
+  bool check_integrity = false;    // tests: check scheduler, KV and prefix cache after every step
 };
 
 // A snapshot for /metrics and /health.
@@ -70,7 +71,14 @@ class Engine {
   // InvalidArgument: empty prompt, bad sampling parameters, token ids (prompt or
   // logit_bias) outside the vocabulary; Unavailable: queue full or shutting down) and
   // queues it. max_tokens is clipped to the context left.
+  // REQUIRES request.n == 1 (InvalidArgument otherwise: use SubmitChoices).
   StatusOr<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
+  // The same for request.n choices (InvalidArgument outside [1, kMaxChoices]): one stream
+  // per choice, in choice order. The prompt is computed once, by choice 0; then the others
+  // fork from it (Scheduler::Fork: its full KV pages shared, the partial last page copied)
+  // and every choice samples its first token from the same logits with its own generator:
+  // choice j of a request seeded s draws exactly as choice 0 of one seeded s + j.
+  StatusOr<std::vector<std::shared_ptr<RequestStream>>> SubmitChoices(GenerationRequest request);
 
   EngineStats Stats() const;
   // The options in effect (kv.arena_bytes resolved when it was 0).

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "engine/fake_runner.h"
@@ -35,6 +36,7 @@ std::unique_ptr<Tokenizer> SmallTokenizer() {
 
 struct Collected {
   std::vector<int32_t> tokens;
+  std::vector<TokenLogprob> logprobs;
   std::string text;
   EngineEvent last;
 };
@@ -48,6 +50,7 @@ Collected Drain(RequestStream* stream) {
       break;
     }
     c.tokens.insert(c.tokens.end(), ev->tokens.begin(), ev->tokens.end());
+    c.logprobs.insert(c.logprobs.end(), ev->logprobs.begin(), ev->logprobs.end());
     c.text += ev->text;
     if (ev->finish != FinishReason::kNone) {
       c.last = std::move(*ev);
@@ -268,6 +271,207 @@ TEST_F(EngineTest, QueueLimitAndShutdown) {
     EXPECT_EQ(c.last.finish, FinishReason::kError);
   }
   EXPECT_EQ(engine_->Submit(Request({5}, 1)).status().code(), StatusCode::kUnavailable);
+}
+
+// n choices of one prompt: submits them, drains every stream, returns them in order.
+std::vector<Collected> DrainAll(const std::vector<std::shared_ptr<RequestStream>>& streams) {
+  std::vector<Collected> out;
+  for (const auto& s : streams) out.push_back(Drain(s.get()));
+  return out;
+}
+
+// Each generated token's top-1 alternative is what the fake model predicts after the
+// prompt and the choice's own earlier tokens: the choice read exactly its own K/V.
+void ExpectOwnContext(const FakeRunner& runner, const std::vector<int32_t>& prompt, const Collected& c) {
+  std::vector<int32_t> context = prompt;
+  for (size_t i = 0; i < c.tokens.size(); ++i) {
+    ASSERT_LT(i, c.logprobs.size());
+    ASSERT_FALSE(c.logprobs[i].top.empty());
+    EXPECT_EQ(c.logprobs[i].top[0].first, runner.ReferenceNext(context)) << "token " << i;
+    context.push_back(c.tokens[i]);
+  }
+}
+
+GenerationRequest Hot(GenerationRequest r, int32_t n, uint64_t seed) {
+  r.n = n;
+  r.sampling.temperature = 1.0f;  // the fake model's logits are one-hot 1.0: varied draws
+  r.sampling.seed = seed;
+  r.logprobs = 1;
+  return r;
+}
+
+TEST_F(EngineTest, ChoicesComputeThePromptOnceAndReproduceBySeed) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 16;
+  opts.max_seqs = 8;
+  opts.check_integrity = true;
+  opts.kv.arena_bytes = 0;  // automatic: small pools (the integrity check walks every page)
+  opts.max_context = 512;
+  Start(opts);  // a window-4 layer and a global one, page 4: the 10-token prompt ends mid-page
+  const std::vector<int32_t> prompt = {5, 9, 14, 3, 22, 41, 7, 7, 30, 12};
+  auto streams = engine_->SubmitChoices(Hot(Request(prompt, 6), 4, 77));
+  ASSERT_TRUE(streams.ok()) << streams.status().message();
+  ASSERT_EQ(streams->size(), 4u);
+  const std::vector<Collected> choices = DrainAll(*streams);
+  // The prompt once, then each choice's 5 decodes (its 6th token is never computed).
+  EXPECT_EQ(runner_->num_forward_tokens, 10 + 4 * 5);
+  std::set<std::vector<int32_t>> distinct;
+  for (const Collected& c : choices) {
+    EXPECT_EQ(c.last.finish, FinishReason::kLength);
+    EXPECT_EQ(c.tokens.size(), 6u);
+    EXPECT_EQ(c.last.usage.prompt_tokens, 10);
+    EXPECT_EQ(c.last.usage.completion_tokens, 6);
+    ExpectOwnContext(*runner_, prompt, c);
+    distinct.insert(c.tokens);
+  }
+  EXPECT_GT(distinct.size(), 1u) << "every choice drew the same tokens";
+  EXPECT_EQ(metrics_.Get("parley_prompt_tokens_total"), 10);  // once per request
+
+  // Choice j of seed 77 draws as a lone request seeded 77 + j (prompt now cached or not).
+  for (int32_t j = 0; j < 4; ++j) {
+    auto alone = engine_->Submit(Hot(Request(prompt, 6), 1, 77 + j));
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ(Drain(alone->get()).tokens, choices[j].tokens) << "choice " << j;
+  }
+  // And the whole request reproduces.
+  auto again = engine_->SubmitChoices(Hot(Request(prompt, 6), 4, 77));
+  ASSERT_TRUE(again.ok());
+  const std::vector<Collected> repeat = DrainAll(*again);
+  for (int32_t j = 0; j < 4; ++j) EXPECT_EQ(repeat[j].tokens, choices[j].tokens) << "choice " << j;
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/true)) << "pages were not freed";
+}
+
+TEST_F(EngineTest, ChoicesEndAtDifferentTimesAndBeyondMaxSeqs) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 8;
+  opts.max_seqs = 3;  // 2 seats for forks: choices 3..5 are computed on their own
+  opts.check_integrity = true;
+  opts.kv.arena_bytes = 0;  // automatic: small pools (the integrity check walks every page)
+  opts.max_context = 512;
+  for (bool prefix_cache : {true, false}) {
+    SCOPED_TRACE(prefix_cache ? "prefix cache" : "no prefix cache");
+    opts.prefix_cache = prefix_cache;
+    engine_.reset();  // before its runner goes
+    Start(opts);
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 23; ++i) prompt.push_back(3 + (i * 17) % 61);
+    GenerationRequest r = Hot(Request(prompt, 30), 6, 5);
+    for (int32_t t = 10; t < 20; ++t) r.stop_token_ids.push_back(t);  // each stops at its own time
+    auto streams = engine_->SubmitChoices(r);
+    // Another request competes for the seats meanwhile.
+    auto other = engine_->Submit(Request({4, 5, 6}, 12));
+    ASSERT_TRUE(streams.ok() && other.ok());
+    const std::vector<Collected> choices = DrainAll(*streams);
+    std::set<size_t> lengths;
+    for (int32_t j = 0; j < 6; ++j) {
+      const Collected& c = choices[j];
+      EXPECT_TRUE(c.last.finish == FinishReason::kStop || c.last.finish == FinishReason::kLength) << j;
+      ExpectOwnContext(*runner_, prompt, c);
+      lengths.insert(c.tokens.size());
+      auto alone = engine_->Submit(Hot(Request(prompt, 30), 1, 5 + j));
+      // (the lone request has no stop ids: compare the common part)
+      ASSERT_TRUE(alone.ok());
+      const Collected a = Drain(alone->get());
+      EXPECT_EQ(std::vector<int32_t>(a.tokens.begin(), a.tokens.begin() + c.tokens.size()), c.tokens) << j;
+    }
+    EXPECT_GT(lengths.size(), 1u) << "every choice ended at the same length";
+    EXPECT_EQ(Drain(other->get()).tokens, Reference({4, 5, 6}, 12));
+    EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/prefix_cache)) << "pages were not freed";
+  }
+}
+
+TEST_F(EngineTest, ChoicesSurvivePreemptionInATightPool) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 8;
+  opts.max_context = 64;
+  opts.kv.arena_bytes = 3000;  // ~1.5 sequences of 64 tokens: forks and decodes preempt
+  opts.check_integrity = true;
+  Start(opts);
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 22; ++i) prompt.push_back(3 + (i * 29) % 61);
+  auto streams = engine_->SubmitChoices(Hot(Request(prompt, 40), 4, 11));
+  ASSERT_TRUE(streams.ok());
+  const std::vector<Collected> choices = DrainAll(*streams);
+  EXPECT_GT(engine_->Stats().preemptions, 0);
+  for (int32_t j = 0; j < 4; ++j) {
+    EXPECT_EQ(choices[j].last.finish, FinishReason::kLength) << j;
+    EXPECT_EQ(choices[j].tokens.size(), 40u) << j;
+    ExpectOwnContext(*runner_, prompt, choices[j]);
+    auto alone = engine_->Submit(Hot(Request(prompt, 40), 1, 11 + j));
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ(Drain(alone->get()).tokens, choices[j].tokens) << j;
+  }
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/true)) << "pages were not freed";
+}
+
+TEST_F(EngineTest, CancellingChoicesFreesTheirPages) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 8;
+  opts.check_integrity = true;
+  opts.kv.arena_bytes = 0;  // automatic: small pools (the integrity check walks every page)
+  opts.max_context = 512;
+  opts.prefix_cache = false;
+  Start(opts);
+  // While generating: every choice has its own pages and shares the prompt's.
+  auto streams = engine_->SubmitChoices(Hot(Request(std::vector<int32_t>(41, 7), 100000), 3, 1));
+  ASSERT_TRUE(streams.ok());
+  for (const auto& s : *streams) ASSERT_TRUE(s->Next(5s).has_value());
+  for (const auto& s : *streams) s->Cancel();
+  for (const Collected& c : DrainAll(*streams)) EXPECT_EQ(c.last.finish, FinishReason::kCancelled);
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/false)) << "pages were not freed";
+  // Before the prompt is computed: the waiting choices end too.
+  auto early = engine_->SubmitChoices(Hot(Request(std::vector<int32_t>(200, 8), 100000), 4, 1));
+  ASSERT_TRUE(early.ok());
+  for (const auto& s : *early) s->Cancel();
+  for (const Collected& c : DrainAll(*early)) EXPECT_EQ(c.last.finish, FinishReason::kCancelled);
+  // Choice 0 alone cancelled mid-prompt: the others still complete, computing the prompt.
+  const std::vector<int32_t> prompt(60, 9);
+  auto partly = engine_->SubmitChoices(Hot(Request(prompt, 5), 3, 1));
+  ASSERT_TRUE(partly.ok());
+  (*partly)[0]->Cancel();
+  const std::vector<Collected> rest = DrainAll(*partly);
+  EXPECT_TRUE(rest[0].last.finish == FinishReason::kCancelled || rest[0].last.finish == FinishReason::kLength);
+  for (int32_t j = 1; j < 3; ++j) {
+    EXPECT_EQ(rest[j].last.finish, FinishReason::kLength) << j;
+    ExpectOwnContext(*runner_, prompt, rest[j]);
+  }
+  EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/false)) << "pages were not freed";
+}
+
+TEST_F(EngineTest, ChoicesEndTogetherOnErrorsAndShareScoring) {
+  EngineOptions opts;
+  opts.check_integrity = true;
+  opts.kv.arena_bytes = 0;  // automatic: small pools (the integrity check walks every page)
+  opts.max_context = 512;
+  Start(opts);
+  runner_->fail_next = 1;  // the prompt's step fails: every choice ends with it
+  auto failed = engine_->SubmitChoices(Hot(Request({5, 6, 7}, 4), 3, 1));
+  ASSERT_TRUE(failed.ok());
+  for (const Collected& c : DrainAll(*failed)) {
+    EXPECT_EQ(c.last.finish, FinishReason::kError);
+    EXPECT_EQ(c.last.error, "injected failure");
+  }
+  // Prompt scoring (max_tokens 0): every choice carries the prompt's logprobs.
+  GenerationRequest score = Request({5, 6, 7, 8, 9, 10}, 0);
+  score.n = 2;
+  score.prompt_logprobs = true;
+  score.logprobs = 1;
+  auto scored = engine_->SubmitChoices(score);
+  ASSERT_TRUE(scored.ok());
+  for (const Collected& c : DrainAll(*scored)) {
+    EXPECT_EQ(c.last.finish, FinishReason::kLength);
+    ASSERT_EQ(c.last.prompt_logprobs.size(), 5u);
+    EXPECT_EQ(c.last.prompt_logprobs[4].top[0].first, runner_->ReferenceNext({5, 6, 7, 8, 9}));
+  }
+  // n out of range; Submit is for one choice.
+  EXPECT_EQ(engine_->SubmitChoices(Hot(Request({5}, 1), 0, 1)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->SubmitChoices(Hot(Request({5}, 1), 17, 1)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Submit(Hot(Request({5}, 1), 2, 1)).status().code(), StatusCode::kInvalidArgument);
+  // Shutdown ends the choices still waiting for their prompt.
+  auto pending = engine_->SubmitChoices(Hot(Request(std::vector<int32_t>(60, 7), 1000), 3, 1));
+  ASSERT_TRUE(pending.ok());
+  engine_->Shutdown();
+  for (const Collected& c : DrainAll(*pending)) EXPECT_EQ(c.last.finish, FinishReason::kError);
 }
 
 }  // namespace

@@ -17,9 +17,15 @@
 
 namespace parley {
 
+// The most choices one request may ask for (OpenAI `n`).
+inline constexpr int32_t kMaxChoices = 16;
+
 struct GenerationRequest {
   std::vector<int32_t> prompt;          // token ids (templated and tokenized by the caller)
   SamplingParams sampling;
+  // Choices (OpenAI `n`, 1..kMaxChoices): continuations of the one prompt, each with its own
+  // stream; choice j samples with seed sampling.seed + j (mod 2^64).
+  int32_t n = 1;
   int32_t max_tokens = 256;             // >= 0; 0 only makes sense with prompt_logprobs
   std::vector<std::string> stop;        // stop strings: generation ends before them
   std::vector<int32_t> stop_token_ids;  // extra ids that end generation (not in the output)

@@ -121,10 +121,11 @@ SchedulerOutput Scheduler::Schedule() {
 
   // Admissions, in arrival order, while pages, budget and seats last. None in a step
   // that had to preempt: memory is tight.
-  while (budget > 0 && out.preempted.empty() && !waiting_.empty() &&
-         static_cast<int32_t>(running_.size()) < options_.max_seqs) {
+  int32_t seats = num_seats_taken();
+  while (budget > 0 && out.preempted.empty() && !waiting_.empty() && seats < options_.max_seqs) {
     const auto pick = PickNext();
     Sequence* s = *pick;
+    if (seats + 1 + s->fork_seats > options_.max_seqs) break;  // its choices need seats too
     PrefixCache::MatchInfo match;
     if (prefix_ != nullptr && s->num_computed == 0) {
       // Resume after the longest cached prefix (at least one token is left to compute: its
@@ -153,6 +154,7 @@ SchedulerOutput Scheduler::Schedule() {
     waiting_.erase(pick);
     s->state = SeqState::kRunning;
     running_.push_back(s);
+    seats += 1 + s->fork_seats;
     out.scheduled.push_back({s, n});
     budget -= n;
   }
@@ -180,6 +182,35 @@ void Scheduler::Finish(Sequence* seq, bool cache_pages) {
   seq->state = SeqState::kFinished;
 }
 
+bool Scheduler::Fork(Sequence* parent, Sequence* child) {
+  PARLEY_CHECK(parent->state == SeqState::kRunning) << "Fork from sequence " << parent->id << ", not running";
+  PARLEY_CHECK(child->state != SeqState::kRunning) << "sequence " << child->id << " already runs";
+  const int32_t at = parent->num_computed;
+  PARLEY_CHECK(child->num_tokens() >= at) << "sequence " << child->id << " is shorter than its parent";
+  PARLEY_DCHECK(std::equal(parent->tokens.begin(), parent->tokens.begin() + at, child->tokens.begin()));
+  if (parent->fork_seats <= 0) return false;
+  SeqKv kv = cache_->NewSeq();
+  if (!cache_->Fork(parent->kv, at, &kv)) {
+    // At most one page per group (the partial page's copy): from what only the cache holds.
+    if (prefix_ == nullptr || !prefix_->MakeRoom(std::vector<int32_t>(cache_->num_groups(), 1)) ||
+        !cache_->Fork(parent->kv, at, &kv)) {
+      return false;
+    }
+  }
+  --parent->fork_seats;
+  child->kv = std::move(kv);
+  child->num_computed = at;
+  child->state = SeqState::kRunning;
+  running_.push_back(child);
+  return true;
+}
+
+int32_t Scheduler::num_seats_taken() const {
+  int32_t seats = 0;
+  for (const Sequence* s : running_) seats += 1 + s->fork_seats;
+  return seats;
+}
+
 Status Scheduler::CheckIntegrity() const {
   std::vector<const SeqKv*> tables;
   for (const Sequence* s : running_) {
@@ -200,7 +231,7 @@ Status Scheduler::CheckIntegrity() const {
       }
     }
   }
-  if (static_cast<int32_t>(running_.size()) > options_.max_seqs) return Status::Error("too many running");
+  if (num_seats_taken() > options_.max_seqs) return Status::Error("too many running (or seats held for forks)");
   SeqKv held;
   if (prefix_ != nullptr) {
     PARLEY_RETURN_IF_ERROR(prefix_->CheckIntegrity());

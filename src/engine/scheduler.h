@@ -8,6 +8,8 @@
 // With a PrefixCache, an admitted sequence first resumes after its longest cached prefix,
 // pages the cache holds are evicted (spilled) before any running sequence is preempted, and
 // finished and preempted sequences leave their pages in the cache.
+// A sequence admitted with `fork_seats` takes that many seats more, for the sequences that
+// Fork from it (sharing its prompt's pages) when its prompt has been computed.
 // Owned by the engine thread; not thread-safe.
 #pragma once
 
@@ -65,9 +67,18 @@ class Scheduler {
   // Removes a sequence (finished or cancelled) wherever it is and frees its pages, after
   // offering them to the prefix cache when `cache_pages` (not after a failed forward pass).
   void Finish(Sequence* seq, bool cache_pages = true);
+  // Starts `child` running at once as a continuation of running `parent`'s computed tokens,
+  // sharing their K/V (KvCache::Fork), in one of the seats the parent holds for its forks.
+  // The caller has set child->tokens (parent's first num_computed tokens, then its own).
+  // False when the parent holds no seat or the pools lack a page to copy the partial page
+  // into, even after evicting cached pages: the child is left as it was (the caller may
+  // Add it to be computed like any sequence).
+  bool Fork(Sequence* parent, Sequence* child);
 
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  // Running sequences plus the seats they hold for forks (at most max_seqs).
+  int32_t num_seats_taken() const;
   int64_t num_preemptions() const { return num_preemptions_; }
   // Pool accounting matches the running sequences' block tables exactly, waiting
   // sequences hold no pages, counters are in range.

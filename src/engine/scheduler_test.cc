@@ -152,6 +152,59 @@ TEST(SchedulerTest, RespectsMaxSeqs) {
   h.RunAll();
 }
 
+TEST(SchedulerTest, ForkSeatsAreHeldFromAdmissionAndForksRunAtOnce) {
+  Harness h({4, 0}, {}, 1 << 20, SchedulerOptions{512, 4});
+  std::mt19937 rng(4);
+  const std::vector<int32_t> prompt = RandomPrompt(&rng, 10);
+  Sequence* parent = h.Add(prompt, 6);
+  parent->fork_seats = 2;  // three choices
+  Sequence* other = h.Add(RandomPrompt(&rng, 5), 6);
+  Sequence* third = h.Add(RandomPrompt(&rng, 5), 6);
+  SchedulerOutput s = h.Step();  // the prompt, plus one other: 1 + 2 + 1 seats
+  ASSERT_EQ(s.scheduled.size(), 2u);
+  EXPECT_EQ(h.scheduler->num_seats_taken(), 4);
+  EXPECT_EQ(third->state, SeqState::kWaiting);
+  ASSERT_EQ(parent->num_computed, 10);
+  // Two children continue the prompt (tokens: the prompt, then their own first token).
+  std::vector<std::unique_ptr<Sequence>> children;
+  for (int32_t j = 0; j < 3; ++j) {
+    children.push_back(std::make_unique<Sequence>());
+    Sequence* c = children.back().get();
+    c->id = static_cast<int64_t>(h.max_new_.size());  // Step() looks its max_new up by id
+    h.max_new_.push_back(6);
+    c->tokens = prompt;
+    c->tokens.push_back(3 + j);
+    c->num_prompt = 10;
+  }
+  ASSERT_TRUE(h.scheduler->Fork(parent, children[0].get()));
+  ASSERT_TRUE(h.scheduler->Fork(parent, children[1].get()));
+  EXPECT_FALSE(h.scheduler->Fork(parent, children[2].get()));  // no seat left
+  EXPECT_EQ(children[2]->state, SeqState::kWaiting);
+  EXPECT_EQ(children[0]->num_computed, 10);
+  EXPECT_EQ(children[0]->state, SeqState::kRunning);
+  EXPECT_EQ(h.scheduler->num_running(), 4);
+  EXPECT_TRUE(h.scheduler->CheckIntegrity().ok());
+  // Page 2 (positions 8, 9) is each child's own; pages 0 and 1 are shared.
+  for (int32_t g = 0; g < h.cache->num_groups(); ++g) {
+    EXPECT_EQ(children[0]->kv.pages[g][1], parent->kv.pages[g][1]);
+    EXPECT_NE(children[0]->kv.pages[g][2], parent->kv.pages[g][2]);
+    EXPECT_NE(children[1]->kv.pages[g][2], children[0]->kv.pages[g][2]);
+  }
+  // The children decode with the rest (each computes its own token 10 next).
+  SchedulerOutput d = h.Step();
+  int32_t child_tokens = 0;
+  for (const ScheduledSeq& x : d.scheduled) {
+    if (x.seq == children[0].get() || x.seq == children[1].get()) child_tokens += x.num_new;
+  }
+  EXPECT_EQ(child_tokens, 2);
+  h.scheduler->Finish(children[0].get());
+  h.scheduler->Finish(children[1].get());
+  h.RunAll();
+  EXPECT_EQ(other->state, SeqState::kFinished);
+  EXPECT_EQ(third->state, SeqState::kFinished);
+  EXPECT_EQ(h.cache->pool(0).num_used() + h.cache->pool(1).num_used(), 0);
+}
+
 // Many sequences of random lengths, windows + global layers, a batch budget that forces
 // chunking: every sequence ends exactly as if it had run alone.
 TEST(SchedulerTest, BatchedEqualsAloneWithWindows) {

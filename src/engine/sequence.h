@@ -26,6 +26,9 @@ struct Sequence {
   int32_t num_cached_host = 0;  // of those, tokens restored from the host tier
   int32_t num_cached_disk = 0;  // ... from the disk tier
   int64_t enqueued_step = 0;    // the scheduler step it (re)joined the waiting queue
+  // Seats (of max_seqs) held for sequences that will Fork from this one once its prompt is
+  // computed (the other choices of an `n` request); the engine zeroes it after forking.
+  int32_t fork_seats = 0;
 
   int32_t num_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t num_pending() const { return num_tokens() - num_computed; }
