@@ -1,9 +1,11 @@
 // POST /v1/chat/completions: messages -> chat template -> tokens (parse_special, no
-// added BOS: the template writes it) -> one engine request -> a chat.completion body, or
-// SSE chunks (role first, then content deltas, a finish chunk, an optional usage chunk,
-// and [DONE]).
+// added BOS: the template writes it) -> one engine request of n choices -> a
+// chat.completion body, or SSE chunks (each carrying its choice's index: a role chunk per
+// choice first, then content deltas and each choice's finish chunk as they come, an
+// optional usage chunk, and [DONE]).
 #include <ctime>
 #include <memory>
+#include <optional>
 
 #include "server/generation_common.h"
 #include "server/generation_handler.h"
@@ -13,87 +15,108 @@ namespace {
 
 using nlohmann::json;
 
-// The state of one streamed chat completion, shared by the content provider and its
-// releaser (which cancels the request if the stream did not finish).
-struct ChatStream {
-  ChatStream(ServerContext* c, ChatRequest r) : ctx(c), active(c), request(std::move(r)) {}
+// The n choices of one chat completion as they accumulate, streamed or not. Stream j
+// answers choice j; usage counts the prompt once and every choice's completion tokens. A
+// choice that fails fails the whole response.
+struct ChatJob {
+  ChatJob(ServerContext* c, ChatRequest r) : ctx(c), active(c), request(std::move(r)) {}
 
-  // Writes the whole stream; false when the client went away (the request is cancelled).
+  // Folds one event into choice i (text and logprobs when `keep`, finish, usage); false
+  // when the choice failed (then `failure` holds the error).
+  bool Apply(size_t i, const EngineEvent& ev, bool keep) {
+    ChatChoice& c = choices[i];
+    if (keep) {
+      c.text += ev.text;
+      if (request.logprobs) {
+        for (json& e : ChatLogprobEntries(ev.logprobs, token_text)) c.logprobs["content"].push_back(std::move(e));
+      }
+    }
+    if (ev.finish == FinishReason::kNone) return true;
+    c.finish = ev.finish;
+    AddUsage(ev.usage, /*counts_prompt=*/i == 0, &usage);
+    if (ev.finish == FinishReason::kStop || ev.finish == FinishReason::kLength) return true;
+    failure = FinalError(*ctx, ev);
+    return false;
+  }
+
+  // Writes the whole stream: a role chunk per choice, then each choice's content and
+  // finish chunks as they come, an optional usage chunk and [DONE]. False when the client
+  // went away (every choice is cancelled).
   bool Run(httplib::DataSink& sink) {
     auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-    const TokenTextFn token_text = TokenTexts(*ctx->tokenizer);
-    if (!write(SseData(ChatChunkJson(meta, {{"role", "assistant"}, {"content", ""}}, nullptr,
-                                     nullptr)))) {
-      streams[0]->Cancel();
-      return false;
+    for (size_t j = 0; j < streams.size(); ++j) {
+      if (!write(SseData(ChatChunkJson(meta, static_cast<int32_t>(j), {{"role", "assistant"}, {"content", ""}},
+                                       nullptr, nullptr)))) {
+        CancelAll();
+        return false;
+      }
     }
-    EngineEvent final_event;
+    bool write_failed = false;
     const bool completed = Drain(
         streams, [&] { return sink.is_writable(); },
-        [&](size_t, EngineEvent& ev) {
+        [&](size_t i, EngineEvent& ev) {
+          if (!Apply(i, ev, /*keep=*/false)) return false;
+          const int32_t index = static_cast<int32_t>(i);
           const bool has_logprobs = request.logprobs && !ev.logprobs.empty();
           if (!ev.text.empty() || has_logprobs) {
             json lp = nullptr;
             if (request.logprobs) lp = {{"content", ChatLogprobEntries(ev.logprobs, token_text)}};
-            if (!write(SseData(ChatChunkJson(meta, {{"content", ev.text}}, nullptr, lp)))) {
+            if (!write(SseData(ChatChunkJson(meta, index, {{"content", ev.text}}, nullptr, lp)))) {
+              write_failed = true;
               return false;
             }
           }
-          if (ev.finish != FinishReason::kNone) final_event = std::move(ev);
+          if (ev.finish != FinishReason::kNone &&
+              !write(SseData(ChatChunkJson(meta, index, json::object(), FinishReasonJson(ev.finish), nullptr)))) {
+            write_failed = true;
+            return false;
+          }
           return true;
         });
     finished = true;
-    if (!completed) return false;
-    LogUsage(final_event.usage);
-    if (final_event.finish != FinishReason::kStop && final_event.finish != FinishReason::kLength) {
-      write(SseData(ErrorJson(FinalError(*ctx, final_event))));
-    } else {
-      write(SseData(ChatChunkJson(meta, json::object(), FinishReasonJson(final_event.finish),
-                                  nullptr)));
-      if (request.include_usage) {
-        write(SseData(UsageChunkJson(meta, "chat.completion.chunk", final_event.usage)));
-      }
+    if (write_failed || (!completed && !failure)) return false;  // the client went away
+    LogUsage(usage);
+    if (failure) {
+      write(SseData(ErrorJson(*failure)));
+    } else if (request.include_usage) {
+      write(SseData(UsageChunkJson(meta, "chat.completion.chunk", usage)));
     }
     write(kSseDone);
     sink.done();
     return true;
   }
 
+  // Waits for every choice and answers with one chat.completion body.
+  void Collect(const httplib::Request& req, httplib::Response& res) {
+    const bool completed =
+        Drain(streams, ConnectionAlive(req), [&](size_t i, EngineEvent& ev) { return Apply(i, ev, /*keep=*/true); });
+    if (failure) {
+      LogUsage(usage);
+      return SendError(res, *failure);
+    }
+    if (!completed) {
+      res.status = 499;  // the client closed the connection; nobody reads this
+      return;
+    }
+    LogUsage(usage);
+    SendJson(res, 200, ChatCompletionJson(meta, choices, usage));
+  }
+
+  void CancelAll() {
+    for (auto& s : streams) s->Cancel();
+  }
+
   ServerContext* ctx;
   ActiveGeneration active;
   ChatRequest request;
+  TokenTextFn token_text;
   ResponseMeta meta;
-  std::vector<std::shared_ptr<RequestStream>> streams;  // one
+  std::vector<std::shared_ptr<RequestStream>> streams;  // one per choice
+  std::vector<ChatChoice> choices;
+  Usage usage;  // the prompt once, every choice's completion
+  std::optional<ApiError> failure;
   bool finished = false;
 };
-
-void Collect(ServerContext* ctx, const httplib::Request& req, const ChatRequest& request,
-             const ResponseMeta& meta, const std::vector<std::shared_ptr<RequestStream>>& streams,
-             httplib::Response& res) {
-  const TokenTextFn token_text = TokenTexts(*ctx->tokenizer);
-  std::string text;
-  json logprobs = json::array();
-  EngineEvent final_event;
-  const bool completed = Drain(streams, ConnectionAlive(req), [&](size_t, EngineEvent& ev) {
-    text += ev.text;
-    if (request.logprobs) {
-      for (json& e : ChatLogprobEntries(ev.logprobs, token_text)) logprobs.push_back(std::move(e));
-    }
-    if (ev.finish != FinishReason::kNone) final_event = std::move(ev);
-    return true;
-  });
-  if (!completed) {
-    res.status = 499;  // the client closed the connection; nobody reads this
-    return;
-  }
-  LogUsage(final_event.usage);
-  if (final_event.finish != FinishReason::kStop && final_event.finish != FinishReason::kLength) {
-    SendError(res, FinalError(*ctx, final_event));
-    return;
-  }
-  json lp = request.logprobs ? json{{"content", std::move(logprobs)}} : json(nullptr);
-  SendJson(res, 200, ChatCompletionJson(meta, text, final_event.finish, lp, final_event.usage));
-}
 
 }  // namespace
 
@@ -116,30 +139,30 @@ void HandleChatCompletions(ServerContext* ctx, const httplib::Request& req,
   gen.prompt = ctx->tokenizer->Encode(*prompt, /*add_special=*/false, /*parse_special=*/true);
   PrepareRequest(req, *parsed, &gen);
 
-  const ResponseMeta meta{NewResponseId("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)),
-                          ctx->options.model_name, ctx->options.system_fingerprint};
-  std::vector<std::shared_ptr<RequestStream>> streams;
-  if (!SubmitAll(ctx, {std::move(gen)}, &streams, res, "messages")) return;
+  auto job = std::make_shared<ChatJob>(ctx, std::move(*parsed));
+  job->meta = {NewResponseId("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)), ctx->options.model_name,
+               ctx->options.system_fingerprint};
+  job->token_text = TokenTexts(*ctx->tokenizer);
+  job->request.messages.clear();  // rendered; the rest needs only the options
+  const json empty_logprobs = job->request.logprobs ? json{{"content", json::array()}} : json(nullptr);
+  job->choices.assign(gen.n, ChatChoice{"", FinishReason::kNone, empty_logprobs});
+  if (!SubmitAll(ctx, {std::move(gen)}, &job->streams, res, "messages")) return;
 
-  if (!parsed->stream) return Collect(ctx, req, *parsed, meta, streams, res);
+  if (!job->request.stream) return job->Collect(req, res);
 
-  parsed->messages.clear();  // rendered; the stream needs only the options
-  auto state = std::make_shared<ChatStream>(ctx, std::move(*parsed));
-  state->meta = meta;
-  state->streams = std::move(streams);
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [state](size_t, httplib::DataSink& sink) {
+      [job](size_t, httplib::DataSink& sink) {
         try {
-          return state->Run(sink);
+          return job->Run(sink);
         } catch (...) {  // never let an exception escape into cpp-httplib's writer
-          state->streams[0]->Cancel();
+          job->CancelAll();
           return false;
         }
       },
-      [state](bool) {
-        if (!state->finished) state->streams[0]->Cancel();
+      [job](bool) {
+        if (!job->finished) job->CancelAll();
       });
 }
 

@@ -1,7 +1,8 @@
 // POST /v1/completions: each prompt (text tokenized with BOS and parse_special, or token
-// ids as given) becomes one engine request, all submitted at once; choice i answers
-// prompt i. echo prepends the prompt text and, with logprobs, the prompt tokens' logprobs
-// (the first one null), so scoring requests (echo, max_tokens 0, logprobs) work.
+// ids as given) becomes one engine request of n choices, all submitted at once; choice
+// i * n + j is the j-th continuation of prompt i (as OpenAI numbers them). echo prepends
+// the prompt text and, with logprobs, the prompt tokens' logprobs (the first one null), so
+// scoring requests (echo, max_tokens 0, logprobs) work.
 #include <ctime>
 #include <memory>
 
@@ -13,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-// One prompt's answer as it accumulates.
+// One choice as it accumulates.
 struct Choice {
   std::vector<int32_t> prompt;
   std::string prompt_text;  // echoed before the completion
@@ -41,7 +42,8 @@ struct Completion {
   Completion(ServerContext* c, CompletionRequest r) : ctx(c), active(c), request(std::move(r)) {}
 
   // Folds one event into choice i; returns the text this event adds to it (with the echo
-  // in front of the first). Records the final event's usage and any failure.
+  // in front of the first). Records the final event's usage (the prompt's once) and any
+  // failure.
   std::string Apply(size_t i, const EngineEvent& ev) {
     Choice& c = choices[i];
     std::string added = ev.text;
@@ -59,9 +61,7 @@ struct Completion {
     c.text += added;
     if (ev.finish != FinishReason::kNone) {
       c.finish = ev.finish;
-      usage.prompt_tokens += ev.usage.prompt_tokens;
-      usage.completion_tokens += ev.usage.completion_tokens;
-      usage.cached_tokens += ev.usage.cached_tokens;
+      AddUsage(ev.usage, /*counts_prompt=*/i % request.generation.n == 0, &usage);
       if (ev.finish != FinishReason::kStop && ev.finish != FinishReason::kLength && !failure) {
         failure = FinalError(*ctx, ev);
       }
@@ -187,7 +187,7 @@ void HandleCompletions(ServerContext* ctx, const httplib::Request& req, httplib:
     PrepareRequest(req, request, &gen);
     choice.prompt = gen.prompt;
     requests.push_back(std::move(gen));
-    job->choices.push_back(std::move(choice));
+    job->choices.insert(job->choices.end(), request.generation.n, choice);  // i * n + j
   }
   job->request.prompts.clear();  // tokenized above
   if (!SubmitAll(ctx, std::move(requests), &job->streams, res)) return;

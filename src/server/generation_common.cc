@@ -97,7 +97,7 @@ bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
   int32_t prompt_tokens = 0;
   for (GenerationRequest& r : requests) {
     prompt_tokens += static_cast<int32_t>(r.prompt.size());
-    StatusOr<std::shared_ptr<RequestStream>> s = ctx->engine->Submit(std::move(r));
+    StatusOr<std::vector<std::shared_ptr<RequestStream>>> s = ctx->engine->SubmitChoices(std::move(r));
     if (!s.ok()) {
       CancelAll(*streams);
       streams->clear();
@@ -118,10 +118,17 @@ bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
       SendError(res, ApiErrorFromStatus(st, param));
       return false;
     }
-    streams->push_back(std::move(s).value());
+    for (std::shared_ptr<RequestStream>& choice : *s) streams->push_back(std::move(choice));
   }
   ThisRequestLog().prompt_tokens = prompt_tokens;
   return true;
+}
+
+void AddUsage(const Usage& choice, bool counts_prompt, Usage* total) {
+  total->completion_tokens += choice.completion_tokens;
+  if (!counts_prompt) return;
+  total->prompt_tokens += choice.prompt_tokens;
+  total->cached_tokens += choice.cached_tokens;
 }
 
 ApiError FinalError(const ServerContext& ctx, const EngineEvent& final_event) {

@@ -34,13 +34,19 @@ bool CheckModel(const ServerContext& ctx, const std::string& model, httplib::Res
 void PrepareRequest(const httplib::Request& req, const GenerationFields& fields,
                     GenerationRequest* out);
 
-// Submits every request. On the first failure cancels those already queued, writes the
-// error (400 / 503) to `res` and returns false. Errors about the prompt name
-// `prompt_param` ("prompt", or "messages" for chat); a prompt longer than the context
-// carries OpenAI's code "context_length_exceeded".
+// Submits every request with its n choices: request i's choice j gets stream i * n + j. On
+// the first failure cancels those already queued, writes the error (400 / 503) to `res`
+// and returns false. Errors about the prompt name `prompt_param` ("prompt", or "messages"
+// for chat); a prompt longer than the context carries OpenAI's code
+// "context_length_exceeded".
 bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
                std::vector<std::shared_ptr<RequestStream>>* streams, httplib::Response& res,
                const char* prompt_param = "prompt");
+
+// Adds a finished choice's usage to a response's total: every choice's completion tokens,
+// but a prompt's tokens (and cached tokens) once, from the choice that `counts_prompt`
+// (its first): OpenAI counts a prompt once however many choices continue it.
+void AddUsage(const Usage& choice, bool counts_prompt, Usage* total);
 
 // The error for a stream that ended with kError / kCancelled: 503 while shutting down.
 ApiError FinalError(const ServerContext& ctx, const EngineEvent& final_event);

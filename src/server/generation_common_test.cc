@@ -98,5 +98,17 @@ TEST(ResponseIdTest, PrefixedAndUnique) {
   EXPECT_NE(RandomSeed(), RandomSeed());
 }
 
+TEST(AddUsageTest, CountsEachPromptOnceAndEveryChoice) {
+  Usage total;
+  // Two prompts (10 and 4 tokens, 6 and 0 cached) with two choices each.
+  AddUsage({10, 3, 6}, /*counts_prompt=*/true, &total);
+  AddUsage({10, 5, 6}, /*counts_prompt=*/false, &total);
+  AddUsage({4, 2, 0}, /*counts_prompt=*/true, &total);
+  AddUsage({4, 7, 0}, /*counts_prompt=*/false, &total);
+  EXPECT_EQ(total.prompt_tokens, 14);
+  EXPECT_EQ(total.completion_tokens, 17);
+  EXPECT_EQ(total.cached_tokens, 6);
+}
+
 }  // namespace
 }  // namespace parley

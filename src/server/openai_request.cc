@@ -241,9 +241,8 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
   }
 
   int64_t n = 1;
-  PARLEY_RETURN_IF_ERROR(f.Int("n", std::numeric_limits<int64_t>::min(),
-                               std::numeric_limits<int64_t>::max(), &n));
-  if (n != 1) return f.Fail("n", "only n=1 is supported, got " + std::to_string(n));
+  PARLEY_RETURN_IF_ERROR(f.Int("n", 1, kMaxChoices, &n));
+  out->generation.n = static_cast<int32_t>(n);
   return Status::Ok();
 }
 
@@ -401,6 +400,14 @@ StatusOr<CompletionRequest> ParseCompletionRequest(const json& body, const Reque
   PARLEY_RETURN_IF_ERROR(ParsePrompts(f, limits, &req.prompts));
   PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/false, &req));
   PARLEY_RETURN_IF_ERROR(CheckRefusedParams(body, kCompletionsEndpoint, param));
+  // n choices of each prompt: bounded together like the prompts.
+  const int64_t choices = static_cast<int64_t>(req.prompts.size()) * req.generation.n;
+  if (choices > limits.max_prompts) {
+    return f.Fail("n", "'n' = " + std::to_string(req.generation.n) + " for " +
+                           std::to_string(req.prompts.size()) + " prompts asks for " +
+                           std::to_string(choices) + " choices; at most " +
+                           std::to_string(limits.max_prompts) + " per request");
+  }
   PARLEY_RETURN_IF_ERROR(f.Bool("echo", &req.echo));
   int64_t logprobs = -1;
   PARLEY_RETURN_IF_ERROR(f.Int("logprobs", 0, 20, &logprobs));

@@ -22,7 +22,7 @@ namespace parley {
 struct RequestLimits {
   int32_t max_tokens_limit = 4096;  // largest max_tokens a request may ask for
   int32_t vocab_size = 0;           // token-id prompts must be in [0, vocab_size); 0: unchecked
-  int32_t max_prompts = 64;         // /v1/completions: prompts per request
+  int32_t max_prompts = 64;         // /v1/completions: prompts (times n: choices) per request
   int32_t max_stop = 16;            // stop strings per request
   // What a request that omits temperature / top_p / top_k / min_p samples with (`parley serve
   // --temp --top-k --top-p --min-p`). The struct's own default is OpenAI's (temperature 1, no
@@ -61,7 +61,7 @@ struct PromptInput {
 };
 
 struct CompletionRequest : GenerationFields {
-  std::vector<PromptInput> prompts;  // one choice each, in order
+  std::vector<PromptInput> prompts;  // generation.n choices each, in order
   bool echo = false;
   int32_t logprobs = -1;  // -1: none; else the number of alternatives (0..20)
 };

@@ -242,7 +242,7 @@ TEST(ParseChatRequestTest, RejectsEveryBadParameter) {
       {{{"logprobs", true}, {"top_logprobs", 21}}, "top_logprobs"},
       {{{"logprobs", true}, {"top_logprobs", -1}}, "top_logprobs"},
       {{{"top_logprobs", 2}}, "top_logprobs"},
-      {{{"n", 2}}, "n"},
+      {{{"n", 17}}, "n"},
       {{{"n", 0}}, "n"},
       {{{"user", 5}}, "user"},
       {{{"ignore_eos", "true"}}, "ignore_eos"},
@@ -406,7 +406,7 @@ TEST(ParseCompletionRequestTest, RejectsBadParameters) {
       {{{"echo", 1}}, "echo"},
       {{{"max_tokens", -1}}, "max_tokens"},
       {{{"max_tokens", 1001}}, "max_tokens"},
-      {{{"n", 3}}, "n"},
+      {{{"n", 17}}, "n"},
       {{{"best_of", 2}}, "best_of"},
       {{{"best_of", "1"}}, "best_of"},
       {{{"suffix", "x"}}, "suffix"},
@@ -449,6 +449,32 @@ TEST(ParseDetokenizeRequestTest, TokenIds) {
   EXPECT_FALSE(ParseDetokenizeRequest({{"tokens", {1, "a"}}}, Limits(), &param).ok());
   EXPECT_FALSE(ParseDetokenizeRequest({{"tokens", {1000}}}, Limits(), &param).ok());
   EXPECT_EQ(param, "tokens");
+}
+
+TEST(ParseChoicesTest, NIsBoundedAloneAndWithThePrompts) {
+  std::string param;
+  StatusOr<ChatRequest> chat = ParseChatRequest(Chat(), Limits(), &param);
+  ASSERT_TRUE(chat.ok());
+  EXPECT_EQ(chat->generation.n, 1);
+  chat = ParseChatRequest(Chat({{"n", 16}}), Limits(), &param);
+  ASSERT_TRUE(chat.ok());
+  EXPECT_EQ(chat->generation.n, 16);
+  EXPECT_EQ(ChatError(Chat({{"n", 2.0}})), "");
+  EXPECT_EQ(ChatError(Chat({{"n", "2"}})), "n");
+  EXPECT_EQ(ChatError(Chat({{"n", 1.5}})), "n");
+  chat = ParseChatRequest(Chat({{"n", 17}}), Limits(), &param);
+  ASSERT_FALSE(chat.ok());
+  EXPECT_EQ(chat.status().message(), "'n' must be an integer in [1, 16], got 17");
+  // Completions: prompts x n choices, at most max_prompts (4 here).
+  StatusOr<CompletionRequest> r = ParseCompletionRequest(Completion({{"n", 4}}), Limits(), &param);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->generation.n, 4);
+  EXPECT_EQ(CompletionError({{"prompt", {"a", "b"}}, {"n", 2}}), "");
+  r = ParseCompletionRequest({{"prompt", {"a", "b", "c"}}, {"n", 2}}, Limits(), &param);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(param, "n");
+  EXPECT_NE(r.status().message().find("6 choices; at most 4"), std::string::npos) << r.status().message();
+  EXPECT_EQ(CompletionError(Completion({{"n", 5}})), "n");
 }
 
 }  // namespace

@@ -126,24 +126,27 @@ json LegacyLogprobs::Take() {
   return out;
 }
 
-json ChatCompletionJson(const ResponseMeta& meta, const std::string& text, FinishReason finish,
-                        const json& logprobs, const Usage& usage) {
-  json choice = {{"index", 0},
-                 {"message", {{"role", "assistant"}, {"content", text}}},
-                 {"logprobs", logprobs},
-                 {"finish_reason", FinishReasonJson(finish)}};
+json ChatCompletionJson(const ResponseMeta& meta, const std::vector<ChatChoice>& choices,
+                        const Usage& usage) {
+  json list = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    list.push_back({{"index", static_cast<int>(i)},
+                    {"message", {{"role", "assistant"}, {"content", choices[i].text}}},
+                    {"logprobs", choices[i].logprobs},
+                    {"finish_reason", FinishReasonJson(choices[i].finish)}});
+  }
   return {{"id", meta.id},
           {"object", "chat.completion"},
           {"created", meta.created},
           {"model", meta.model},
           {"system_fingerprint", NullOr(meta.system_fingerprint)},
-          {"choices", json::array({std::move(choice)})},
+          {"choices", std::move(list)},
           {"usage", UsageJson(usage)}};
 }
 
-json ChatChunkJson(const ResponseMeta& meta, const json& delta, const json& finish_reason,
-                   const json& logprobs) {
-  json choice = {{"index", 0},
+json ChatChunkJson(const ResponseMeta& meta, int32_t index, const json& delta,
+                   const json& finish_reason, const json& logprobs) {
+  json choice = {{"index", index},
                  {"delta", delta},
                  {"logprobs", logprobs},
                  {"finish_reason", finish_reason}};

@@ -79,13 +79,18 @@ class LegacyLogprobs {
   nlohmann::json text_offset_ = nlohmann::json::array();
 };
 
-// A whole chat completion. `logprobs`: the choice's logprobs object or null.
-nlohmann::json ChatCompletionJson(const ResponseMeta& meta, const std::string& text,
-                                  FinishReason finish, const nlohmann::json& logprobs,
+// One choice of a chat completion.
+struct ChatChoice {
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  nlohmann::json logprobs;  // null or {"content": [...]}
+};
+// A whole chat completion; choice i gets index i.
+nlohmann::json ChatCompletionJson(const ResponseMeta& meta, const std::vector<ChatChoice>& choices,
                                   const Usage& usage);
-// A chat.completion.chunk with one choice (index 0). `delta`: e.g. {"role": "assistant"}
+// A chat.completion.chunk with one choice at `index`. `delta`: e.g. {"role": "assistant"}
 // or {"content": "..."}; finish and logprobs may be null.
-nlohmann::json ChatChunkJson(const ResponseMeta& meta, const nlohmann::json& delta,
+nlohmann::json ChatChunkJson(const ResponseMeta& meta, int32_t index, const nlohmann::json& delta,
                              const nlohmann::json& finish_reason, const nlohmann::json& logprobs);
 
 // One choice of a text completion.

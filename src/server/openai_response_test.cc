@@ -52,8 +52,8 @@ TEST(ApiErrorTest, ErrorObjectShape) {
 // one is null, as OpenAI sends for some models.
 TEST(ResponseMetaTest, SystemFingerprintEverywhere) {
   const std::vector<json> bodies = {
-      ChatCompletionJson(kMeta, "x", FinishReason::kStop, nullptr, {}),
-      ChatChunkJson(kMeta, {{"content", "x"}}, nullptr, nullptr),
+      ChatCompletionJson(kMeta, {{"x", FinishReason::kStop, nullptr}}, {}),
+      ChatChunkJson(kMeta, 0, {{"content", "x"}}, nullptr, nullptr),
       CompletionJson(kMeta, {CompletionChoice{}}, {}),
       CompletionChunkJson(kMeta, 0, "x", nullptr, nullptr),
       UsageChunkJson(kMeta, "text_completion", {}),
@@ -61,7 +61,7 @@ TEST(ResponseMetaTest, SystemFingerprintEverywhere) {
   for (const json& j : bodies) EXPECT_EQ(j["system_fingerprint"], "parley-abc1234-gguf-f32-f16");
   ResponseMeta none = kMeta;
   none.system_fingerprint = "";
-  const json chunk = ChatChunkJson(none, json::object(), nullptr, nullptr);
+  const json chunk = ChatChunkJson(none, 0, json::object(), nullptr, nullptr);
   EXPECT_TRUE(chunk["system_fingerprint"].is_null());
 }
 
@@ -89,7 +89,7 @@ TEST(FinishReasonTest, Names) {
 }
 
 TEST(ChatResponseTest, CompletionShape) {
-  json j = ChatCompletionJson(kMeta, "Hello", FinishReason::kStop, nullptr, {3, 1, 0});
+  json j = ChatCompletionJson(kMeta, {{"Hello", FinishReason::kStop, nullptr}}, {3, 1, 0});
   EXPECT_EQ(j["id"], "chatcmpl-1");
   EXPECT_EQ(j["object"], "chat.completion");
   EXPECT_EQ(j["created"], 1700000000);
@@ -101,15 +101,28 @@ TEST(ChatResponseTest, CompletionShape) {
   EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
   EXPECT_TRUE(j["choices"][0]["logprobs"].is_null());
   EXPECT_EQ(j["usage"]["total_tokens"], 4);
+  // n choices: each with its index, text, finish and logprobs.
+  json lp = {{"content", json::array()}};
+  j = ChatCompletionJson(kMeta, {{"a", FinishReason::kStop, nullptr}, {"b", FinishReason::kLength, lp}},
+                         {3, 7, 0});
+  ASSERT_EQ(j["choices"].size(), 2u);
+  EXPECT_EQ(j["choices"][1]["index"], 1);
+  EXPECT_EQ(j["choices"][1]["message"]["content"], "b");
+  EXPECT_EQ(j["choices"][1]["finish_reason"], "length");
+  EXPECT_EQ(j["choices"][1]["logprobs"], lp);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(j["usage"]["total_tokens"], 10);
 }
 
 TEST(ChatResponseTest, ChunkShapes) {
-  json first = ChatChunkJson(kMeta, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr);
+  json first = ChatChunkJson(kMeta, 0, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr);
   EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["index"], 0);
   EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
   EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
-  json last = ChatChunkJson(kMeta, json::object(), "length", nullptr);
+  json last = ChatChunkJson(kMeta, 3, json::object(), "length", nullptr);
   EXPECT_EQ(last["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(last["choices"][0]["index"], 3);
   EXPECT_TRUE(last["choices"][0]["delta"].empty());
   json usage = UsageChunkJson(kMeta, "chat.completion.chunk", {2, 3, 1});
   EXPECT_TRUE(usage["choices"].is_array());

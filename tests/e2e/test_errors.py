@@ -28,7 +28,7 @@ MSGS = [{"role": "user", "content": "hi"}]
     ({"messages": []}, "messages"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, "messages"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, "messages"),
-    ({"messages": MSGS, "n": 2}, "n"),
+    ({"messages": MSGS, "n": 17}, "n"),
     ({"messages": MSGS, "temperature": -1}, "temperature"),
     ({"messages": MSGS, "temperature": "warm"}, "temperature"),
     ({"messages": MSGS, "top_p": 0}, "top_p"),
@@ -80,7 +80,7 @@ def test_prompt_longer_than_context(tiny_server):
 
 def test_the_client_raises_bad_request(tiny_server):
     with pytest.raises(openai.BadRequestError) as e:
-        tiny_server.client().chat.completions.create(model="tiny", messages=MSGS, n=3)
+        tiny_server.client().chat.completions.create(model="tiny", messages=MSGS, n=17)
     assert e.value.status_code == 400
 
 
