@@ -71,3 +71,17 @@ def test_prompt_scoring(gemma):
     s = client.completions.create(model="gemma", prompt=text, max_tokens=0, echo=True, logprobs=1)
     assert s.choices[0].logprobs.token_logprobs[1:] == pytest.approx(lp.token_logprobs[1:], abs=1e-3)
     assert s.choices[0].text == text
+
+
+def test_n_choices(gemma):
+    """n=3 on the real model: the prompt computed once and forked; choice j draws as a lone
+    request seeded 5 + j."""
+    client = gemma.client()
+    r = client.chat.completions.create(model="gemma", messages=MSGS, max_tokens=16, temperature=1.0, seed=5, n=3)
+    assert [c.index for c in r.choices] == [0, 1, 2]
+    assert len({c.message.content for c in r.choices}) > 1
+    for j in range(3):
+        alone = client.chat.completions.create(model="gemma", messages=MSGS, max_tokens=16, temperature=1.0,
+                                               seed=5 + j)
+        assert alone.choices[0].message.content == r.choices[j].message.content, j
+    assert r.usage.prompt_tokens == alone.usage.prompt_tokens
