@@ -185,6 +185,7 @@ void Scheduler::Finish(Sequence* seq, bool cache_pages) {
 bool Scheduler::Fork(Sequence* parent, Sequence* child) {
   PARLEY_CHECK(parent->state == SeqState::kRunning) << "Fork from sequence " << parent->id << ", not running";
   PARLEY_CHECK(child->state != SeqState::kRunning) << "sequence " << child->id << " already runs";
+  PARLEY_DCHECK(std::find(waiting_.begin(), waiting_.end(), child) == waiting_.end()) << "child is queued";
   const int32_t at = parent->num_computed;
   PARLEY_CHECK(child->num_tokens() >= at) << "sequence " << child->id << " is shorter than its parent";
   PARLEY_DCHECK(std::equal(parent->tokens.begin(), parent->tokens.begin() + at, child->tokens.begin()));
