@@ -139,8 +139,9 @@ def test_choices_fork_window_groups_exactly(tiny_gemma_model, start_server):
     s = start_server(tiny_gemma_model, "-c", "512", "-t", "1", "--model-name", "tiny", "--page-size", "16")
     client = s.client()
     prompt = "the quick brown fox jumps over the lazy dog " * 6
+    # No top-k / min-p cut (the server's defaults): the tiny model's distribution is very peaked.
     kw = dict(model="tiny", prompt=prompt, max_tokens=40, temperature=10.0, seed=99, logprobs=1,
-              extra_body={"ignore_eos": True})
+              extra_body={"ignore_eos": True, "top_k": -1, "min_p": 0})
     r = client.completions.create(n=3, **kw)
     assert r.usage.prompt_tokens > 40 and r.usage.prompt_tokens % 16 != 0  # past the window, mid-page
     assert r.usage.completion_tokens == 120
