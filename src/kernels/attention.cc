@@ -14,21 +14,17 @@
 namespace parley {
 namespace scalar {
 namespace {
-float Value(const uint8_t* row, int32_t i, KvRowFormat format) {
+// Value i of a row of d values as the kernels read it (int8 rows: times its group's scale).
+float Value(const uint8_t* row, int32_t i, int32_t d, KvRowFormat format) {
   switch (format) {
     case KvRowFormat::kF16:
       return F16ToF32(reinterpret_cast<const uint16_t*>(row)[i]);
     case KvRowFormat::kI8:
-      return static_cast<float>(static_cast<int8_t>(row[i]));
+      return KvI8Scale(row, d, i / kKvI8Group) * static_cast<float>(static_cast<int8_t>(row[i]));
     case KvRowFormat::kF32:
       break;
   }
   return reinterpret_cast<const float*>(row)[i];
-}
-
-// The factor a row's values are multiplied by: its scale for int8 rows, else 1.
-float RowScale(const uint8_t* row, int32_t d, KvRowFormat format) {
-  return format == KvRowFormat::kI8 ? KvI8Scale(row, d) : 1.0f;
 }
 }  // namespace
 
@@ -37,8 +33,8 @@ void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const
   for (int32_t h = 0; h < heads; ++h) {
     for (int32_t j = 0; j < len; ++j) {
       double sum = 0.0;
-      for (int32_t i = 0; i < d; ++i) sum += static_cast<double>(q[h * d + i]) * Value(k[j], i, format);
-      s[h * len + j] = static_cast<float>(sum * RowScale(k[j], d, format));
+      for (int32_t i = 0; i < d; ++i) sum += static_cast<double>(q[h * d + i]) * Value(k[j], i, d, format);
+      s[h * len + j] = static_cast<float>(sum);
     }
   }
 }
@@ -48,10 +44,7 @@ void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v
   for (int32_t h = 0; h < heads; ++h) {
     for (int32_t i = 0; i < d; ++i) {
       double sum = 0.0;
-      for (int32_t j = 0; j < len; ++j) {
-        const float w = p[h * len + j] * RowScale(v[j], d, format);
-        sum += static_cast<double>(w) * Value(v[j], i, format);
-      }
+      for (int32_t j = 0; j < len; ++j) sum += static_cast<double>(p[h * len + j]) * Value(v[j], i, d, format);
       acc[h * d + i] = static_cast<float>(sum);
     }
   }

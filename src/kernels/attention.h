@@ -1,8 +1,9 @@
 // Attention kernels for multi-query / grouped-query attention: the query heads that share
 // one KV head are computed together, so each K and V row is read once for all of them.
 // Rows are passed as pointers (they live in KV pages), already offset to the KV head's
-// values: d of them in f32 or f16, or d int8 values and their f32 scale (kv_int8.h), which
-// the kernels apply once per row (scores: scale * (q . k); mix: (p * scale) * v).
+// values: d of them in f32 or f16, or d int8 values and their f16 scales, one per 32 values
+// (kv_int8.h), which the kernels apply as they widen the values to f32 (each scale * q is
+// exact in f32, so every level reads the same values).
 //
 // Positions are taken in blocks of at most kAttendBlock: AttendBlock gives a block's
 // partial softmax state (its max score, its sum of exp(score - max), and the unnormalized
@@ -37,9 +38,9 @@ void AttendMerge(int32_t blocks, int32_t heads, int32_t d, const float* acc, con
                  float* out);
 
 // The two inner kernels, dispatched by the active SIMD level:
-// s[h * len + j] = q[h] . k[j] (times k[j]'s scale for int8 rows)
+// s[h * len + j] = q[h] . k[j] (int8 rows: their values times their group scales)
 void AttendScores(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, KvRowFormat format, float* s);
-// acc[h * d + i] = sum_j p[h * len + j] * v[j][i] (p times v[j]'s scale for int8 rows)
+// acc[h * d + i] = sum_j p[h * len + j] * v[j][i] (int8 rows: as for k)
 void AttendMix(const float* p, int32_t heads, int32_t d, const uint8_t* const* v, int32_t len, KvRowFormat format, float* acc);
 
 namespace scalar {

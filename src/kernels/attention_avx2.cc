@@ -1,7 +1,7 @@
 // AVX2 attention kernels (attention.h): up to four query heads per pass over the K/V rows,
-// each row loaded once per pass (int8 rows widened to f32 in registers). Compiled only with
-// the AVX2 flags; templates in an anonymous namespace (no weak symbols, see
-// avx2_decode_inl.h). Stateless; thread-safe.
+// each row loaded once per pass (int8 rows widened to f32 and scaled in registers).
+// Compiled only with the AVX2 flags; templates in an anonymous namespace (no weak symbols,
+// see avx2_decode_inl.h). Stateless; thread-safe.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -12,28 +12,19 @@
 namespace parley::avx2 {
 namespace {
 
-// Values i..i+7 of a row as floats (int8 rows: unscaled).
+// Values i..i+7 of a row of d values as floats (int8 rows: times their group's f16 scale,
+// read here with F16C rather than by a call to KvI8Scale).
 template <KvRowFormat F>
-inline __m256 Load8(const uint8_t* row, int32_t i) {
+inline __m256 Load8(const uint8_t* row, int32_t i, int32_t d) {
   if constexpr (F == KvRowFormat::kF16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
   } else if constexpr (F == KvRowFormat::kI8) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + i))));
+    uint16_t scale;
+    std::memcpy(&scale, row + d + sizeof(uint16_t) * (i / kKvI8Group), sizeof(scale));
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + i))));
+    return _mm256_mul_ps(q, _mm256_set1_ps(_cvtsh_ss(scale)));
   } else {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  }
-}
-
-// A row's scale: int8 rows keep it after their d values (kv_int8.h; read here rather than
-// through KvI8Scale so this file defines no shared inline function); the others have none.
-template <KvRowFormat F>
-inline float Scale(const uint8_t* row, int32_t d) {
-  if constexpr (F == KvRowFormat::kI8) {
-    float scale;
-    std::memcpy(&scale, row + d, sizeof(float));
-    return scale;
-  } else {
-    return 1.0f;
   }
 }
 
@@ -52,22 +43,17 @@ void Scores(const float* q, int32_t d, const uint8_t* const* k, int32_t len, flo
     for (int g = 0; g < NB; ++g) acc[g][0] = acc[g][1] = _mm256_setzero_ps();
     int32_t i = 0;
     for (; i + 16 <= d; i += 16) {
-      const __m256 k0 = Load8<F>(row, i), k1 = Load8<F>(row, i + 8);
+      const __m256 k0 = Load8<F>(row, i, d), k1 = Load8<F>(row, i + 8, d);
       for (int g = 0; g < NB; ++g) {
         acc[g][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + i), k0, acc[g][0]);
         acc[g][1] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + i + 8), k1, acc[g][1]);
       }
     }
     if (i < d) {  // d % 16 == 8
-      const __m256 k0 = Load8<F>(row, i);
+      const __m256 k0 = Load8<F>(row, i, d);
       for (int g = 0; g < NB; ++g) acc[g][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + i), k0, acc[g][0]);
     }
-    if constexpr (F == KvRowFormat::kI8) {
-      const float scale = Scale<F>(row, d);
-      for (int g = 0; g < NB; ++g) s[g * ld + j] = Sum8(_mm256_add_ps(acc[g][0], acc[g][1])) * scale;
-    } else {
-      for (int g = 0; g < NB; ++g) s[g * ld + j] = Sum8(_mm256_add_ps(acc[g][0], acc[g][1]));
-    }
+    for (int g = 0; g < NB; ++g) s[g * ld + j] = Sum8(_mm256_add_ps(acc[g][0], acc[g][1]));
   }
 }
 
@@ -79,10 +65,9 @@ void MixColumns(const float* p, int32_t ld, int32_t d, const uint8_t* const* v, 
   }
   for (int32_t j = 0; j < len; ++j) {
     __m256 x[W];
-    for (int w = 0; w < W; ++w) x[w] = Load8<F>(v[j], c + 8 * w);
-    const float scale = Scale<F>(v[j], d);
+    for (int w = 0; w < W; ++w) x[w] = Load8<F>(v[j], c + 8 * w, d);
     for (int g = 0; g < NB; ++g) {
-      const __m256 pj = _mm256_set1_ps(p[g * ld + j] * scale);
+      const __m256 pj = _mm256_set1_ps(p[g * ld + j]);
       for (int w = 0; w < W; ++w) sum[g][w] = _mm256_fmadd_ps(pj, x[w], sum[g][w]);
     }
   }

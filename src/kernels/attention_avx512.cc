@@ -1,6 +1,7 @@
 // AVX-512 attention kernels (attention.h): up to four query heads per pass over the K/V
-// rows, each row loaded once per pass (int8 rows widened to f32 in registers). Compiled only with the AVX-512 flags; templates in
-// an anonymous namespace (no weak symbols, see avx2_decode_inl.h). Stateless; thread-safe.
+// rows, each row loaded once per pass (int8 rows widened to f32 and scaled in registers).
+// Compiled only with the AVX-512 flags; templates in an anonymous namespace (no weak
+// symbols, see avx2_decode_inl.h). Stateless; thread-safe.
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own placeholders (GCC bug
 // 105593); silence it for the header only.
@@ -18,28 +19,19 @@
 namespace parley::avx512 {
 namespace {
 
-// Values i..i+15 of a row as floats (int8 rows: unscaled).
+// Values i..i+15 of a row of d values as floats (int8 rows: times their group's f16 scale,
+// read here with F16C rather than by a call to KvI8Scale).
 template <KvRowFormat F>
-inline __m512 Load16(const uint8_t* row, int32_t i) {
+inline __m512 Load16(const uint8_t* row, int32_t i, int32_t d) {
   if constexpr (F == KvRowFormat::kF16) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
   } else if constexpr (F == KvRowFormat::kI8) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i))));
+    uint16_t scale;
+    std::memcpy(&scale, row + d + sizeof(uint16_t) * (i / kKvI8Group), sizeof(scale));
+    const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i))));
+    return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(scale)));
   } else {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  }
-}
-
-// A row's scale: int8 rows keep it after their d values (kv_int8.h; read here rather than
-// through KvI8Scale so this file defines no shared inline function); the others have none.
-template <KvRowFormat F>
-inline float Scale(const uint8_t* row, int32_t d) {
-  if constexpr (F == KvRowFormat::kI8) {
-    float scale;
-    std::memcpy(&scale, row + d, sizeof(float));
-    return scale;
-  } else {
-    return 1.0f;
   }
 }
 
@@ -52,22 +44,17 @@ void Scores(const float* q, int32_t d, const uint8_t* const* k, int32_t len, flo
     for (int g = 0; g < NB; ++g) acc[g][0] = acc[g][1] = _mm512_setzero_ps();
     int32_t i = 0;
     for (; i + 32 <= d; i += 32) {
-      const __m512 k0 = Load16<F>(row, i), k1 = Load16<F>(row, i + 16);
+      const __m512 k0 = Load16<F>(row, i, d), k1 = Load16<F>(row, i + 16, d);
       for (int g = 0; g < NB; ++g) {
         acc[g][0] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * d + i), k0, acc[g][0]);
         acc[g][1] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * d + i + 16), k1, acc[g][1]);
       }
     }
     if (i < d) {  // d % 32 == 16
-      const __m512 k0 = Load16<F>(row, i);
+      const __m512 k0 = Load16<F>(row, i, d);
       for (int g = 0; g < NB; ++g) acc[g][0] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * d + i), k0, acc[g][0]);
     }
-    if constexpr (F == KvRowFormat::kI8) {
-      const float scale = Scale<F>(row, d);
-      for (int g = 0; g < NB; ++g) s[g * ld + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[g][0], acc[g][1])) * scale;
-    } else {
-      for (int g = 0; g < NB; ++g) s[g * ld + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[g][0], acc[g][1]));
-    }
+    for (int g = 0; g < NB; ++g) s[g * ld + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[g][0], acc[g][1]));
   }
 }
 
@@ -81,10 +68,9 @@ void MixColumns(const float* p, int32_t ld, int32_t d, const uint8_t* const* v, 
   }
   for (int32_t j = 0; j < len; ++j) {
     __m512 x[W];
-    for (int w = 0; w < W; ++w) x[w] = Load16<F>(v[j], c + 16 * w);
-    const float scale = Scale<F>(v[j], d);
+    for (int w = 0; w < W; ++w) x[w] = Load16<F>(v[j], c + 16 * w, d);
     for (int g = 0; g < NB; ++g) {
-      const __m512 pj = _mm512_set1_ps(p[g * ld + j] * scale);
+      const __m512 pj = _mm512_set1_ps(p[g * ld + j]);
       for (int w = 0; w < W; ++w) sum[g][w] = _mm512_fmadd_ps(pj, x[w], sum[g][w]);
     }
   }
@@ -127,15 +113,9 @@ inline __m512 Scores16(const float* q, int32_t d, const uint8_t* const* k) {
   for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
   for (int32_t i = 0; i < d; i += 16) {
     const __m512 qv = _mm512_loadu_ps(q + i);
-    for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(qv, Load16<F>(k[j], i), acc[j]);
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(qv, Load16<F>(k[j], i, d), acc[j]);
   }
-  __m512 s = Sum16x16(acc);
-  if constexpr (F == KvRowFormat::kI8) {
-    alignas(64) float scale[16];
-    for (int j = 0; j < 16; ++j) scale[j] = Scale<F>(k[j], d);
-    s = _mm512_mul_ps(s, _mm512_load_ps(scale));
-  }
-  return s;
+  return Sum16x16(acc);
 }
 
 // The 8 lane sums of a[0..7], in order, in the low half (folded as Sum16x16 does).
@@ -173,10 +153,9 @@ inline void Scores8(const float* q, int32_t d, const uint8_t* const* k, float* s
 }
 
 // f32 rows, 8 keys at a time, heads in passes of 3 or 2 (an odd remainder takes 3, an even
-// one 2, so no single head is left). Returns the keys done (a multiple of 8); row_scale
-// (int8 rows' scales, or null) multiplies each key's scores. REQUIRES heads >= 2.
+// one 2, so no single head is left). Returns the keys done (a multiple of 8). REQUIRES heads >= 2.
 inline int32_t ScoresF32Grouped(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len,
-                                float* s, int32_t ld, const float* row_scale) {
+                                float* s, int32_t ld) {
   int32_t j = 0;
   for (; j + 8 <= len; j += 8) {
     for (int32_t h = 0; h < heads;) {
@@ -187,10 +166,6 @@ inline int32_t ScoresF32Grouped(const float* q, int32_t heads, int32_t d, const 
         Scores8<2>(q + h * d, d, k + j, s + h * ld + j, ld);
         h += 2;
       }
-    }
-    if (row_scale != nullptr) {
-      const __m256 sv = _mm256_loadu_ps(row_scale + j);
-      for (int32_t g = 0; g < heads; ++g) _mm256_storeu_ps(s + g * ld + j, _mm256_mul_ps(_mm256_loadu_ps(s + g * ld + j), sv));
     }
   }
   return j;
@@ -203,21 +178,19 @@ template <KvRowFormat F>
 void ScoresAll(const float* q, int32_t heads, int32_t d, const uint8_t* const* k, int32_t len, float* s) {
   int32_t j = 0;
   if (F != KvRowFormat::kF32 && heads > 1 && d <= kMaxConvertD) {
-    // f16 / int8 rows: 16 rows converted to f32 once for all the heads (the scores are then
-    // the f32 kernel's on the raw values, times the int8 rows' scales).
+    // f16 / int8 rows: 16 rows converted to f32 (int8: scaled) once for all the heads, then
+    // the f32 kernel.
     alignas(64) float rows[16 * kMaxConvertD];
     const uint8_t* ptr[16];
     for (int i = 0; i < 16; ++i) ptr[i] = reinterpret_cast<const uint8_t*>(rows + i * d);
     for (; j + 16 <= len; j += 16) {
-      alignas(64) float scale[16];
       for (int i = 0; i < 16; ++i) {
-        for (int32_t c = 0; c < d; c += 16) _mm512_store_ps(rows + i * d + c, Load16<F>(k[j + i], c));
-        scale[i] = Scale<F>(k[j + i], d);
+        for (int32_t c = 0; c < d; c += 16) _mm512_store_ps(rows + i * d + c, Load16<F>(k[j + i], c, d));
       }
-      ScoresF32Grouped(q, heads, d, ptr, 16, s + j, len, F == KvRowFormat::kI8 ? scale : nullptr);
+      ScoresF32Grouped(q, heads, d, ptr, 16, s + j, len);
     }
   }
-  if (F == KvRowFormat::kF32 && heads > 1) j += ScoresF32Grouped(q, heads, d, k + j, len - j, s + j, len, nullptr);
+  if (F == KvRowFormat::kF32 && heads > 1) j += ScoresF32Grouped(q, heads, d, k + j, len - j, s + j, len);
   for (; j + 16 <= len; j += 16) {
     for (int32_t h = 0; h < heads; ++h) _mm512_storeu_ps(s + h * len + j, Scores16<F>(q + h * d, d, k + j));
   }

@@ -1,6 +1,7 @@
 // The attention kernels: every SIMD level's AttendScores / AttendMix against the scalar
 // references (all head counts 1..9, head sizes with and without SIMD tails, f32, f16 and
-// int8 rows scattered in memory, int8 scales unaligned), and AttendBlock + AttendMerge over several blocks against a
+// int8 rows scattered in memory, int8 scales unaligned, int8 groups of 32 of different
+// magnitudes and a last group of 16 or 7), and AttendBlock + AttendMerge over several blocks against a
 // direct softmax attention in double. Sums compare within 1e-5 relative to the sum of
 // magnitudes.
 #include "kernels/attention.h"
@@ -25,8 +26,8 @@ const char* Name(KvRowFormat format) {
   return format == KvRowFormat::kF32 ? "f32" : format == KvRowFormat::kF16 ? "f16" : "int8";
 }
 
-// `len` rows of d values (f32, f16, or int8 plus a scale) in shuffled order inside one
-// buffer.
+// `len` rows of d values (f32, f16, or int8 plus its group scales) in shuffled order inside
+// one buffer.
 struct Rows {
   std::vector<uint8_t> buf;
   std::vector<const uint8_t*> ptr;
@@ -36,7 +37,8 @@ struct Rows {
 Rows MakeRows(int32_t len, int32_t d, KvRowFormat format, std::mt19937& rng) {
   Rows r;
   const size_t value_bytes = format == KvRowFormat::kF32 ? 4 : format == KvRowFormat::kF16 ? 2 : 1;
-  const size_t row_bytes = static_cast<size_t>(d) * value_bytes + 4 + 13;  // padding: rows not adjacent, odd
+  const size_t row_bytes = (format == KvRowFormat::kI8 ? KvI8HeadBytes(d) : static_cast<size_t>(d) * value_bytes) +
+                           13;  // padding: rows not adjacent, odd
   r.buf.resize(row_bytes * len);
   std::vector<int32_t> slot(len);
   for (int32_t i = 0; i < len; ++i) slot[i] = i;
@@ -46,7 +48,9 @@ Rows MakeRows(int32_t len, int32_t d, KvRowFormat format, std::mt19937& rng) {
     uint8_t* row = r.buf.data() + row_bytes * slot[j];
     std::vector<float> v(d);
     if (format == KvRowFormat::kI8) {
-      for (float& x : v) x = dist(rng);
+      // Groups 1/4, 2/4, 3/4, 4/4 the size: a kernel that took the wrong group's scale would
+      // be far off.
+      for (int32_t i = 0; i < d; ++i) v[i] = dist(rng) * 0.25f * static_cast<float>(1 + (i / kKvI8Group) % 4);
       QuantizeKvRowI8(v.data(), 1, d, row);
       DequantizeKvRowI8(row, 1, d, v.data());
       r.ptr.push_back(row);

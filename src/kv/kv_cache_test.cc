@@ -464,7 +464,7 @@ TEST(KvCacheTest, BytesForContextOfAGemma3_270MLikeModel) {
   const KvLayout layout = Gemma(18, 512, 256);  // 15 window layers, 3 global
   for (KvDtype dtype : {KvDtype::kF32, KvDtype::kF16, KvDtype::kI8}) {
     auto cache = Cache(layout, 1 << 20, 16, 16, dtype);
-    const int64_t row_bytes = static_cast<int64_t>(KvRowBytes(dtype, 256, 256));  // 1024, 512, 260
+    const int64_t row_bytes = static_cast<int64_t>(KvRowBytes(dtype, 256, 256));  // 1024, 512, 272
     const int64_t row = 2 * row_bytes;  // K and V of one layer and position
     // Multiples of the page size: exactly global_layers * L + window_layers * W positions.
     EXPECT_EQ(cache->BytesForContext(4096), (3 * 4096 + 15 * 512) * row);
@@ -483,15 +483,15 @@ TEST(KvCacheTest, BytesForContextOfAGemma3_270MLikeModel) {
   }
 }
 
-// An int8 cache keeps head_dim int8 values and a 4-byte scale per head: the same arena
-// holds 1024 / 260 = 3.94x the positions of f32 for Gemma 3's one KV head of 256, and
-// 768 / 204 = 3.76x for SmolLM2's three heads of 64.
+// An int8 cache keeps head_dim int8 values and a 2-byte scale per 32 of them: the same
+// arena holds 1024 / 272 = 3.76x the positions of f32 for Gemma 3's one KV head of 256,
+// and 768 / 204 = 3.76x for SmolLM2's three heads of 64.
 TEST(KvCacheTest, Int8HoldsAboutFourTimesTheTokensOfF32) {
   struct Case {
     KvLayout layout;
     double ratio;
   };
-  for (const Case& c : {Case{Gemma(18, 512, 256), 1024.0 / 260}, Case{Layout({0, 0}, 192, {}, 64), 768.0 / 204}}) {
+  for (const Case& c : {Case{Gemma(18, 512, 256), 1024.0 / 272}, Case{Layout({0, 0}, 192, {}, 64), 768.0 / 204}}) {
     auto f32 = Cache(c.layout, 64 << 20, 16, 1024, KvDtype::kF32);
     auto i8 = Cache(c.layout, 64 << 20, 16, 1024, KvDtype::kI8);
     for (int32_t g = 0; g < f32->num_groups(); ++g) {  // within 1%: pools hold whole pages

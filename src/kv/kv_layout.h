@@ -23,7 +23,7 @@ class KvLayout {
   // windows[l]: layer l's span (0 = global). owners[l]: the layer whose K/V layer l uses
   // (owners[l] == l for a layer with its own K/V); empty `owners` means no sharing.
   // kv_dim: kv_heads * head_dim values per token per layer for K (and again for V);
-  // head_dim matters to int8 rows (one scale per head).
+  // head_dim matters to int8 rows (scales per group of 32 within a head).
   // Errors: sizes differ, head_dim does not divide kv_dim, an owner that is later than the
   // layer or out of range, an owner that itself shares, or an owner with a different span.
   static StatusOr<KvLayout> Make(const std::vector<int32_t>& windows,

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "base/check.h"
+#include "kernels/kv_int8.h"
 
 namespace parley {
 
@@ -43,9 +44,8 @@ StatusOr<KvDtype> ParseKvDtype(const std::string& name) {
 
 size_t KvRowBytes(KvDtype dtype, int32_t kv_dim, int32_t head_dim) {
   PARLEY_DCHECK(head_dim >= 1 && kv_dim % head_dim == 0) << "kv_dim " << kv_dim << ", head_dim " << head_dim;
-  const size_t values = static_cast<size_t>(kv_dim) * KvDtypeBytes(dtype);
-  if (dtype != KvDtype::kI8) return values;
-  return values + sizeof(float) * static_cast<size_t>(kv_dim / head_dim);  // a scale per head
+  if (dtype != KvDtype::kI8) return static_cast<size_t>(kv_dim) * KvDtypeBytes(dtype);
+  return static_cast<size_t>(kv_dim / head_dim) * KvI8HeadBytes(head_dim);  // values and f16 scales per head
 }
 
 size_t PagePoolShape::page_bytes() const {

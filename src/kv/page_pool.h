@@ -3,7 +3,7 @@
 // for every owner layer of the group:
 //   page bytes = [owners, 2 (K then V), page_size, row_bytes]
 // where a row is kv_dim elements of f32 or f16, or for int8 kv_heads heads of head_dim int8
-// values each followed by the head's f32 scale (kernels/kv_int8.h).
+// values each followed by the head's f16 scales, one per 32 values (kernels/kv_int8.h).
 // Pages are reference counted (a sequence holds one reference per page in its block
 // table; the prefix cache will hold more); a page returns to the free list when its count
 // drops to zero. Not thread-safe: owned by the engine thread.
@@ -19,12 +19,13 @@
 namespace parley {
 
 enum class KvDtype { kF32, kF16, kI8 };
-// Bytes of one value (int8 rows add a 4-byte scale per head: see KvRowBytes).
+// Bytes of one value (int8 rows add a 2-byte scale per 32 values of a head: see KvRowBytes).
 size_t KvDtypeBytes(KvDtype dtype);
 const char* KvDtypeName(KvDtype dtype);                   // "f32" | "f16" | "int8"
 StatusOr<KvDtype> ParseKvDtype(const std::string& name);  // "f32" | "f16" | "int8" (or "i8")
 // Bytes of one position's K (or V) row of one layer: kv_dim values of dtype, plus for int8
-// one f32 scale per head of head_dim values. REQUIRES head_dim >= 1, kv_dim % head_dim == 0.
+// per head of head_dim values an f16 scale per 32 of them. REQUIRES head_dim >= 1,
+// kv_dim % head_dim == 0.
 size_t KvRowBytes(KvDtype dtype, int32_t kv_dim, int32_t head_dim);
 
 struct PagePoolShape {
@@ -32,7 +33,7 @@ struct PagePoolShape {
   int32_t owners = 1;      // owner layers in the group
   int32_t kv_dim = 0;      // kv_heads * head_dim
   KvDtype dtype = KvDtype::kF32;
-  int32_t head_dim = 0;    // values per KV head (int8 rows keep one scale per head)
+  int32_t head_dim = 0;    // values per KV head (int8 rows keep a scale per 32 of a head's values)
 
   size_t page_bytes() const;
   size_t row_bytes() const { return KvRowBytes(dtype, kv_dim, head_dim); }

@@ -59,15 +59,17 @@ TEST(PagePoolShapeTest, PageAndRowBytes) {
   EXPECT_EQ(shape.row_bytes(), 32u);
 }
 
-// int8 rows: head_dim int8 values and an f32 scale per head.
-TEST(PagePoolShapeTest, Int8RowsHoldAScalePerHead) {
+// int8 rows: per head, head_dim int8 values and an f16 scale per 32 of them.
+TEST(PagePoolShapeTest, Int8RowsHoldAScalePer32ValuesOfAHead) {
   PagePoolShape gemma{16, 1, 256, KvDtype::kI8, 256};  // Gemma 3 270M: 1 KV head of 256
-  EXPECT_EQ(gemma.row_bytes(), 260u);
-  EXPECT_EQ(gemma.page_bytes(), 2u * 16 * 260);
+  EXPECT_EQ(gemma.row_bytes(), 256u + 8 * 2);
+  EXPECT_EQ(gemma.page_bytes(), 2u * 16 * 272);
   PagePoolShape smollm{16, 2, 192, KvDtype::kI8, 64};  // SmolLM2 135M: 3 KV heads of 64
-  EXPECT_EQ(smollm.row_bytes(), 3u * (64 + 4));
+  EXPECT_EQ(smollm.row_bytes(), 3u * (64 + 2 * 2));
   EXPECT_EQ(smollm.page_bytes(), 2u * 2 * 16 * 204);
-  // Against f32: ~3.9x (head 256) and ~3.8x (head 64) more positions per byte.
+  // A head of 40 values: two groups, the second of 8 values.
+  EXPECT_EQ(KvRowBytes(KvDtype::kI8, 80, 40), 2u * (40 + 2 * 2));
+  // Against f32: ~3.8x (head 256) and ~3.8x (head 64) more positions per byte.
   EXPECT_EQ(KvRowBytes(KvDtype::kF32, 256, 256), 1024u);
   EXPECT_EQ(KvRowBytes(KvDtype::kF32, 192, 64), 768u);
 }

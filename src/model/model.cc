@@ -1,3 +1,5 @@
+// Model::Load: the file mapping, its config and weights, and the conversion of the
+// matrix-product weights to int8 rows for --weights int8.
 #include "model/model.h"
 
 #include <algorithm>
@@ -10,21 +12,51 @@ namespace parley {
 
 namespace {
 
-// Converts each weight's rows to int8 over `threads` threads (rows split evenly). The
-// head multiplies f32 activations: quantizing the final hidden state (its outlier channels)
+// Drops this process's pages of the file mapping that lie wholly inside [*from, to) and
+// moves *from past them. The mapping is private and never written, so the kernel keeps
+// no private copy: a later read (an embedding row of a tied head) faults the file's
+// bytes back in from the page cache.
+void ReleaseFilePages(uintptr_t* from, uintptr_t to) {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t end = to / page * page;
+  if (end > *from) {
+    madvise(reinterpret_cast<void*>(*from), end - *from, MADV_DONTNEED);
+    *from = end;
+  }
+}
+
+// Converts each weight's rows to int8 over options.threads threads (rows split evenly), a
+// slice of about options.convert_slice_bytes of the file at a time, handing the file pages
+// of each slice back once it is converted: only the int8 copies are read from then on (the
+// token embedding, which may share the head's data, reads a row per token), and resident
+// memory peaks at the copies plus one slice rather than plus the whole file. The head
+// multiplies f32 activations: quantizing the final hidden state (its outlier channels)
 // cost SmolLM2 0.3% of perplexity, and its per-row int8 weights another 0.1%.
-void ConvertToInt8(std::vector<WeightView*> views, const WeightView* head, int32_t threads,
-                   std::vector<std::unique_ptr<Int8Matrix>>* store) {
+void ConvertToInt8(const std::vector<WeightView*>& views, const WeightView* head, const ModelLoadOptions& options,
+                   const LoadProgress& progress, std::vector<std::unique_ptr<Int8Matrix>>* store) {
+  uint64_t total = 0, done = 0;
+  for (const WeightView* w : views) total += static_cast<uint64_t>(w->rows) * w->row_bytes;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const int32_t n = std::max(1, options.threads);
   for (WeightView* w : views) {
     auto rows = std::make_unique<Int8Matrix>();
     InitInt8Matrix(w->rows, w->cols, rows.get(), /*f32_activations=*/w == head);
-    const int32_t n = std::max(1, threads);
-    std::vector<std::thread> workers;
-    for (int32_t i = 0; i < n; ++i) {
-      const int64_t begin = w->rows * i / n, end = w->rows * (i + 1) / n;
-      workers.emplace_back([w, begin, end, r = rows.get()] { ConvertRowsToInt8(w->type, w->data, w->row_bytes, begin, end, r); });
+    const uintptr_t data = reinterpret_cast<uintptr_t>(w->data);
+    uintptr_t released = (data + page - 1) / page * page;  // the first page wholly inside
+    const int64_t slice = std::max<int64_t>(n, options.convert_slice_bytes / static_cast<int64_t>(w->row_bytes));
+    for (int64_t s0 = 0; s0 < w->rows; s0 += slice) {
+      const int64_t s1 = std::min(w->rows, s0 + slice);
+      std::vector<std::thread> workers;
+      for (int32_t i = 0; i < n; ++i) {
+        const int64_t begin = s0 + (s1 - s0) * i / n, end = s0 + (s1 - s0) * (i + 1) / n;
+        workers.emplace_back(
+            [w, begin, end, r = rows.get()] { ConvertRowsToInt8(w->type, w->data, w->row_bytes, begin, end, r); });
+      }
+      for (auto& t : workers) t.join();
+      ReleaseFilePages(&released, data + static_cast<uintptr_t>(s1) * w->row_bytes);
+      done += static_cast<uint64_t>(s1 - s0) * w->row_bytes;
+      if (progress) progress(done, total);
     }
-    for (auto& t : workers) t.join();
     w->i8 = rows.get();
     store->push_back(std::move(rows));
   }
@@ -48,7 +80,9 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   auto weights = LoadWeights(*m->gguf_, m->config_);
   if (!weights.ok()) return weights.status().WithContext(path);
   m->weights_ = std::move(weights).value();
-  if (progress) PrefaultWeights(*m->gguf_, progress);
+  // The int8 path reads the file once to convert it (reporting progress there); paging the
+  // whole file in first would only raise the peak.
+  if (progress && !options.int8_weights) PrefaultWeights(*m->gguf_, progress);
   if (options.int8_weights) {
     std::vector<WeightView*> views;
     for (LayerWeights& l : m->weights_.layers) {
@@ -57,16 +91,7 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       }
     }
     views.push_back(&m->weights_.output);
-    ConvertToInt8(views, &m->weights_.output, options.threads, &m->int8_);
-    // The converted tensors' file pages are not read again (the token embedding, which may
-    // share the head's data, only a row per token): hand them back, so resident memory is
-    // the int8 copies rather than both.
-    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    for (const WeightView* w : views) {
-      const uintptr_t begin = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
-      const uintptr_t end = (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows) * w->row_bytes) / page * page;
-      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-    }
+    ConvertToInt8(views, &m->weights_.output, options, progress, &m->int8_);
   }
   return m;
 }

@@ -16,16 +16,20 @@ namespace parley {
 
 struct ModelLoadOptions {
   // Convert every matrix-product weight (attention, FFN, output head) to int8 rows with a
-  // per-row scale at load (W8A8 products, kernels/int8_matmul.h). The embedding lookup
-  // keeps the file's own type.
+  // per-row scale at load (W8A8 products, kernels/int8_matmul.h), releasing the file's
+  // pages of each converted slice. The embedding lookup keeps the file's own type.
   bool int8_weights = false;
   int32_t threads = 1;  // for the conversion
+  // File bytes converted between two releases of their pages: resident memory peaks at the
+  // int8 copies plus about this much of the file.
+  int64_t convert_slice_bytes = 8 << 20;
 };
 
 class Model {
  public:
   // Opens and validates `path`, reads the config and resolves every weight. When
-  // `progress` is set, pages the weights in and reports (bytes done, total).
+  // `progress` is set, pages the weights in (int8_weights: converts them) and reports
+  // (bytes done, total).
   static StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
                                                const LoadProgress& progress = nullptr,
                                                const ModelLoadOptions& options = {});

@@ -152,8 +152,8 @@ void Transformer::Rope(float* x, int32_t num_heads, int32_t pos, float base) con
 }
 
 // Writes this batch's K/V rows of an owner layer into the sequences' pages: f32 as is,
-// f16 rounded, int8 quantized per KV head (kernels/kv_int8.h). Each row depends only on
-// its own floats, so the pages hold the same bytes however the batch was formed.
+// f16 rounded, int8 quantized per group of 32 values (kernels/kv_int8.h). Each row depends
+// only on its own floats, so the pages hold the same bytes however the batch was formed.
 void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
   const int32_t kv_dim = config_.kv_dim();
   const KvDtype dtype = cache->dtype();
@@ -201,7 +201,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
   const KvRowFormat format = dtype == KvDtype::kI8    ? KvRowFormat::kI8
                              : dtype == KvDtype::kF16 ? KvRowFormat::kF16
                                                       : KvRowFormat::kF32;
-  const size_t head_bytes = KvRowBytes(dtype, d, d);  // one KV head's part of a row (int8: values, scale)
+  const size_t head_bytes = KvRowBytes(dtype, d, d);  // one KV head's part of a row (int8: values, scales)
   const int64_t n = static_cast<int64_t>(row_seq_.size());
   const int64_t units = n * kv_heads;
   auto first_pos = [&](int64_t t) { return window > 0 ? std::max(0, row_pos_[t] - window + 1) : 0; };

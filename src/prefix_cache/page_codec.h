@@ -3,8 +3,8 @@
 //   zstd  compressed with zstd level 1 (lossless),
 //   int8  each K/V row quantized to int8 with one f32 scale (max |x| / 127; lossy, ~4x
 //         smaller than f32 rows, ~2x smaller than f16). Pages of an int8 KV pool are
-//         already int8 (with a scale per head, finer than this codec's per row): they are
-//         stored byte for byte, so they come back exact and as small as int8 gets.
+//         already int8 (with a scale per 32 values of a head, finer than this codec's per
+//         row): they are stored byte for byte, so they come back exact.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Page codecs on pages of an int8 KV pool (rows of per-head int8 values and scales): every
+// Page codecs on pages of an int8 KV pool (rows of int8 values and f16 group scales): every
 // codec, and the host and disk tiers behind them, give the page back byte for byte; the
 // int8 codec stores such pages raw (they are int8 already). The f32 / f16 cases are in
 // host_tier_test.cc.
@@ -38,7 +38,7 @@ std::vector<uint8_t> Int8Page(const PagePoolShape& shape, uint32_t seed) {
 
 TEST(PageCodecTest, Int8PoolPagesRoundTripExactlyUnderEveryCodec) {
   const PagePoolShape shape = Int8Shape();
-  ASSERT_EQ(shape.page_bytes(), 2u * 2 * 16 * (3 * (64 + 4)));
+  ASSERT_EQ(shape.page_bytes(), 2u * 2 * 16 * (3 * (64 + 2 * 2)));  // two f16 scales per head
   const std::vector<uint8_t> page = Int8Page(shape, 1);
   for (HostCodec codec : kCodecs) {
     const std::vector<uint8_t> blob = EncodePage(shape, codec, page.data());
