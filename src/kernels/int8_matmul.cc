@@ -203,26 +203,34 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   scalar::MatMulRowsI8(a, row_begin, row_end);
 }
 
-void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
-                           I16Activations* out) {
+void SizeActivationsI16(const Int8Matrix& w, int64_t num_tokens, I16Activations* out) {
   out->num_tokens = num_tokens;
   out->q.resize(static_cast<size_t>(w.stride * num_tokens));
   out->scales.resize(static_cast<size_t>(w.head_blocks() * num_tokens));
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    QuantizeActivationI16(x + t * x_stride, w.cols, out->q.data() + t * w.stride, out->scales.data() + t * w.head_blocks());
-  }
   out->tiled = Int8UsesAmx() ? num_tokens / 16 * 16 : 0;
   out->hi.resize(static_cast<size_t>(out->tiled * w.stride));
   out->lo.resize(out->hi.size());
+}
+
+void QuantizeActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t t_begin, int64_t t_end,
+                            I16Activations* out) {
   static constexpr int kSlot[4] = {0, 2, 1, 3};
-  for (int64_t t = 0; t < out->tiled; ++t) {
-    const int16_t* q = out->q.data() + t * w.stride;
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    int16_t* q = out->q.data() + t * w.stride;
+    QuantizeActivationI16(x + t * x_stride, w.cols, q, out->scales.data() + t * w.head_blocks());
+    if (t >= out->tiled) continue;
     for (int64_t i = 0; i < w.stride; ++i) {
       const int16_t v = q[i / 4 * 4 + kSlot[i % 4]];
       out->hi[static_cast<size_t>(t * w.stride + i)] = static_cast<int8_t>(v >> 8);
       out->lo[static_cast<size_t>(t * w.stride + i)] = static_cast<uint8_t>(v & 0xff);
     }
   }
+}
+
+void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
+                           I16Activations* out) {
+  SizeActivationsI16(w, num_tokens, out);
+  QuantizeActivationsI16(w, x, x_stride, 0, num_tokens, out);
 }
 
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {

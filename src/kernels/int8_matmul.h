@@ -122,6 +122,11 @@ struct I16Activations {
 };
 void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
                            I16Activations* out);
+// The same in two steps, so that token ranges can be quantized on different threads:
+// SizeActivationsI16 once, then QuantizeActivationsI16 for ranges covering [0, num_tokens).
+void SizeActivationsI16(const Int8Matrix& w, int64_t num_tokens, I16Activations* out);
+void QuantizeActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t t_begin, int64_t t_end,
+                            I16Activations* out);
 
 struct I8F32MatMulArgs {
   const Int8Matrix* w = nullptr;
