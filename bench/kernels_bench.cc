@@ -7,6 +7,8 @@
 //   BM_MatMulLayer/<type>/<tokens>/<level>: one layer matrix (see below).
 //   BM_MatMulHead/<tokens>/<level>: the Gemma 3 tied output head, Q8_0 [262144, 640].
 //   BM_MatMulHeadInt8/<tokens>: the same head as packed int8 panels (--weights int8; AMX from 16 tokens).
+//   BM_MatMulFfnInt8/<tokens>: a Gemma FFN-sized product, int8 activations (--weights int8's attention
+//   output); BM_MatMulFfnInt8I16/<tokens>: the same with 16-bit activations (its other layer products).
 //   BM_ReadBandwidth/threads:N: memory read bandwidth over 1 GiB (the roofline's ceiling).
 #include <benchmark/benchmark.h>
 
@@ -152,12 +154,13 @@ BENCHMARK(BM_MatMulHead)
     ->UseRealTime();
 
 // A Q8_0 matrix of rows x kN converted to int8 panels, once per shape.
-template <int64_t kRows, int64_t kN>
+// kWide: 16-bit activations and an f16 weight scale per 32 columns (MatMulRowsI8F32).
+template <int64_t kRows, int64_t kN, bool kWide = false>
 const Int8Matrix& Int8Weights() {
   static const Int8Matrix w = [] {
     const std::vector<uint8_t> q = QuantizedMatrix(TensorType::kQ8_0, kRows, kN);
     Int8Matrix r;
-    InitInt8Matrix(kRows, kN, &r);
+    InitInt8Matrix(kRows, kN, &r, kWide);
     ConvertRowsToInt8(TensorType::kQ8_0, q.data(), RowBytes(TensorType::kQ8_0, kN), 0, kRows, &r);
     return r;
   }();
@@ -193,7 +196,26 @@ BENCHMARK(BM_MatMulHeadInt8)->Arg(1)->Arg(8)->Arg(64)->Arg(512)->Unit(benchmark:
 // A Gemma 3 270M FFN-sized product (2,048 x 640) as int8 panels: the prompt-processing
 // shape. With 2 threads each computes the whole product (do both cores keep their speed?).
 void BM_MatMulFfnInt8(benchmark::State& state) { RunInt8Product(state, Int8Weights<2048, 640>()); }
-BENCHMARK(BM_MatMulFfnInt8)->Arg(16)->Arg(64)->Arg(512)->Threads(1)->Threads(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulFfnInt8)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Threads(1)->Threads(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same FFN shape with 16-bit activations (the products of norm outputs with
+// --weights int8), the activations' quantization included.
+void BM_MatMulFfnInt8I16(benchmark::State& state) {
+  const Int8Matrix& w = Int8Weights<2048, 640, true>();
+  const int64_t num_tokens = state.range(0);
+  const std::vector<float> x = Activations(w.cols * num_tokens);
+  std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
+  I16Activations xq;
+  for (auto _ : state) {
+    PrepareActivationsI16(w, x.data(), w.cols, num_tokens, &xq);
+    MatMulRowsI8F32(I8F32MatMulArgs{&w, &xq, y.data(), w.rows}, 0, w.rows);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx" : Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * w.cols * w.rows * num_tokens * state.iterations(),
+                                               benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
+}
+BENCHMARK(BM_MatMulFfnInt8I16)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):
 // bytes/s is the read bandwidth a memory-bound decode step can draw on.

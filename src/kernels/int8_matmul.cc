@@ -39,8 +39,10 @@ void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t strid
 }
 }  // namespace scalar
 
+// Written so that the compiler vectorizes it (the head and most layer products quantize
+// every token's input with it): values in column order into a block buffer, then stored
+// in the kernels' pair order. v + copysign(0.5, v) truncated is QuantizeRowI8's rounding.
 void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales) {
-  static constexpr int kSlot[4] = {0, 2, 1, 3};
   const int64_t blocks = (cols + kI8HeadBlock - 1) / kI8HeadBlock;
   std::fill(q, q + I8Stride(cols), int16_t{0});
   for (int64_t b = 0; b < blocks; ++b) {
@@ -49,10 +51,17 @@ void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scal
     for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[begin + i]));
     scales[b] = amax / 32767.0f;
     const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-    for (int64_t i = begin; i < begin + n; ++i) {
-      const float v = x[i] * inv;
-      const int32_t r = static_cast<int32_t>(v >= 0.0f ? v + 0.5f : v - 0.5f);
-      q[i / 4 * 4 + kSlot[i % 4]] = static_cast<int16_t>(std::clamp(r, -32767, 32767));
+    int16_t r[kI8HeadBlock] = {};
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[begin + i] * inv;
+      r[i] = static_cast<int16_t>(static_cast<int32_t>(std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f)));
+    }
+    int16_t* out = q + begin;
+    for (int64_t g = 0; g < kI8HeadBlock; g += 4) {
+      out[g] = r[g];
+      out[g + 1] = r[g + 2];
+      out[g + 2] = r[g + 1];
+      out[g + 3] = r[g + 3];
     }
   }
 }
@@ -203,26 +212,36 @@ void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   scalar::MatMulRowsI8(a, row_begin, row_end);
 }
 
-void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
-                           I16Activations* out) {
+void SizeActivationsI16(const Int8Matrix& w, int64_t num_tokens, I16Activations* out) {
   out->num_tokens = num_tokens;
   out->q.resize(static_cast<size_t>(w.stride * num_tokens));
   out->scales.resize(static_cast<size_t>(w.head_blocks() * num_tokens));
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    QuantizeActivationI16(x + t * x_stride, w.cols, out->q.data() + t * w.stride, out->scales.data() + t * w.head_blocks());
-  }
   out->tiled = Int8UsesAmx() ? num_tokens / 16 * 16 : 0;
   out->hi.resize(static_cast<size_t>(out->tiled * w.stride));
   out->lo.resize(out->hi.size());
+}
+
+void QuantizeActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t t_begin, int64_t t_end,
+                            I16Activations* out) {
   static constexpr int kSlot[4] = {0, 2, 1, 3};
-  for (int64_t t = 0; t < out->tiled; ++t) {
-    const int16_t* q = out->q.data() + t * w.stride;
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    int16_t* q = out->q.data() + t * w.stride;
+    QuantizeActivationI16(x + t * x_stride, w.cols, q, out->scales.data() + t * w.head_blocks());
+    if (t >= out->tiled) continue;
+    int8_t* hi = out->hi.data() + t * w.stride;
+    uint8_t* lo = out->lo.data() + t * w.stride;
     for (int64_t i = 0; i < w.stride; ++i) {
       const int16_t v = q[i / 4 * 4 + kSlot[i % 4]];
-      out->hi[static_cast<size_t>(t * w.stride + i)] = static_cast<int8_t>(v >> 8);
-      out->lo[static_cast<size_t>(t * w.stride + i)] = static_cast<uint8_t>(v & 0xff);
+      hi[i] = static_cast<int8_t>(v >> 8);
+      lo[i] = static_cast<uint8_t>(v & 0xff);
     }
   }
+}
+
+void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
+                           I16Activations* out) {
+  SizeActivationsI16(w, num_tokens, out);
+  QuantizeActivationsI16(w, x, x_stride, 0, num_tokens, out);
 }
 
 void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_end) {

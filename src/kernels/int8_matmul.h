@@ -59,10 +59,12 @@ struct Int8Matrix {
   int64_t bytes() const {
     return static_cast<int64_t>(q.size() + bias.size() * 4 + scale.size() * 4 + block_scale.size() * 2);
   }
-  // Multiply f32 activations (MatMulRowsI8F32) rather than int8 ones: the output head,
-  // whose input's outlier channels cost SmolLM2 0.3% of perplexity when quantized. Such a
-  // matrix also keeps one f16 scale per row and block of kI8HeadBlock columns (Q8_0's
-  // precision: a Q8_0 head converts exactly) and a row scale of 1.
+  // Multiply f32 activations (MatMulRowsI8F32, as int16) rather than int8 ones: the output
+  // head and the layer products whose input is a norm's output or the FFN product, where
+  // outlier channels make int8 activations and per-row weight scales cost SmolLM2 0.7% of
+  // perplexity (docs/performance.md). Such a matrix keeps one f16 scale per row and block
+  // of kI8HeadBlock columns (Q8_0's precision: a Q8_0 matrix converts exactly) and a row
+  // scale of 1.
   bool f32_activations = false;
   std::vector<uint16_t> block_scale;  // [panels][head blocks][16 rows], f16
   int64_t head_blocks() const { return (cols + kI8HeadBlock - 1) / kI8HeadBlock; }
@@ -122,6 +124,11 @@ struct I16Activations {
 };
 void PrepareActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t num_tokens,
                            I16Activations* out);
+// The same in two steps, so that token ranges can be quantized on different threads:
+// SizeActivationsI16 once, then QuantizeActivationsI16 for ranges covering [0, num_tokens).
+void SizeActivationsI16(const Int8Matrix& w, int64_t num_tokens, I16Activations* out);
+void QuantizeActivationsI16(const Int8Matrix& w, const float* x, int64_t x_stride, int64_t t_begin, int64_t t_end,
+                            I16Activations* out);
 
 struct I8F32MatMulArgs {
   const Int8Matrix* w = nullptr;

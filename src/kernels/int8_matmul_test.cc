@@ -247,6 +247,48 @@ TEST(Int8MatMulTest, ActivationBlocksHaveTheirOwnScales) {
   for (int64_t i = 300; i < stride; ++i) EXPECT_EQ(q[i], 0);
 }
 
+TEST(Int8MatMulTest, Int16ActivationsRoundHalfAwayFromZeroInPairOrder) {
+  std::vector<float> x(40, 0.0f);
+  x[0] = 32767.0f;  // the block's max: a scale of 1, so the values below are exact ties
+  x[1] = -32767.0f;
+  x[2] = 0.5f;      // a tie: away from zero, 1
+  x[3] = -0.5f;     // -1
+  x[5] = -100.4f;   // -100
+  x[33] = 3.0f;     // the second block: its own scale
+  std::vector<int16_t> q(I8Stride(40), 7);
+  std::vector<float> scales(2);
+  QuantizeActivationI16(x.data(), 40, q.data(), scales.data());
+  EXPECT_FLOAT_EQ(scales[0], 1.0f);
+  EXPECT_FLOAT_EQ(scales[1], 3.0f / 32767.0f);
+  // Each group of 4 is stored as (x0, x2, x1, x3).
+  EXPECT_EQ(q[0], 32767);
+  EXPECT_EQ(q[1], 1);
+  EXPECT_EQ(q[2], -32767);
+  EXPECT_EQ(q[3], -1);
+  EXPECT_EQ(q[6], -100);  // x[5]: second pair slot of group 1
+  EXPECT_EQ(q[34], 32767);  // x[33]
+  for (size_t i = 40; i < q.size(); ++i) EXPECT_EQ(q[i], 0) << i;
+}
+
+TEST(Int8MatMulTest, Int16ActivationsQuantizedInTokenRangesMatchOnePass) {
+  std::mt19937 rng(13);
+  const int64_t rows = 32, cols = 200, tokens = 37;  // two 16-token groups for AMX, and a tail
+  Int8Matrix w;
+  InitInt8Matrix(rows, cols, &w, /*f32_activations=*/true);
+  const std::vector<float> x = Random(tokens * cols, rng, -3.0f, 3.0f);
+  I16Activations one, split;
+  PrepareActivationsI16(w, x.data(), cols, tokens, &one);
+  SizeActivationsI16(w, tokens, &split);
+  const int64_t ranges[][2] = {{16, 30}, {0, 5}, {30, tokens}, {5, 16}};  // any order, as threads finish
+  for (const auto& r : ranges) QuantizeActivationsI16(w, x.data(), cols, r[0], r[1], &split);
+  EXPECT_EQ(split.num_tokens, one.num_tokens);
+  EXPECT_EQ(split.q, one.q);
+  EXPECT_EQ(split.scales, one.scales);
+  EXPECT_EQ(split.tiled, one.tiled);
+  EXPECT_EQ(split.hi, one.hi);
+  EXPECT_EQ(split.lo, one.lo);
+}
+
 TEST(Int8MatMulTest, ConvertedWeightsAndProductsTrackTheOriginals) {
   std::mt19937 rng(3);
   const int64_t rows = 24, cols = 256, tokens = 3;

@@ -15,9 +15,10 @@
 namespace parley {
 
 struct ModelLoadOptions {
-  // Convert every matrix-product weight (attention, FFN, output head) to int8 rows with a
-  // per-row scale at load (W8A8 products, kernels/int8_matmul.h), releasing the file's
-  // pages of each converted slice. The embedding lookup keeps the file's own type.
+  // Convert every matrix-product weight (attention, FFN, output head) to int8 at load
+  // (kernels/int8_matmul.h; which products take 16-bit activations: model.cc). The
+  // embedding lookup keeps the file's own type. The file's pages of each converted slice
+  // are released at once.
   bool int8_weights = false;
   int32_t threads = 1;  // for the conversion
   // File bytes converted between two releases of their pages: resident memory peaks at the

@@ -73,6 +73,7 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
   }
   Span spans[4];
   int num_spans = 0;
+  bool i16_ready = false;
   int64_t chunks = 0;
   for (const MatMulJob& job : jobs) {
     const WeightView& w = *job.w;
@@ -82,8 +83,12 @@ void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x,
       PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
       Span sp{};
       if (w.i8->f32_activations) {
-        PARLEY_CHECK(jobs.size() == 1) << "the output head's product takes a MatMuls call of its own";
-        PrepareActivationsI16(*w.i8, x, cols, num_tokens, &xi16_);
+        // The jobs share their input, so it is quantized once for all of them.
+        if (!i16_ready) {
+          SizeActivationsI16(*w.i8, num_tokens, &xi16_);
+          pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) { QuantizeActivationsI16(*w.i8, x, cols, b, e, &xi16_); });
+          i16_ready = true;
+        }
         sp.i8f32args = I8F32MatMulArgs{w.i8, &xi16_, job.y, w.rows};
       } else {
         sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};

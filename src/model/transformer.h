@@ -75,7 +75,7 @@ class Transformer {
   std::vector<float> attn_blocks_;  // per-block attention states when blocks are spread over threads
   std::vector<int8_t> xi8_;       // the input as int8 rows, for int8 weights
   std::vector<float> xi8_scale_;  // their per-block scales
-  I16Activations xi16_;           // the output head's input, for int8 weights
+  I16Activations xi16_;           // the input as int16, for int8 weights with 16-bit activations
 };
 
 }  // namespace parley
