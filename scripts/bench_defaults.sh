@@ -5,7 +5,9 @@
 # compare` of the defaults against llama-server. Raw outputs go to $OUT; prints figures, never
 # fails on speed. Run it with nothing else on the machine.
 #   scripts/bench_defaults.sh LLAMA_BUILD_DIR     (holds bin/llama-bench and bin/llama-server)
-# OUT (default /tmp/bench_defaults), THREADS (2), REPS (3), SKIP_COMPARE=1 skips the serving part.
+# OUT (default /tmp/bench_defaults), THREADS (2), REPS (3), SKIP_COMPARE=1 skips the serving part;
+# ALT_PARLEY=BINARY ALT_NAME=NAME adds another build's default path as a candidate (e.g. an
+# earlier int8 plan) to the perplexity and speed rows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LLAMA=${1:?usage: scripts/bench_defaults.sh LLAMA_BUILD_DIR}
@@ -38,7 +40,7 @@ for m in "${MODELS[@]}"; do
     echo "== $mn $name: perplexity"
     # shellcheck disable=SC2086
     $PARLEY perplexity -m "$m" -f "$TEXT" -c 512 -t "$THREADS" $flags > "$OUT/ppl-$mn-$name.txt" 2>&1
-    grep -E "^(perplexity|PPL|final)" "$OUT/ppl-$mn-$name.txt" | tail -2
+    grep -E "^(perplexity|PPL|final|Final)" "$OUT/ppl-$mn-$name.txt" | tail -1
     echo "== $mn $name: bench-model"
     # shellcheck disable=SC2086
     $PARLEY bench-model -m "$m" -t "$THREADS" -p 512 -n 128 -r "$REPS" $flags > "$OUT/bm-$mn-$name.txt" 2>&1
@@ -49,6 +51,14 @@ for m in "${MODELS[@]}"; do
       $flags > "$OUT/rss-$mn-$name.txt" 2>&1
     grep maxrss "$OUT/rss-$mn-$name.txt"
   done
+  if [ -n "${ALT_PARLEY:-}" ]; then
+    name=${ALT_NAME:-alt}
+    echo "== $mn $name ($ALT_PARLEY): perplexity, bench-model"
+    "$ALT_PARLEY" perplexity -m "$m" -f "$TEXT" -c 512 -t "$THREADS" > "$OUT/ppl-$mn-$name.txt" 2>&1
+    grep -E "^(perplexity|PPL|final|Final)" "$OUT/ppl-$mn-$name.txt" | tail -1
+    "$ALT_PARLEY" bench-model -m "$m" -t "$THREADS" -p 512 -n 128 -r "$REPS" > "$OUT/bm-$mn-$name.txt" 2>&1
+    grep -E "pp512|tg128" "$OUT/bm-$mn-$name.txt"
+  fi
   echo "== $mn: llama-bench"
   "$LLAMA/bin/llama-bench" -m "$m" -t "$THREADS" -p 512 -n 128 -r "$REPS" > "$OUT/llama-bench-$mn.txt" 2>&1
   grep -E "pp512|tg128" "$OUT/llama-bench-$mn.txt"
@@ -88,4 +98,18 @@ for m in "${MODELS[@]}"; do
   curl -s http://127.0.0.1:18991/metrics > "$OUT/compare-parley-$mn.metrics"
   kill $p1 $p2; wait $p1 $p2 2>/dev/null
   echo "== $mn: parley bench compare"; cat "$OUT/compare-$mn.txt" | tail -40
+done
+
+# The quality canary's reading on a short bench run: every request re-scored (--canary-rate 1).
+for m in "${MODELS[@]}"; do
+  mn=$(basename "$m" .gguf)
+  $PARLEY serve -m "$m" -t "$THREADS" --port 18993 --canary-rate 1 > "$OUT/canary-$mn.log" 2>&1 &
+  p1=$!
+  $PARLEY bench --url http://127.0.0.1:18993 -n 4 --turns 3 --users 2 --reply-tokens 48 --wait-ready 120 \
+    -o "$OUT/canary-bench-$mn" > "$OUT/canary-bench-$mn.txt" 2>&1
+  for _ in $(seq 1 120); do
+    curl -s http://127.0.0.1:18993/metrics | grep -q '^parley_canary_pending 0' && break; sleep 1
+  done
+  curl -s http://127.0.0.1:18993/metrics | grep '^parley_canary' | tee "$OUT/canary-$mn.metrics"
+  kill $p1; wait $p1 2>/dev/null
 done
