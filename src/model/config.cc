@@ -19,6 +19,16 @@ StatusOr<int64_t> ArchKeys::RequiredInt(const std::string& suffix) const {
   return *v;
 }
 
+StatusOr<int64_t> ArchKeys::LayerCount() const {
+  PARLEY_ASSIGN_OR_RETURN(int64_t layers, RequiredInt("block_count"));
+  if (layers > kMaxModelLayers) {
+    return Status::Error("key " + Key("block_count") + " has invalid value " +
+                         std::to_string(layers) + " (at most " +
+                         std::to_string(kMaxModelLayers) + " layers)");
+  }
+  return layers;
+}
+
 StatusOr<int64_t> ArchKeys::IntOr(const std::string& suffix, int64_t fallback) const {
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> v, gguf_.GetInt(Key(suffix)));
   if (v && (*v < 0 || *v > (int64_t{1} << 31))) {
