@@ -21,4 +21,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_ASAN=ON > /d
 cmake --build build-asan -j "$(nproc)" --target parley gguf_test bad_model_test tokenizer_test
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
    ctest --output-on-failure -j "$(nproc)" -R '^(GgufTest|BadModelTest|.*Tokenizer.*)\.')
+
+echo "== libFuzzer targets (fuzz/), 15 s each, under ASan + UBSan =="
+scripts/fuzz.sh 15
 echo "all tests passed"

@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace parley {
 
@@ -13,15 +14,25 @@ int32_t ModelConfig::max_window() const {
 StatusOr<int64_t> ArchKeys::RequiredInt(const std::string& suffix) const {
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> v, gguf_.GetInt(Key(suffix)));
   if (!v) return Status::Error("missing required key " + Key(suffix));
-  if (*v <= 0 || *v > (int64_t{1} << 31)) {
+  if (*v <= 0 || *v > INT32_MAX) {
     return Status::Error("key " + Key(suffix) + " has invalid value " + std::to_string(*v));
   }
   return *v;
 }
 
+StatusOr<int64_t> ArchKeys::LayerCount() const {
+  PARLEY_ASSIGN_OR_RETURN(int64_t layers, RequiredInt("block_count"));
+  if (layers > kMaxModelLayers) {
+    return Status::Error("key " + Key("block_count") + " has invalid value " +
+                         std::to_string(layers) + " (at most " +
+                         std::to_string(kMaxModelLayers) + " layers)");
+  }
+  return layers;
+}
+
 StatusOr<int64_t> ArchKeys::IntOr(const std::string& suffix, int64_t fallback) const {
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> v, gguf_.GetInt(Key(suffix)));
-  if (v && (*v < 0 || *v > (int64_t{1} << 31))) {
+  if (v && (*v < 0 || *v > INT32_MAX)) {
     return Status::Error("key " + Key(suffix) + " has invalid value " + std::to_string(*v));
   }
   return v.value_or(fallback);

@@ -61,6 +61,11 @@ struct ModelConfig {
 // `sharing` ("L:O,...") when non-empty, else from config.kv_owners, else none.
 StatusOr<KvLayout> MakeKvLayout(const ModelConfig& config, const std::string& sharing = "");
 
+// The most layers a model file may declare. Real models have at most a few hundred; the
+// bound refuses a corrupt block_count before any per-layer array is sized from it (the
+// fuzzer found a file declaring 2^30 layers that made loading allocate GBs and spin).
+inline constexpr int64_t kMaxModelLayers = 4096;
+
 // Reads the config of any supported architecture. Errors name the missing/invalid key.
 StatusOr<ModelConfig> ReadModelConfig(const GgufFile& gguf);
 
@@ -74,6 +79,8 @@ class ArchKeys {
   ArchKeys(const GgufFile& gguf, std::string arch) : gguf_(gguf), arch_(std::move(arch)) {}
   // Required integer key: error "model.gguf: missing required key gemma3.block_count".
   StatusOr<int64_t> RequiredInt(const std::string& suffix) const;
+  // block_count, in [1, kMaxModelLayers].
+  StatusOr<int64_t> LayerCount() const;
   StatusOr<int64_t> IntOr(const std::string& suffix, int64_t fallback) const;
   StatusOr<double> FloatOr(const std::string& suffix, double fallback) const;
   std::string Key(const std::string& suffix) const { return arch_ + "." + suffix; }

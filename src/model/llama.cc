@@ -11,7 +11,7 @@ StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& gguf) {
   ModelConfig c;
   c.arch = Arch::kLlama;
   c.arch_name = "llama";
-  PARLEY_ASSIGN_OR_RETURN(int64_t layers, keys.RequiredInt("block_count"));
+  PARLEY_ASSIGN_OR_RETURN(int64_t layers, keys.LayerCount());
   PARLEY_ASSIGN_OR_RETURN(int64_t hidden, keys.RequiredInt("embedding_length"));
   PARLEY_ASSIGN_OR_RETURN(int64_t heads, keys.RequiredInt("attention.head_count"));
   PARLEY_ASSIGN_OR_RETURN(int64_t ffn, keys.RequiredInt("feed_forward_length"));
