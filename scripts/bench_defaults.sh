@@ -7,7 +7,8 @@
 #   scripts/bench_defaults.sh LLAMA_BUILD_DIR     (holds bin/llama-bench and bin/llama-server)
 # OUT (default /tmp/bench_defaults), THREADS (2), REPS (3), SKIP_COMPARE=1 skips the serving part;
 # ALT_PARLEY=BINARY ALT_NAME=NAME adds another build's default path as a candidate (e.g. an
-# earlier int8 plan) to the perplexity and speed rows.
+# earlier int8 plan) to the perplexity and speed rows; SKIP_CANDIDATES=1 keeps only the peer's
+# llama-bench rows and the serving part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LLAMA=${1:?usage: scripts/bench_defaults.sh LLAMA_BUILD_DIR}
@@ -36,6 +37,7 @@ mkdir -p "$OUT"
 for m in "${MODELS[@]}"; do
   mn=$(basename "$m" .gguf)
   for c in "${CANDIDATES[@]}"; do
+    [ "${SKIP_CANDIDATES:-0}" = 1 ] && break
     name=${c%%|*}; flags=${c#*|}
     echo "== $mn $name: perplexity"
     # shellcheck disable=SC2086
@@ -51,7 +53,7 @@ for m in "${MODELS[@]}"; do
       $flags > "$OUT/rss-$mn-$name.txt" 2>&1
     grep maxrss "$OUT/rss-$mn-$name.txt"
   done
-  if [ -n "${ALT_PARLEY:-}" ]; then
+  if [ -n "${ALT_PARLEY:-}" ] && [ "${SKIP_CANDIDATES:-0}" != 1 ]; then
     name=${ALT_NAME:-alt}
     echo "== $mn $name ($ALT_PARLEY): perplexity, bench-model"
     "$ALT_PARLEY" perplexity -m "$m" -f "$TEXT" -c 512 -t "$THREADS" > "$OUT/ppl-$mn-$name.txt" 2>&1
@@ -77,6 +79,7 @@ serve_rss() {  # model name flags...
   kill $pid; wait $pid 2>/dev/null
 }
 for m in "${MODELS[@]}"; do
+  [ "${SKIP_CANDIDATES:-0}" = 1 ] && break
   mn=$(basename "$m" .gguf)
   serve_rss "$m" "$mn-default"
   serve_rss "$m" "$mn-exact" --exact

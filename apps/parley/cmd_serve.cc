@@ -97,8 +97,11 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                tmpl.name(), threads);
   std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
   if (model.int8_weights()) {
-    std::fprintf(stderr, "weights: int8 (%.0f MiB; 16-bit activations for the norm-fed products and the head, W8A8 for the attention output; %s products)\n",
+    std::fprintf(stderr, "weights: int8 (%.0f MiB; %s; %s products)\n",
                  static_cast<double>(model.int8_bytes()) / (1 << 20),
+                 opts.model.weights == "w8a8" ? "W8A8 layer products, 16-bit activations for the head"
+                                              : "16-bit activations for the norm-fed products and the head, W8A8 for "
+                                                "the attention output",
                  Int8UsesAmx() ? "AMX tiles + AVX-512 VNNI" : Int8UsesVnni() ? "AVX-512 VNNI" : "AVX2/scalar");
   }
   StatusOr<KvLayout> layout = MakeKvLayout(c, opts.kv_sharing);

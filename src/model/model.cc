@@ -98,7 +98,7 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
         if (w->data == nullptr) continue;
         views.push_back(w);
-        if (w != &l.wo) wide.push_back(w);
+        if (w != &l.wo && options.int8_wide_activations) wide.push_back(w);
       }
     }
     views.push_back(&m->weights_.output);

@@ -43,12 +43,14 @@ def test_perplexity_reports_a_finite_estimate_and_int8_weights_stay_close(tiny_m
 def test_the_fast_path_is_the_default_and_the_exact_path_one_flag_away(tiny_model):
     r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1")
     assert r.returncode == 0, r.stderr
-    assert "numerics: fast path (int8 weights and activations, int8 KV" in r.stderr, r.stderr
+    assert "numerics: fast path (int8 weights, 16/8-bit activations, int8 KV" in r.stderr, r.stderr
     r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1", "--exact")
     assert r.returncode == 0, r.stderr
     assert "numerics: exact path (the file's weights, f32 activations, f32 KV)" in r.stderr, r.stderr
     r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1", "--kv-dtype", "f16")
     assert r.returncode == 0 and "numerics: custom numerics" in r.stderr, r.stderr
+    r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "-t", "1", "--weights", "w8a8")
+    assert r.returncode == 0 and "int8 weights and activations (W8A8)" in r.stderr, r.stderr
     r = parley("run", "-m", tiny_model, "-p", "hello", "-n", "2", "--exact", "--weights", "int8")
     assert r.returncode != 0 and "--exact means" in r.stderr, r.stderr
 
