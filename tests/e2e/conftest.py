@@ -33,7 +33,8 @@ class Server:
     def __init__(self, model, args, log_path, api_key=None):
         self.log_path = log_path
         self.api_key = api_key
-        cmd = [PARLEY_BIN, "serve", "-m", model, "--port", "0"] + list(args)
+        # model None: no -m, so the server picks its default model.
+        cmd = [PARLEY_BIN, "serve"] + (["-m", model] if model else []) + ["--port", "0"] + list(args)
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, cwd=ROOT)
         self.url = self._wait_for_address()
