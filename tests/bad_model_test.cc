@@ -10,7 +10,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 namespace parley {
 namespace {

@@ -3,13 +3,14 @@
 // the same requests through Scheduler + KvCache + Transformer (the engine's step without
 // its thread) alone, batched with 7 others of different lengths, prefilled in chunks of
 // 16 / 64 / whole, and in a pool so small that sequences are preempted and recomputed.
-// Tokens must be identical and logits within 1e-4 relative. Then the same for requests
+// Tokens and logits must be bit-identical (docs/ARCHITECTURE.md). Then the same for requests
 // resumed from the prefix cache (CheckCachedResume). With f32 and with int8 KV caches.
 // Tiny models always; Gemma 3 270M when models/ has it.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -18,7 +19,7 @@
 #include "engine/transformer_runner.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 namespace parley {
 namespace {
@@ -139,10 +140,10 @@ std::vector<RunResult> Run(TransformerRunner* runner, const std::vector<std::vec
   return results;
 }
 
-// Logits may differ by this much, relative to max(1, |logit|) (the bound). The
-// kernels are batch invariant (quant_simd_test's MatMulRowsIsBatchInvariant), so in
-// practice the difference is 0.
-float g_tolerance = 1e-4f;
+// Logits must be bit-identical: the kernels are batch invariant (quant_simd_test's
+// MatMulRowsIsBatchInvariant) and docs/ARCHITECTURE.md promises it. The largest relative
+// difference, max(1, |logit|), is still measured so that a failure says how far off it is.
+float g_tolerance = 0;
 float g_worst = 0;  // the largest difference seen, printed per model
 
 void ExpectSame(const RunResult& want, const RunResult& got, const std::string& what) {
@@ -153,7 +154,10 @@ void ExpectSame(const RunResult& want, const RunResult& got, const std::string& 
       const float a = want.logits[t][v], b = got.logits[t][v];
       worst = std::max(worst, std::fabs(a - b) / std::max(1.0f, std::fabs(a)));
     }
-    EXPECT_LE(worst, g_tolerance) << what << ", token " << t;
+    ASSERT_EQ(want.logits[t].size(), got.logits[t].size()) << what << ", token " << t;
+    EXPECT_EQ(0, std::memcmp(want.logits[t].data(), got.logits[t].data(),
+                             want.logits[t].size() * sizeof(float)))
+        << what << ", token " << t << ": logits differ (worst relative " << worst << ")";
     g_worst = std::max(g_worst, worst);
   }
 }

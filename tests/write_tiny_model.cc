@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 int main(int argc, char** argv) {
   if (argc != 2 && argc != 3 && argc != 5) {

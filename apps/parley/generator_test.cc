@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 namespace parley {
 namespace {

@@ -14,7 +14,7 @@
 #include "engine/exact_scorer.h"
 #include "engine/transformer_runner.h"
 #include "sampling/sampler.h"
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 namespace parley {
 namespace {

@@ -13,7 +13,7 @@
 #include "model/model.h"
 #include "model/sequence_kv.h"
 #include "model/transformer.h"
-#include "tests/tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 namespace parley {
 namespace {

@@ -4,11 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
+#include "gguf/testing/tiny_model.h"
 #include "kernels/quant.h"
 #include "model/model.h"
 #include "model/transformer.h"
-#include "tests/tiny_model.h"
 
 namespace parley {
 namespace {
@@ -199,8 +200,9 @@ TEST_P(TinyModelTest, ChunkedAndStepwiseEqualWhole) {
       std::span<const int32_t> part(tokens.data() + s, m);
       ASSERT_TRUE(tf.Forward(part, &kv, LogitRows::kAll, &out).ok());
       for (int t = 0; t < m; ++t) {
-        EXPECT_LT(MaxAbsDiff(out.data() + size_t(t) * V, whole.data() + size_t(s + t) * V, V), 1e-4f)
-            << "chunk " << chunk << " position " << s + t;
+        EXPECT_EQ(0, std::memcmp(out.data() + size_t(t) * V, whole.data() + size_t(s + t) * V, V * sizeof(float)))
+            << "chunk " << chunk << " position " << s + t << ": max diff "
+            << MaxAbsDiff(out.data() + size_t(t) * V, whole.data() + size_t(s + t) * V, V);
       }
     }
     EXPECT_EQ(kv.num_tokens(), n);
@@ -268,7 +270,8 @@ TEST_P(TinyModelTest, LastRowLogitsEqualAllRows) {
   ASSERT_TRUE(tf.Forward(tokens, &a, LogitRows::kAll, &all).ok());
   ASSERT_TRUE(tf.Forward(tokens, &b, LogitRows::kLast, &last).ok());
   ASSERT_EQ(last.size(), size_t(V));
-  EXPECT_LT(MaxAbsDiff(last.data(), all.data() + size_t(8) * V, V), 1e-4f);
+  EXPECT_EQ(0, std::memcmp(last.data(), all.data() + size_t(8) * V, V * sizeof(float)))
+      << "max diff " << MaxAbsDiff(last.data(), all.data() + size_t(8) * V, V);
 }
 
 TEST_P(TinyModelTest, BadInputIsAnErrorAndChangesNothing) {

@@ -241,7 +241,7 @@ TEST(TokenizerRealModelTest, KnownIds) {
   const std::string gemma_path = SourceDir() + "/models/gemma-3-270m-q4_k_m.gguf";
   const std::string smol_path = SourceDir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::ifstream(gemma_path).good() || !std::ifstream(smol_path).good()) {
-    GTEST_SKIP() << "models are absent";
+    GTEST_SKIP() << "models/gemma-3-270m-q4_k_m.gguf or models/SmolLM2-135M-Instruct.Q4_1.gguf not fetched (scripts/fetch_models.py)";
   }
   auto gemma_file = std::move(GgufFile::Open(gemma_path)).value();
   auto gemma = std::move(Tokenizer::FromGguf(*gemma_file)).value();

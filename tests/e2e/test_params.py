@@ -7,7 +7,7 @@ import openai
 import pytest
 
 # The tiny llama model's vocabulary: 3 special tokens, 256 byte tokens, 6 merges
-# (tests/tiny_model.cc).
+# (src/gguf/testing/tiny_model.cc).
 TINY_VOCAB = 265
 MSGS = [{"role": "user", "content": "hi"}]
 

@@ -1,4 +1,4 @@
-#include "tiny_model.h"
+#include "gguf/testing/tiny_model.h"
 
 #include <unistd.h>
 
