@@ -6,8 +6,6 @@
 
 #include "base/check.h"
 #include "kernels/attention.h"
-#include "kernels/int8_matmul.h"
-#include "kernels/kv_int8.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 
@@ -15,117 +13,23 @@ namespace parley {
 
 Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool* pool,
                          ActivationMode mode)
-    : config_(config), weights_(weights), pool_(pool), mode_(mode) {}
+    : config_(config), weights_(weights), pool_(pool) {
+  auto plan = [mode](const WeightView& w) { return MakeMatMulPlan(w.matrix(), mode); };
+  for (const LayerWeights& w : weights.layers) {
+    plans_.push_back(LayerPlans{plan(w.wq), plan(w.wk), plan(w.wv), plan(w.wo), plan(w.w_gate), plan(w.w_up),
+                                plan(w.w_down)});
+  }
+  output_plan_ = plan(weights.output);
+}
 
-void Transformer::MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y) {
+void Transformer::MatMul(const MatMulPlan& w, const float* x, int64_t num_tokens, float* y) {
   MatMuls({MatMulJob{&w, y}}, x, num_tokens);
 }
 
 // Several products of the same input in one parallel section (Q/K/V, gate/up): fewer
-// synchronisations per layer, which is what a single-token decode step is made of. The
-// rows of all jobs form one index space split into chunks that never straddle two jobs.
+// synchronisations per layer, which is what a single-token decode step is made of.
 void Transformer::MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens) {
-  const int64_t threads = pool_->num_threads();
-  struct Span {
-    MatMulArgs args;      // f32 path
-    MatMulQ8Args q8args;  // int8 path (q8args.xq != nullptr)
-    I8MatMulArgs i8args;  // int8 weights (i8args.w != nullptr)
-    I8F32MatMulArgs i8f32args;  // int8 weights against f32 activations (the output head)
-    int64_t first_chunk, rows_per_chunk, rows;
-  };
-  PARLEY_CHECK(jobs.size() <= 4) << "MatMuls takes at most 4 jobs";
-  // Quantize the input once per activation format the jobs need (at most two differ).
-  TensorType quantized_as[2] = {TensorType::kF32, TensorType::kF32};
-  auto quantized = [&](const WeightView& w) -> const uint8_t* {
-    if (mode_ != ActivationMode::kQ8) return nullptr;
-    const TensorType act = ActivationTypeFor(w.type);
-    if (act == TensorType::kF32) return nullptr;
-    for (int i = 0; i < 2; ++i) {
-      if (quantized_as[i] == act) return xq_[i].data();
-      if (quantized_as[i] != TensorType::kF32) continue;
-      const size_t row_bytes = RowBytes(act, w.cols);
-      xq_[i].resize(row_bytes * num_tokens);
-      pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-          QuantizeActivationRow(act, x + t * w.cols, xq_[i].data() + t * row_bytes, w.cols);
-        }
-      });
-      quantized_as[i] = act;
-      return xq_[i].data();
-    }
-    PARLEY_CHECK(false) << "more than two activation formats in one MatMuls call";
-    return nullptr;
-  };
-  // int8 weights: the input quantized once to int8 (dynamic scales per block of kI8Block).
-  const int64_t cols = jobs.begin()->w->cols;
-  bool any_i8 = false;
-  for (const MatMulJob& job : jobs) any_i8 |= job.w->i8 != nullptr && !job.w->i8->f32_activations;
-  if (any_i8) {
-    const int64_t stride = I8Stride(cols);
-    xi8_.resize(static_cast<size_t>(stride * num_tokens));
-    xi8_scale_.resize(static_cast<size_t>(stride / kI8Block * num_tokens));
-    pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        QuantizeActivationI8(x + t * cols, cols, xi8_.data() + t * stride, stride,
-                             xi8_scale_.data() + t * (stride / kI8Block));
-      }
-    });
-  }
-  Span spans[4];
-  int num_spans = 0;
-  bool i16_ready = false;
-  int64_t chunks = 0;
-  for (const MatMulJob& job : jobs) {
-    const WeightView& w = *job.w;
-    int64_t grain = std::max<int64_t>(16, w.rows / (threads * 8));
-    if (w.i8 != nullptr) {
-      grain = (grain + 2 * kI8Panel - 1) / (2 * kI8Panel) * (2 * kI8Panel);  // whole panel pairs
-      PARLEY_CHECK(w.cols == cols) << "MatMuls jobs must share their input width";
-      Span sp{};
-      if (w.i8->f32_activations) {
-        // The jobs share their input, so it is quantized once for all of them.
-        if (!i16_ready) {
-          SizeActivationsI16(*w.i8, num_tokens, &xi16_);
-          pool_->ParallelFor(num_tokens, 1, [&](int64_t b, int64_t e) { QuantizeActivationsI16(*w.i8, x, cols, b, e, &xi16_); });
-          i16_ready = true;
-        }
-        sp.i8f32args = I8F32MatMulArgs{w.i8, &xi16_, job.y, w.rows};
-      } else {
-        sp.i8args = I8MatMulArgs{w.i8, xi8_.data(), I8Stride(cols), xi8_scale_.data(), job.y, w.rows, num_tokens};
-      }
-      sp.first_chunk = chunks;
-      sp.rows_per_chunk = grain;
-      sp.rows = w.rows;
-      spans[num_spans++] = sp;
-      chunks += (w.rows + grain - 1) / grain;
-      continue;
-    }
-    const uint8_t* xq = quantized(w);
-    const size_t xq_row_bytes = xq ? RowBytes(ActivationTypeFor(w.type), w.cols) : 0;
-    spans[num_spans++] =
-        Span{MatMulArgs{w.type, w.data, w.row_bytes, w.cols, x, w.cols, job.y, w.rows, num_tokens},
-             MatMulQ8Args{w.type, w.data, w.row_bytes, w.cols, xq, xq_row_bytes, job.y, w.rows, num_tokens},
-             I8MatMulArgs{}, I8F32MatMulArgs{}, chunks, grain, w.rows};
-    chunks += (w.rows + grain - 1) / grain;
-  }
-  pool_->ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      int i = num_spans - 1;
-      while (spans[i].first_chunk > c) --i;
-      const Span& sp = spans[i];
-      const int64_t r0 = (c - sp.first_chunk) * sp.rows_per_chunk;
-      const int64_t r1 = std::min(sp.rows, r0 + sp.rows_per_chunk);
-      if (sp.i8args.w != nullptr) {
-        MatMulRowsI8(sp.i8args, r0, r1);
-      } else if (sp.i8f32args.w != nullptr) {
-        MatMulRowsI8F32(sp.i8f32args, r0, r1);
-      } else if (sp.q8args.xq != nullptr) {
-        MatMulRowsQ8(sp.q8args, r0, r1);
-      } else {
-        MatMulRows(sp.args, r0, r1);
-      }
-    }
-  });
+  RunMatMuls(std::span<const MatMulJob>(jobs.begin(), jobs.size()), x, num_tokens, &matmul_ws_, pool_);
 }
 
 // Rotates each head of x ([num_heads, head_dim]) for position `pos`. The angles follow
@@ -156,33 +60,14 @@ void Transformer::Rope(float* x, int32_t num_heads, int32_t pos, float base) con
   }
 }
 
-// Writes this batch's K/V rows of an owner layer into the sequences' pages: f32 as is,
-// f16 rounded, int8 quantized per group of 32 values (kernels/kv_int8.h). Each row depends
-// only on its own floats, so the pages hold the same bytes however the batch was formed.
-void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
+// Writes this batch's K/V rows of an owner layer into the sequences' pages, in the view's
+// row format: the pages hold the same bytes however the batch was formed.
+void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, PagedKvView* kv) {
   const int32_t kv_dim = config_.kv_dim();
-  const KvDtype dtype = cache->dtype();
   const int32_t n = static_cast<int32_t>(row_seq_.size());
   for (int32_t t = 0; t < n; ++t) {
-    const SeqKv& seq = *batch[row_seq_[t]].kv;
-    const float* k = k_.data() + static_cast<size_t>(t) * kv_dim;
-    const float* v = v_.data() + static_cast<size_t>(t) * kv_dim;
-    uint8_t* kd = cache->k_row(seq, layer, row_pos_[t]);
-    uint8_t* vd = cache->v_row(seq, layer, row_pos_[t]);
-    switch (dtype) {
-      case KvDtype::kF32:
-        std::memcpy(kd, k, sizeof(float) * kv_dim);
-        std::memcpy(vd, v, sizeof(float) * kv_dim);
-        break;
-      case KvDtype::kF16:
-        QuantizeRow(TensorType::kF16, k, kd, kv_dim);
-        QuantizeRow(TensorType::kF16, v, vd, kv_dim);
-        break;
-      case KvDtype::kI8:
-        QuantizeKvRowI8(k, config_.num_kv_heads, config_.head_dim, kd);
-        QuantizeKvRowI8(v, config_.num_kv_heads, config_.head_dim, vd);
-        break;
-    }
+    kv->Store(*batch[row_seq_[t]].kv, layer, row_pos_[t], k_.data() + static_cast<size_t>(t) * kv_dim,
+              v_.data() + static_cast<size_t>(t) * kv_dim);
   }
 }
 
@@ -196,24 +81,17 @@ void Transformer::StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCa
 // one job takes the whole unit (many units: prefill, batched decode) or the blocks are
 // spread over the threads (few units: a single decode), so the result does not depend on
 // the batch.
-void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache) {
+void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, const PagedKvView& kv) {
   const int32_t d = config_.head_dim;
   const int32_t heads = config_.num_heads;
   const int32_t kv_heads = config_.num_kv_heads;
   const int32_t group = heads / kv_heads;
   const int32_t window = config_.layers[layer].window;
-  const KvDtype dtype = cache->dtype();
-  const KvRowFormat format = dtype == KvDtype::kI8    ? KvRowFormat::kI8
-                             : dtype == KvDtype::kF16 ? KvRowFormat::kF16
-                                                      : KvRowFormat::kF32;
-  const size_t head_bytes = KvRowBytes(dtype, d, d);  // one KV head's part of a row (int8: values, scales)
   const int64_t n = static_cast<int64_t>(row_seq_.size());
   const int64_t units = n * kv_heads;
   auto first_pos = [&](int64_t t) { return window > 0 ? std::max(0, row_pos_[t] - window + 1) : 0; };
   auto num_blocks = [&](int64_t t) { return (row_pos_[t] - first_pos(t) + kAttendBlock) / kAttendBlock; };
   // Block b of unit u: its state at acc/max/sum (group * d, group, group floats).
-  const int32_t page_size = cache->page_size();
-  const size_t row_bytes = cache->pool(cache->layout().group_of(layer)).shape().row_bytes();
   auto run_block = [&](int64_t u, int32_t b, float* scores, float* acc, float* max, float* sum) {
     const int64_t t = u / kv_heads;
     const int32_t kh = static_cast<int32_t>(u % kv_heads);
@@ -222,17 +100,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     const int32_t len = std::min(kAttendBlock, row_pos_[t] + 1 - lo);
     const uint8_t* k[kAttendBlock];
     const uint8_t* v[kAttendBlock];
-    const size_t off = static_cast<size_t>(kh) * head_bytes;
-    for (int32_t j = 0; j < len;) {  // one page lookup per run of positions in a page
-      const int32_t pos = lo + j;
-      const int32_t run = std::min(len - j, page_size - pos % page_size);
-      const uint8_t* kr = cache->k_row(seq, layer, pos) + off;
-      const uint8_t* vr = cache->v_row(seq, layer, pos) + off;
-      for (int32_t i = 0; i < run; ++i, ++j) {
-        k[j] = kr + i * row_bytes;
-        v[j] = vr + i * row_bytes;
-      }
-    }
+    kv.HeadRows(seq, layer, kh, lo, len, k, v);
     AttendBlockArgs a;
     a.q = q_.data() + (static_cast<size_t>(t) * heads + static_cast<size_t>(kh) * group) * d;
     a.heads = group;
@@ -240,7 +108,7 @@ void Transformer::Attention(int32_t layer, std::span<const ForwardSeq> batch, Kv
     a.k = k;
     a.v = v;
     a.len = len;
-    a.format = format;
+    a.format = kv.format();
     AttendBlock(a, scores, acc, max, sum);
   };
   auto out_of = [&](int64_t u) {
@@ -319,6 +187,7 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
     }
   }
   if (batch.empty()) return Status::InvalidArgument("nothing to compute: empty batch");
+  PagedKvView kv(cache);
   row_seq_.clear();
   row_pos_.clear();
   int32_t logit_rows = 0;
@@ -380,15 +249,16 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
 
   for (int32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
+    const LayerPlans& p = plans_[l];
     const bool owner = layout.is_owner(l);
     per_token([&](int32_t t) {
       RmsNorm(x_.data() + t * H, w.attn_norm_f.data(), h_.data() + t * H, H, c.rms_eps);
     });
     // q [n, heads * d], k and v [n, kv_heads * d] (a layer sharing K/V computes only q)
     if (owner) {
-      MatMuls({{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, h_.data(), n);
+      MatMuls({{p.wq.get(), q_.data()}, {p.wk.get(), k_.data()}, {p.wv.get(), v_.data()}}, h_.data(), n);
     } else {
-      MatMul(w.wq, h_.data(), n, q_.data());
+      MatMul(*p.wq, h_.data(), n, q_.data());
     }
     per_token([&](int32_t t) {
       float* q = q_.data() + static_cast<size_t>(t) * Q;
@@ -405,16 +275,16 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
       if (owner) Rope(k, c.num_kv_heads, row_pos_[t], c.layers[l].rope_base);
       ScaleF32(q, c.attention_scale, Q);
     });
-    if (owner) StoreKv(l, batch, cache);
-    Attention(l, batch, cache);
-    MatMul(w.wo, attn_.data(), n, h_.data());  // [n, H]
+    if (owner) StoreKv(l, batch, &kv);
+    Attention(l, batch, kv);
+    MatMul(*p.wo, attn_.data(), n, h_.data());  // [n, H]
     per_token([&](int32_t t) {
       float* a = h_.data() + static_cast<size_t>(t) * H;
       if (c.post_norms) RmsNorm(a, w.post_attn_norm_f.data(), a, H, c.rms_eps);
       AddF32(a, x_.data() + static_cast<size_t>(t) * H, H);
       RmsNorm(x_.data() + static_cast<size_t>(t) * H, w.ffn_norm_f.data(), a, H, c.rms_eps);
     });
-    MatMuls({{&w.w_gate, ffn_gate_.data()}, {&w.w_up, ffn_up_.data()}}, h_.data(), n);  // [n, F] x2
+    MatMuls({{p.w_gate.get(), ffn_gate_.data()}, {p.w_up.get(), ffn_up_.data()}}, h_.data(), n);  // [n, F] x2
     per_token([&](int32_t t) {
       float* g = ffn_gate_.data() + static_cast<size_t>(t) * F;
       const float* u = ffn_up_.data() + static_cast<size_t>(t) * F;
@@ -424,7 +294,7 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
         SiluMul(g, u, F);
       }
     });
-    MatMul(w.w_down, ffn_gate_.data(), n, h_.data());  // [n, H]
+    MatMul(*p.w_down, ffn_gate_.data(), n, h_.data());  // [n, H]
     per_token([&](int32_t t) {
       float* f = h_.data() + static_cast<size_t>(t) * H;
       if (c.post_norms) RmsNorm(f, w.post_ffn_norm_f.data(), f, H, c.rms_eps);
@@ -445,7 +315,7 @@ Status Transformer::Forward(std::span<const ForwardSeq> batch, KvCache* cache,
       }
     }
   }
-  MatMul(weights_.output, h_.data(), logit_rows, logits->data());
+  MatMul(*output_plan_, h_.data(), logit_rows, logits->data());
   if (c.final_logit_softcap > 0.0f) {
     const float cap = c.final_logit_softcap;
     for (float& v : *logits) v = cap * std::tanh(v / cap);
