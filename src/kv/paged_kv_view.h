@@ -16,6 +16,8 @@ class PagedKvView {
   // Rows of the cache's layout (kv_dim, head_dim) and dtype. REQUIRES: cache outlives the view.
   explicit PagedKvView(KvCache* cache);
 
+  // True if `layer` stores its own K/V (false: it reads an earlier layer's).
+  bool stores(int32_t layer) const { return cache_->layout().is_owner(layer); }
   // How the rows are stored, for the attention kernels.
   KvRowFormat format() const { return format_; }
 

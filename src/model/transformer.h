@@ -5,6 +5,7 @@
 // compute is spread over the ThreadPool.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -54,6 +55,26 @@ class Transformer {
   // y = x W^T for one weight, or for up to four weights sharing the input x [num_tokens, cols].
   void MatMul(const MatMulPlan& w, const float* x, int64_t num_tokens, float* y);
   void MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens);
+  void Embed(std::span<const ForwardSeq> batch);
+  void Head(std::span<const ForwardSeq> batch, int32_t logit_rows, std::vector<float>* logits);
+  // One layer's blocks: x += attention(norm(x)), leaving norm_ffn(x) in h_
+  // (attention_block.cc); x += ffn(h_) (ffn_block.cc).
+  void AttentionBlock(int32_t layer, std::span<const ForwardSeq> batch, PagedKvView* kv);
+  void FfnBlock(int32_t layer);
+  // The per-token steps between the matrix products (norms, RoPE, residual adds, gates)
+  // spread over the threads when the batch is large enough to pay for it; each token's
+  // arithmetic is the same either way.
+  template <typename Step>
+  void PerToken(int32_t n, Step&& step) {
+    const int64_t threads = pool_->num_threads();
+    if (n < 4 * threads || threads == 1) {
+      for (int32_t t = 0; t < n; ++t) step(t);
+      return;
+    }
+    pool_->ParallelFor(n, std::max<int64_t>(1, n / (4 * threads)), [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) step(static_cast<int32_t>(t));
+    });
+  }
   void Attention(int32_t layer, std::span<const ForwardSeq> batch, const PagedKvView& kv);
   void StoreKv(int32_t layer, std::span<const ForwardSeq> batch, PagedKvView* kv);
   void Rope(float* x, int32_t num_heads, int32_t pos, float base) const;
