@@ -5,15 +5,18 @@
 // compute is spread over the ThreadPool.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
-#include "kernels/int8_matmul.h"
+#include "kernels/matmul_plan.h"
 #include "kv/kv_cache.h"
+#include "kv/paged_kv_view.h"
 #include "model/config.h"
 #include "model/forward_batch.h"
 #include "model/sequence_kv.h"
@@ -22,13 +25,6 @@
 namespace parley {
 
 enum class LogitRows { kLast, kAll, kNone };
-
-// How matrix products see their input activations.
-enum class ActivationMode {
-  kF32,  // exact: f32 activations against dequantized weights
-  kQ8,   // activations quantized per block to 8 bits (ggml's Q8_0/Q8_1/Q8_K, as llama.cpp
-         // does) and integer block dot products: faster, and numerically llama.cpp's path
-};
 
 class Transformer {
  public:
@@ -52,30 +48,48 @@ class Transformer {
                  std::vector<float>* logits);
 
  private:
-  struct MatMulJob {
-    const WeightView* w;
-    float* y;  // [num_tokens, w->rows]
+  // One plan per weight used in a product, built at construction (kernels/matmul_plan.h).
+  struct LayerPlans {
+    std::unique_ptr<MatMulPlan> wq, wk, wv, wo, w_gate, w_up, w_down;
   };
   // y = x W^T for one weight, or for up to four weights sharing the input x [num_tokens, cols].
-  void MatMul(const WeightView& w, const float* x, int64_t num_tokens, float* y);
+  void MatMul(const MatMulPlan& w, const float* x, int64_t num_tokens, float* y);
   void MatMuls(std::initializer_list<MatMulJob> jobs, const float* x, int64_t num_tokens);
-  void Attention(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache);
-  void StoreKv(int32_t layer, std::span<const ForwardSeq> batch, KvCache* cache);
+  void Embed(std::span<const ForwardSeq> batch);
+  void Head(std::span<const ForwardSeq> batch, int32_t logit_rows, std::vector<float>* logits);
+  // One layer's blocks: x += attention(norm(x)), leaving norm_ffn(x) in h_
+  // (attention_block.cc); x += ffn(h_) (ffn_block.cc).
+  void AttentionBlock(int32_t layer, std::span<const ForwardSeq> batch, PagedKvView* kv);
+  void FfnBlock(int32_t layer);
+  // The per-token steps between the matrix products (norms, RoPE, residual adds, gates)
+  // spread over the threads when the batch is large enough to pay for it; each token's
+  // arithmetic is the same either way.
+  template <typename Step>
+  void PerToken(int32_t n, Step&& step) {
+    const int64_t threads = pool_->num_threads();
+    if (n < 4 * threads || threads == 1) {
+      for (int32_t t = 0; t < n; ++t) step(t);
+      return;
+    }
+    pool_->ParallelFor(n, std::max<int64_t>(1, n / (4 * threads)), [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) step(static_cast<int32_t>(t));
+    });
+  }
+  void Attention(int32_t layer, std::span<const ForwardSeq> batch, const PagedKvView& kv);
+  void StoreKv(int32_t layer, std::span<const ForwardSeq> batch, PagedKvView* kv);
   void Rope(float* x, int32_t num_heads, int32_t pos, float base) const;
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ThreadPool* pool_;
-  ActivationMode mode_;
-  std::vector<uint8_t> xq_[2];  // quantized activations, one buffer per activation type in use
+  std::vector<LayerPlans> plans_;
+  std::unique_ptr<MatMulPlan> output_plan_;
+  MatMulWorkspace matmul_ws_;  // the products' input in the forms their plans read
   // Per row of the batch: its sequence (index into the batch) and position.
   std::vector<int32_t> row_seq_, row_pos_;
   // Scratch, resized per call: [num_tokens, dim] row-major.
   std::vector<float> x_, h_, q_, k_, v_, attn_, ffn_gate_, ffn_up_;
   std::vector<float> attn_blocks_;  // per-block attention states when blocks are spread over threads
-  std::vector<int8_t> xi8_;       // the input as int8 rows, for int8 weights
-  std::vector<float> xi8_scale_;  // their per-block scales
-  I16Activations xi16_;           // the input as int16, for int8 weights with 16-bit activations
 };
 
 }  // namespace parley

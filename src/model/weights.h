@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "gguf/gguf.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/matmul_plan.h"
 #include "kernels/tensor_type.h"
 #include "model/config.h"
 
@@ -29,6 +30,8 @@ struct WeightView {
   const Int8Matrix* i8 = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+  // The weight as the matrix-product plans see it.
+  MatrixDesc matrix() const { return MatrixDesc{type, data, cols, rows, row_bytes, i8}; }
   // The tensor as f32 values (norm weights: small, 1-D). REQUIRES rows == 1 or a 1-D tensor.
   std::vector<float> ToF32() const;
 };
