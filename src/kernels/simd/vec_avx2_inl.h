@@ -9,8 +9,10 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/avx2_decode_inl.h"
+#include "kernels/kv_int8.h"
 #include "kernels/quant_internal.h"
 
 namespace parley::simd {
@@ -24,11 +26,33 @@ struct VecAvx2 {
   static constexpr int kTokenTile = 3;
   // false: a row's last n % kLanes elements are summed in scalar after the vector reduction.
   static constexpr bool kMaskedTail = false;
+  // Vectors of columns per pass in the attention Mix (16 columns).
+  static constexpr int kMixWide = 2;
 
   static F Zero() { return _mm256_setzero_ps(); }
   static F Load(const float* p) { return _mm256_loadu_ps(p); }
   static F MulAdd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F Add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F Set1(float v) { return _mm256_set1_ps(v); }
+  static void Store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return HSum(v); }
+
+  // Values i..i+7 of a KV row of d values as floats (int8 rows: times their group's f16
+  // scale, read here with F16C rather than by a call to KvI8Scale).
+  template <KvRowFormat R>
+  static F LoadKv(const uint8_t* row, int32_t i, int32_t d) {
+    if constexpr (R == KvRowFormat::kF16) {
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+    } else if constexpr (R == KvRowFormat::kI8) {
+      uint16_t scale;
+      std::memcpy(&scale, row + d + sizeof(uint16_t) * (i / kKvI8Group), sizeof(scale));
+      const __m256 q = _mm256_cvtepi32_ps(
+          _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + i))));
+      return _mm256_mul_ps(q, _mm256_set1_ps(_cvtsh_ss(scale)));
+    } else {
+      return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+  }
 
   static float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     return avx2::DotRow(type, row, x, n);

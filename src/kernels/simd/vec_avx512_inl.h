@@ -15,7 +15,9 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
+#include <cstring>
 
+#include "kernels/kv_int8.h"
 #include "kernels/quant_internal.h"
 
 namespace parley::simd {
@@ -28,6 +30,8 @@ struct VecAvx512 {
   static constexpr int kTokenTile = 4;
   // true: a row's last n % kLanes elements go through one masked vector step.
   static constexpr bool kMaskedTail = true;
+  // Vectors of columns per pass in the attention Mix (64 columns).
+  static constexpr int kMixWide = 4;
 
   static F Zero() { return _mm512_setzero_ps(); }
   static F Load(const float* p) { return _mm512_loadu_ps(p); }
@@ -36,7 +40,27 @@ struct VecAvx512 {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
   }
   static F MulAdd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F Add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F Set1(float v) { return _mm512_set1_ps(v); }
+  static void Store(float* p, F v) { _mm512_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return _mm512_reduce_add_ps(v); }
+
+  // Values i..i+15 of a KV row of d values as floats (int8 rows: times their group's f16
+  // scale, read here with F16C rather than by a call to KvI8Scale).
+  template <KvRowFormat R>
+  static F LoadKv(const uint8_t* row, int32_t i, int32_t d) {
+    if constexpr (R == KvRowFormat::kF16) {
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+    } else if constexpr (R == KvRowFormat::kI8) {
+      uint16_t scale;
+      std::memcpy(&scale, row + d + sizeof(uint16_t) * (i / kKvI8Group), sizeof(scale));
+      const __m512 q = _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i))));
+      return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(scale)));
+    } else {
+      return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+  }
 
   static float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     return avx512::DotRow(type, row, x, n);
