@@ -33,6 +33,27 @@ struct VecAvx2 {
   static F Load(const float* p) { return _mm256_loadu_ps(p); }
   static F MulAdd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F Add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F Sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F Mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F Min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F Max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F NegMulAdd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b
+  static F RoundNearest(F v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // 2^k for integral k in the normal range, built in the exponent bits.
+  static F Pow2(F k) {
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23));
+  }
+
+  // Lanes [0, n) of 8 (every lane when n >= 8), for a masked tail.
+  using Tail = __m256i;
+  static Tail TailOf(int64_t n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n < 8 ? n : 8)), idx);
+  }
+  static F LoadTail(Tail t, const float* p) { return _mm256_maskload_ps(p, t); }
+  static void StoreTail(float* p, Tail t, F v) { _mm256_maskstore_ps(p, t, v); }
+  static F ZeroOutside(Tail t, F v) { return _mm256_and_ps(v, _mm256_castsi256_ps(t)); }
   static F Set1(float v) { return _mm256_set1_ps(v); }
   static void Store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return HSum(v); }

@@ -41,6 +41,26 @@ struct VecAvx512 {
   }
   static F MulAdd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F Add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F Sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F Mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F Min(F a, F b) { return _mm512_min_ps(a, b); }
+  static F Max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F NegMulAdd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a * b
+  static F RoundNearest(F v) {
+    return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  // 2^k for integral k in the normal range, built in the exponent bits.
+  static F Pow2(F k) {
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23));
+  }
+
+  // Lanes [0, n) of 16, n < 16, for a masked tail.
+  using Tail = __mmask16;
+  static Tail TailOf(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static F LoadTail(Tail t, const float* p) { return _mm512_maskz_loadu_ps(t, p); }
+  static void StoreTail(float* p, Tail t, F v) { _mm512_mask_storeu_ps(p, t, v); }
+  static F ZeroOutside(Tail t, F v) { return _mm512_maskz_mov_ps(t, v); }
   static F Set1(float v) { return _mm512_set1_ps(v); }
   static void Store(float* p, F v) { _mm512_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return _mm512_reduce_add_ps(v); }
