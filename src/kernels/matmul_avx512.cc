@@ -1,116 +1,16 @@
-// AVX-512 MatMulRows: the design of matmul_avx2.cc with 16-lane vectors, a 4 rows x 4
-// tokens register tile (16 accumulators of the 32 registers) and a masked row tail.
-// Compiled only with the AVX-512 flags; no standard-library code here (see
-// avx2_decode_inl.h). Reentrant; scratch is per thread.
-
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*
-// placeholders (GCC bug 105593); silence it for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
+// AVX-512 MatMulRows: simd/matmul_inl.h instantiated with VecAvx512 (16 lanes, 4 rows x 4
+// tokens register tile, masked row tail). Compiled only with the AVX-512 flags; no
+// standard-library code here (see avx2_decode_inl.h). Reentrant; scratch is per thread.
 #include <cstdint>
 
-#include "kernels/quant.h"
 #include "kernels/quant_internal.h"
+#include "kernels/simd/matmul_inl.h"
+#include "kernels/simd/vec_avx512_inl.h"
 
 namespace parley::avx512 {
-namespace {
-
-// Rows dequantized at a time (see matmul_avx2.cc).
-constexpr int kTileRows = 16;
-
-// out[t * out_stride + r] = dot(w + r * n, x + t * x_stride) for r < kRows, t < kTokens.
-template <int kRows, int kTokens>
-void DotTile(const float* w, const float* x, int64_t x_stride, int64_t n, float* out,
-             int64_t out_stride) {
-  __m512 acc[kTokens][kRows];
-#pragma GCC unroll 8
-  for (int t = 0; t < kTokens; ++t) {
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) acc[t][r] = _mm512_setzero_ps();
-  }
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 xv[kTokens];
-#pragma GCC unroll 8
-    for (int t = 0; t < kTokens; ++t) xv[t] = _mm512_loadu_ps(x + t * x_stride + i);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
-      const __m512 wv = _mm512_loadu_ps(w + r * n + i);
-#pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) acc[t][r] = _mm512_fmadd_ps(wv, xv[t], acc[t][r]);
-    }
-  }
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    __m512 xv[kTokens];
-#pragma GCC unroll 8
-    for (int t = 0; t < kTokens; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * x_stride + i);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
-      const __m512 wv = _mm512_maskz_loadu_ps(m, w + r * n + i);
-#pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) acc[t][r] = _mm512_fmadd_ps(wv, xv[t], acc[t][r]);
-    }
-  }
-  for (int t = 0; t < kTokens; ++t) {
-    for (int r = 0; r < kRows; ++r) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t][r]);
-  }
-}
-
-template <int kRows>
-void DotTileAllTokens(const float* w, const MatMulArgs& a, int64_t row) {
-  int64_t t = 0;
-  for (; t + 4 <= a.num_tokens; t += 4) {
-    DotTile<kRows, 4>(w, a.x + t * a.x_stride, a.x_stride, a.n, a.y + t * a.y_stride + row,
-                      a.y_stride);
-  }
-  const float* x = a.x + t * a.x_stride;
-  float* y = a.y + t * a.y_stride + row;
-  switch (a.num_tokens - t) {
-    case 3: DotTile<kRows, 3>(w, x, a.x_stride, a.n, y, a.y_stride); break;
-    case 2: DotTile<kRows, 2>(w, x, a.x_stride, a.n, y, a.y_stride); break;
-    case 1: DotTile<kRows, 1>(w, x, a.x_stride, a.n, y, a.y_stride); break;
-    default: break;
-  }
-}
-
-}  // namespace
 
 void MatMulRows(const MatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  const char* w = static_cast<const char*>(a.w);
-  if (a.num_tokens == 1) {
-    for (int64_t r = row_begin; r < row_end; ++r) {
-      a.y[r] = avx512::DotRow(a.type, w + r * a.w_row_bytes, a.x, a.n);
-    }
-    return;
-  }
-  const bool is_f32 = a.type == TensorType::kF32 && a.w_row_bytes == static_cast<size_t>(a.n) * 4;
-  float* scratch =
-      is_f32 ? nullptr : internal::ThreadScratch(internal::ScratchSlot::kTile, kTileRows * a.n);
-  for (int64_t tile = row_begin; tile < row_end; tile += kTileRows) {
-    const int64_t rows = row_end - tile < kTileRows ? row_end - tile : kTileRows;
-    const float* tile_w;
-    if (is_f32) {
-      tile_w = reinterpret_cast<const float*>(w + tile * a.w_row_bytes);
-    } else {
-      for (int64_t r = 0; r < rows; ++r) {
-        avx512::DequantizeRow(a.type, w + (tile + r) * a.w_row_bytes, scratch + r * a.n, a.n);
-      }
-      tile_w = scratch;
-    }
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) DotTileAllTokens<4>(tile_w + r * a.n, a, tile + r);
-    switch (rows - r) {
-      case 3: DotTileAllTokens<3>(tile_w + r * a.n, a, tile + r); break;
-      case 2: DotTileAllTokens<2>(tile_w + r * a.n, a, tile + r); break;
-      case 1: DotTileAllTokens<1>(tile_w + r * a.n, a, tile + r); break;
-      default: break;
-    }
-  }
+  simd::MatMulRowsT<simd::VecAvx512>(a, row_begin, row_end);
 }
 
 }  // namespace parley::avx512

@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "kernels/ops_internal.h"
+#include "kernels/simd/exp_inl.h"
+#include "kernels/simd/vec_avx2_inl.h"
 
 namespace parley::avx2 {
 
@@ -80,32 +82,7 @@ void AddF32(const float* x, float* y, int64_t n) {
 
 namespace {
 
-// exp(x) for x in about [-87, 88] (clamped there): x = k ln2 + r with |r| <= ln2/2, a
-// degree-7 Taylor polynomial for exp(r) (truncation error < 6e-9 relative), times 2^k
-// built in the exponent bits. Within 2 ulp of std::exp.
-inline __m256 Exp(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);  // ln2, high bits
-  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187e-06f), r);      // ln2, the rest
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-// Lanes [0, n) of 8 (every lane when n >= 8), for the masked tail.
-inline __m256i TailMask(int64_t n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n < 8 ? n : 8)), idx);
-}
+using simd::VecAvx2;
 
 // x[i] = f(x[i]) * y[i], 8 at a time; the tail through masked loads, so every element gets
 // the same arithmetic wherever it sits.
@@ -116,7 +93,7 @@ inline void GateMul(float* x, const float* y, int64_t n, F f) {
     _mm256_storeu_ps(x + i, _mm256_mul_ps(f(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(y + i)));
   }
   if (i < n) {
-    const __m256i m = TailMask(n - i);
+    const __m256i m = VecAvx2::TailOf(n - i);
     const __m256 g = f(_mm256_maskload_ps(x + i, m));
     _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(g, _mm256_maskload_ps(y + i, m)));
   }
@@ -129,7 +106,7 @@ void GeluTanhMul(float* x, const float* y, int64_t n) {
   GateMul(x, y, n, [](__m256 z) {
     const __m256 z3 = _mm256_mul_ps(_mm256_mul_ps(z, z), z);
     const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), z3, z));
-    const __m256 e = Exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
+    const __m256 e = simd::Exp<VecAvx2>(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
     return _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   });
 }
@@ -137,7 +114,7 @@ void GeluTanhMul(float* x, const float* y, int64_t n) {
 // silu(z) = z / (1 + exp(-z)).
 void SiluMul(float* x, const float* y, int64_t n) {
   GateMul(x, y, n, [](__m256 z) {
-    const __m256 e = Exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
+    const __m256 e = simd::Exp<VecAvx2>(_mm256_sub_ps(_mm256_setzero_ps(), z));
     return _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   });
 }
@@ -152,22 +129,7 @@ float ExpShifted(float* x, int64_t n, float* max) {
   for (int j = 1; j < 8; ++j) m = m8[j] > m ? m8[j] : m;
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
   *max = m;
-  const __m256 shift = _mm256_set1_ps(m);
-  __m256 sum = _mm256_setzero_ps();
-  for (i = 0; i + 8 <= n; i += 8) {
-    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift));
-    _mm256_storeu_ps(x + i, e);
-    sum = _mm256_add_ps(sum, e);
-  }
-  if (i < n) {
-    const __m256i mask = TailMask(n - i);
-    const __m256 e = _mm256_and_ps(Exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), shift)), _mm256_castsi256_ps(mask));
-    _mm256_maskstore_ps(x + i, mask, e);
-    sum = _mm256_add_ps(sum, e);
-  }
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));  // [s4[0]+s4[2], s4[1]+s4[3]]
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+  return simd::ExpShiftedSum<VecAvx2>(x, n, m);
 }
 
 void ScaleF32(float* x, float a, int64_t n) {
