@@ -17,42 +17,20 @@ ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
 }
 
 Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCache* prefix)
-    : cache_(cache), options_(options), prefix_(prefix) {
+    : kv_(cache, prefix), options_(options) {
   PARLEY_CHECK(options.max_batch_tokens > 0 && options.max_seqs > 0);
 }
 
 void Scheduler::Add(Sequence* seq) {
-  if (seq->kv.pages.empty()) seq->kv = cache_->NewSeq();
+  if (seq->kv.pages.empty()) seq->kv = kv_.NewSeq();
   seq->state = SeqState::kWaiting;
   seq->enqueued_step = step_;
   waiting_.push_back(seq);
 }
 
-bool Scheduler::Fits(const Sequence& seq, int32_t num_new, int32_t watermark) const {
-  const std::vector<int32_t> need = Needs(seq, num_new, watermark);
-  for (int32_t g = 0; g < cache_->num_groups(); ++g) {
-    if (need[g] > cache_->pool(g).num_free()) return false;
-  }
-  return true;
-}
-
-std::vector<int32_t> Scheduler::Needs(const Sequence& seq, int32_t num_new, int32_t watermark) const {
-  std::vector<int32_t> need(cache_->num_groups());
-  for (int32_t g = 0; g < cache_->num_groups(); ++g) {
-    need[g] = cache_->PagesNeeded(seq.kv, g, seq.num_computed, seq.num_computed + num_new) + watermark;
-  }
-  return need;
-}
-
-void Scheduler::CachePages(const Sequence& seq) {
-  if (prefix_ == nullptr || seq.num_computed <= 0) return;
-  const int32_t boundaries[] = {std::min(seq.num_prompt, seq.num_computed), seq.num_computed};
-  prefix_->Insert(seq.tokens, seq.num_computed, seq.kv, boundaries);
-}
-
 void Scheduler::Preempt(Sequence* seq) {
-  CachePages(*seq);  // its pages stay cached (and spill rather than vanish when evicted)
-  cache_->Free(&seq->kv);
+  // Its pages stay cached (and spill rather than vanish when evicted).
+  kv_.Free(&seq->kv, seq->tokens, seq->num_computed, seq->num_prompt, /*cache_pages=*/true);
   seq->num_computed = 0;
   seq->state = SeqState::kWaiting;
   running_.erase(std::find(running_.begin(), running_.end(), seq));
@@ -64,7 +42,7 @@ void Scheduler::Preempt(Sequence* seq) {
 
 std::deque<Sequence*>::iterator Scheduler::PickNext() {
   auto head = waiting_.begin();
-  if (prefix_ == nullptr || options_.cache_aware_window <= 1 || step_ - (*head)->enqueued_step >= options_.max_wait_steps) {
+  if (!kv_.caching() || options_.cache_aware_window <= 1 || step_ - (*head)->enqueued_step >= options_.max_wait_steps) {
     return head;
   }
   auto best = head;
@@ -72,7 +50,7 @@ std::deque<Sequence*>::iterator Scheduler::PickNext() {
   int32_t k = 0;
   for (auto it = waiting_.begin(); it != waiting_.end() && k < options_.cache_aware_window; ++it, ++k) {
     const Sequence& s = **it;
-    const int32_t len = s.num_computed > 0 ? s.num_computed : prefix_->Peek(s.tokens, s.num_tokens() - 1);
+    const int32_t len = s.num_computed > 0 ? s.num_computed : kv_.ComputedPrefix(s.tokens, s.num_tokens() - 1);
     if (len > best_len) {
       best = it;
       best_len = len;
@@ -99,10 +77,9 @@ SchedulerOutput Scheduler::Schedule() {
     if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
     const int32_t n = chunk(*s);
     if (n <= 0) continue;
-    while (!cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
-      // Out of pages: first what only the prefix cache holds, then the newest running
-      // sequence gives its pages back.
-      if (prefix_ != nullptr && prefix_->MakeRoom(Needs(*s, n, 0))) continue;
+    while (!kv_.Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
+      // Out of pages even after evicting what only the prefix cache holds: the newest
+      // running sequence gives its pages back.
       Sequence* victim = running_.back();
       auto it = std::find_if(out.scheduled.begin(), out.scheduled.end(),
                              [&](const ScheduledSeq& x) { return x.seq == victim; });
@@ -126,31 +103,31 @@ SchedulerOutput Scheduler::Schedule() {
     const auto pick = PickNext();
     Sequence* s = *pick;
     if (seats + 1 + s->fork_seats > options_.max_seqs) break;  // its choices need seats too
-    PrefixCache::MatchInfo match;
-    if (prefix_ != nullptr && s->num_computed == 0) {
-      // Resume after the longest cached prefix (at least one token is left to compute: its
-      // logits pick the next token).
-      s->num_computed = prefix_->Match(s->tokens, s->num_tokens() - 1, &s->kv, &match, /*record=*/false);
-    }
-    const int32_t n = chunk(*s);
-    // Keep a page per group in reserve for the running sequences to grow into.
-    const int32_t watermark = running_.empty() ? 0 : 1;
-    // A cached prefix that could not be restored for lack of room is waited for while
-    // running sequences will free pages, rather than recomputed.
-    const bool wait_for_restore = match.lacked_room && !running_.empty();
-    if (n <= 0 || wait_for_restore ||
-        (!Fits(*s, n, watermark) && !(prefix_ != nullptr && prefix_->MakeRoom(Needs(*s, n, watermark))))) {
-      cache_->Free(&s->kv);  // a waiting sequence holds no pages
-      s->num_computed = 0;
+    // Resume after the longest cached prefix and reserve the chunk, in one call that
+    // commits or changes nothing. Keep a page per group in reserve for the running
+    // sequences to grow into. A cached prefix that could not be restored for lack of room
+    // is waited for while running sequences will free pages, rather than recomputed.
+    KvManager::AdmitRequest req;
+    req.tokens = s->tokens;
+    req.computed = s->num_computed;
+    req.chunk = [&](int32_t computed) {
+      s->num_computed = computed;
+      return chunk(*s);
+    };
+    req.watermark = running_.empty() ? 0 : 1;
+    req.wait_for_restore = !running_.empty();
+    KvManager::Admission adm;
+    if (!kv_.Admit(req, &s->kv, &adm)) {
+      s->num_computed = 0;  // a waiting sequence holds no pages
       break;
     }
-    if (prefix_ != nullptr) prefix_->Record(match);  // the lookup this admission stands on
+    s->num_computed = adm.computed;
     if (s->num_cached < 0) {
       s->num_cached = s->num_computed;
-      s->num_cached_host = match.host_tokens;
-      s->num_cached_disk = match.disk_tokens;
+      s->num_cached_host = adm.host_tokens;
+      s->num_cached_disk = adm.disk_tokens;
     }
-    PARLEY_CHECK(cache_->Reserve(&s->kv, s->num_computed, s->num_computed + n));
+    const int32_t n = adm.num_new;
     waiting_.erase(pick);
     s->state = SeqState::kRunning;
     running_.push_back(s);
@@ -166,7 +143,7 @@ void Scheduler::Update(const SchedulerOutput& output) {
   for (const ScheduledSeq& x : output.scheduled) {
     x.seq->num_computed += x.num_new;
     PARLEY_DCHECK(x.seq->num_computed <= x.seq->num_tokens());
-    cache_->ReleaseOutsideWindow(&x.seq->kv, x.seq->num_computed);
+    kv_.Release(&x.seq->kv, x.seq->num_computed);
   }
 }
 
@@ -177,8 +154,7 @@ void Scheduler::Finish(Sequence* seq, bool cache_pages) {
   if (auto it = std::find(waiting_.begin(), waiting_.end(), seq); it != waiting_.end()) {
     waiting_.erase(it);
   }
-  if (cache_pages) CachePages(*seq);
-  cache_->Free(&seq->kv);
+  kv_.Free(&seq->kv, seq->tokens, seq->num_computed, seq->num_prompt, cache_pages);
   seq->state = SeqState::kFinished;
 }
 
@@ -190,14 +166,8 @@ bool Scheduler::Fork(Sequence* parent, Sequence* child) {
   PARLEY_CHECK(child->num_tokens() >= at) << "sequence " << child->id << " is shorter than its parent";
   PARLEY_DCHECK(std::equal(parent->tokens.begin(), parent->tokens.begin() + at, child->tokens.begin()));
   if (parent->fork_seats <= 0) return false;
-  SeqKv kv = cache_->NewSeq();
-  if (!cache_->Fork(parent->kv, at, &kv)) {
-    // At most one page per group (the partial page's copy): from what only the cache holds.
-    if (prefix_ == nullptr || !prefix_->MakeRoom(std::vector<int32_t>(cache_->num_groups(), 1)) ||
-        !cache_->Fork(parent->kv, at, &kv)) {
-      return false;
-    }
-  }
+  SeqKv kv = kv_.NewSeq();
+  if (!kv_.Fork(parent->kv, at, &kv)) return false;
   --parent->fork_seats;
   child->kv = std::move(kv);
   child->num_computed = at;
@@ -219,7 +189,7 @@ Status Scheduler::CheckIntegrity() const {
     if (s->num_computed < 0 || s->num_computed > s->num_tokens()) {
       return Status::Error("sequence " + std::to_string(s->id) + " has num_computed out of range");
     }
-    if (!cache_->CanResumeAt(s->kv, s->num_computed)) {
+    if (!kv_.kv().CanResumeAt(s->kv, s->num_computed)) {
       return Status::Error("sequence " + std::to_string(s->id) + " lost pages it still needs");
     }
     tables.push_back(&s->kv);
@@ -233,13 +203,7 @@ Status Scheduler::CheckIntegrity() const {
     }
   }
   if (num_seats_taken() > options_.max_seqs) return Status::Error("too many running (or seats held for forks)");
-  SeqKv held;
-  if (prefix_ != nullptr) {
-    PARLEY_RETURN_IF_ERROR(prefix_->CheckIntegrity());
-    held = prefix_->HeldPages();
-    tables.push_back(&held);
-  }
-  return cache_->CheckIntegrity(tables, /*exact=*/true);
+  return kv_.CheckIntegrity(std::move(tables));
 }
 
 }  // namespace parley

@@ -21,6 +21,7 @@
 #include "engine/sequence.h"
 #include "kv/kv_cache.h"
 #include "model/forward_batch.h"
+#include "prefix_cache/kv_manager.h"
 #include "prefix_cache/prefix_cache.h"
 
 namespace parley {
@@ -94,11 +95,9 @@ class Scheduler {
   // The waiting sequence to admit next (cache-aware within the fairness bound).
   std::deque<Sequence*>::iterator PickNext();
   // Offers a sequence's computed pages to the prefix cache (no-op without one).
-  void CachePages(const Sequence& seq);
 
-  KvCache* cache_;
+  KvManager kv_;  // the pool and the prefix cache (a disabled one when none is given)
   SchedulerOptions options_;
-  PrefixCache* prefix_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // admission order: oldest first
   int64_t num_preemptions_ = 0;
