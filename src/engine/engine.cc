@@ -494,17 +494,12 @@ void Engine::Loop::PublishStats() {
     grp.pages_used = cache_->pool(g).num_used();
     grp.pages_total = cache_->pool(g).num_pages();
     s.kv_groups.push_back(grp);
-    const std::string labels = "group=\"" + std::to_string(g) + "\",window=\"" + std::to_string(grp.window) + "\"";
-    metrics_->Set("parley_kv_pages_used", grp.pages_used, labels);
-    metrics_->Set("parley_kv_pages_total", grp.pages_total, labels);
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     num_queued_ = scheduler_.num_waiting();
     s.waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
   }
-  metrics_->Set("parley_requests_waiting", s.waiting);
-  metrics_->Set("parley_requests_running", s.running);
   metrics_->Set("parley_preemptions_total", static_cast<double>(s.preemptions));
   if (prefix_ != nullptr) {
     const PrefixCacheStats& p = prefix_->stats();
