@@ -284,17 +284,12 @@ bool Engine::Loop::Step() {
   SchedulerOutput out = scheduler_.Schedule();
   if (out.empty()) return false;
   batch_.clear();
-  for (const ScheduledSeq& x : out.scheduled) {
-    Active* a = active_.at(x.seq->id).get();
-    const Sequence& s = *x.seq;
-    ForwardSeq fs = ToForwardSeq(x);
-    if (a->wants_prompt_lps()) {
-      // Rows from the first prompt position whose next token still needs its logprob
-      // (the row at position p predicts token p + 1).
-      const int32_t first = std::max(s.num_computed, a->prompt_lp_next - 1);
-      if (first < s.num_computed + x.num_new) fs.logits_from = std::min(fs.logits_from, first - s.num_computed);
-    }
-    batch_.push_back(fs);
+  for (ScheduledSeq& x : out.scheduled) {
+    const Active* a = active_.at(x.seq->id).get();
+    // Rows from the first prompt position whose next token still needs its logprob
+    // (the row at position p predicts token p + 1).
+    if (a->wants_prompt_lps()) x.WantLogitsFrom(a->prompt_lp_next - 1);
+    batch_.push_back(ToForwardSeq(x));
   }
   Status st = runner_->Forward(batch_, cache_.get(), &logits_);
   metrics_->Add("parley_engine_steps_total", 1);
@@ -305,18 +300,15 @@ bool Engine::Loop::Step() {
     }
     return true;
   }
-  // Remember where each sequence started before the counters move.
-  std::vector<int32_t> starts;
-  for (const ForwardSeq& fs : batch_) starts.push_back(fs.start);
   scheduler_.Update(out);
   const int32_t vocab = runner_->vocab_size();
   size_t row = 0;  // first logits row of sequence i
-  for (size_t i = 0; i < out.scheduled.size(); row += batch_[i].num_logit_rows(), ++i) {
-    Active* a = active_.at(out.scheduled[i].seq->id).get();
-    const ForwardSeq& fs = batch_[i];
-    for (int32_t r = fs.logits_from; r < static_cast<int32_t>(fs.tokens.size()); ++r) {
-      std::span<const float> logits(logits_.data() + (row + r - fs.logits_from) * vocab, vocab);
-      HandleLogits(a, starts[i] + r, logits);
+  for (size_t i = 0; i < out.scheduled.size(); row += out.scheduled[i].num_logit_rows(), ++i) {
+    const ScheduledSeq& x = out.scheduled[i];
+    Active* a = active_.at(x.seq->id).get();
+    for (int32_t r = x.logits_from; r < x.num_new; ++r) {
+      std::span<const float> logits(logits_.data() + (row + r - x.logits_from) * vocab, vocab);
+      HandleLogits(a, x.start + r, logits);
       if (a->seq.state == SeqState::kFinished) break;
     }
     // A prefill that just ended with max_tokens == 0 (prompt scoring only).
@@ -502,17 +494,12 @@ void Engine::Loop::PublishStats() {
     grp.pages_used = cache_->pool(g).num_used();
     grp.pages_total = cache_->pool(g).num_pages();
     s.kv_groups.push_back(grp);
-    const std::string labels = "group=\"" + std::to_string(g) + "\",window=\"" + std::to_string(grp.window) + "\"";
-    metrics_->Set("parley_kv_pages_used", grp.pages_used, labels);
-    metrics_->Set("parley_kv_pages_total", grp.pages_total, labels);
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     num_queued_ = scheduler_.num_waiting();
     s.waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
   }
-  metrics_->Set("parley_requests_waiting", s.waiting);
-  metrics_->Set("parley_requests_running", s.running);
   metrics_->Set("parley_preemptions_total", static_cast<double>(s.preemptions));
   if (prefix_ != nullptr) {
     const PrefixCacheStats& p = prefix_->stats();

@@ -6,13 +6,22 @@
 
 namespace parley {
 
+ScheduledSeq::ScheduledSeq(Sequence* s, int32_t n)
+    : seq(s), num_new(n), start(s->num_computed),
+      logits_from(s->num_computed + n == s->num_tokens() ? n - 1 : n) {}
+
+void ScheduledSeq::WantLogitsFrom(int32_t position) {
+  const int32_t first = std::max(start, position);
+  if (first < start + num_new) logits_from = std::min(logits_from, first - start);
+}
+
 ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
   Sequence& s = *x.seq;
   ForwardSeq fs;
   fs.kv = &s.kv;
-  fs.tokens = std::span<const int32_t>(s.tokens.data() + s.num_computed, x.num_new);
-  fs.start = s.num_computed;
-  fs.logits_from = s.num_computed + x.num_new == s.num_tokens() ? x.num_new - 1 : x.num_new;
+  fs.tokens = std::span<const int32_t>(s.tokens.data() + x.start, x.num_new);
+  fs.start = x.start;
+  fs.logits_from = x.logits_from;
   return fs;
 }
 

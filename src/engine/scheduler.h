@@ -36,9 +36,20 @@ struct SchedulerOptions {
   int32_t max_wait_steps = 32;
 };
 
+// One sequence's share of a step. It keeps where the chunk starts (`Scheduler::Update` moves
+// `num_computed` afterwards) and which of its rows get logits: by default the last row when the
+// chunk reaches the end of the sequence (that row picks the next token), none otherwise.
 struct ScheduledSeq {
+  ScheduledSeq() = default;
+  ScheduledSeq(Sequence* s, int32_t n);
+  // Also gives logits to the rows from absolute position `position` on (those inside the chunk).
+  void WantLogitsFrom(int32_t position);
+  int32_t num_logit_rows() const { return num_new - logits_from; }
+
   Sequence* seq = nullptr;
-  int32_t num_new = 0;  // compute tokens [num_computed, num_computed + num_new)
+  int32_t num_new = 0;      // compute tokens [start, start + num_new)
+  int32_t start = 0;        // seq->num_computed when scheduled
+  int32_t logits_from = 0;  // rows [logits_from, num_new) get logits
 };
 
 struct SchedulerOutput {
@@ -48,9 +59,8 @@ struct SchedulerOutput {
   bool empty() const { return scheduled.empty(); }
 };
 
-// The forward-pass share of one scheduled sequence: its tokens
-// [num_computed, num_computed + num_new), with logits for the last row only when the chunk
-// reaches the end of the sequence (that row picks the next token), none otherwise.
+// The forward-pass share of one scheduled sequence: its tokens [start, start + num_new), with
+// logits for rows [logits_from, num_new).
 ForwardSeq ToForwardSeq(const ScheduledSeq& x);
 
 class Scheduler {

@@ -13,6 +13,7 @@
 
 #include "server/connection.h"
 #include "server/generation_handler.h"
+#include "server/metrics_exporter.h"
 
 namespace parley {
 namespace {
@@ -291,16 +292,8 @@ void HttpServer::Route() {
           SendJson(res, 200, {{"status", "ok"}});
         }));
   s.Get("/metrics", guarded(false, false, [ctx](const Request&, Response& res) {
-          // The engine publishes these after each step; refresh them for an idle engine.
-          const EngineStats stats = ctx->engine->Stats();
-          ctx->metrics->Set("parley_requests_waiting", stats.waiting);
-          ctx->metrics->Set("parley_requests_running", stats.running);
-          for (size_t g = 0; g < stats.kv_groups.size(); ++g) {
-            const std::string labels = "group=\"" + std::to_string(g) + "\",window=\"" +
-                                       std::to_string(stats.kv_groups[g].window) + "\"";
-            ctx->metrics->Set("parley_kv_pages_used", stats.kv_groups[g].pages_used, labels);
-            ctx->metrics->Set("parley_kv_pages_total", stats.kv_groups[g].pages_total, labels);
-          }
+          // The engine's state gauges, from its latest snapshot.
+          ExportEngineGauges(ctx->engine->Stats(), ctx->metrics);
           res.set_content(ctx->metrics->Render(), "text/plain; version=0.0.4");
         }));
   s.Post("/tokenize", guarded(true, false, [ctx](const Request& req, Response& res) {
