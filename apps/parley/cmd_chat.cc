@@ -1,6 +1,7 @@
 // parley chat: interactive multi-turn chat with the model's chat template. Each turn
-// re-renders the conversation; the Generator reuses the KV of the common prefix, so only
-// the new user message (and template markup) is computed.
+// re-renders the conversation and submits it to the engine (Generator), whose prefix cache
+// resumes after the conversation's cached pages, so only the new user message (and
+// template markup, and the rest of the last partly filled page) is computed.
 #include <cstdio>
 #include <iostream>
 
@@ -28,15 +29,23 @@ int RunChat(const ChatOptions& opts) {
       !warning.empty()) {
     std::fprintf(stderr, "%s\n", warning.c_str());
   }
-  const int32_t threads = ResolveThreads(opts.model.threads);
-  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
-                ParseActivationMode(opts.model.activations));
   StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!kv_dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
     return 1;
   }
-  gen.set_kv(opts.model.batch_tokens, *kv_dtype);
+  GeneratorOptions go;
+  go.context = opts.model.ctx_size;
+  go.threads = ResolveThreads(opts.model.threads);
+  go.batch_tokens = opts.model.batch_tokens;
+  go.mode = ParseActivationMode(opts.model.activations);
+  go.kv_dtype = *kv_dtype;
+  auto gen = Generator::Create(*loaded->model, tok, go);
+  if (!gen.ok()) {
+    std::fprintf(stderr, "error: %s\n", gen.status().message().c_str());
+    return 1;
+  }
+  const int32_t threads = go.threads;
 
   std::vector<ChatMessage> history;
   if (!opts.system.empty()) history.push_back({"system", opts.system});
@@ -64,19 +73,17 @@ int RunChat(const ChatOptions& opts) {
       continue;
     }
     std::vector<int32_t> prompt = tok.Encode(*text, /*add_special=*/false, /*parse_special=*/true);
-    StreamingDetokenizer detok(tok);
+    GenerationRequest req;
+    req.prompt = std::move(prompt);
+    req.sampling = opts.sampling;
+    req.max_tokens = opts.max_tokens;
     std::string reply;
-    auto stats = gen.Generate(prompt, opts.max_tokens, opts.sampling, false, [&](int32_t id) {
-      if (tok.IsEndOfGeneration(id)) return false;
-      std::string piece = detok.Feed(id);
-      reply += piece;
-      std::fputs(piece.c_str(), stdout);
+    auto stats = (*gen)->Generate(std::move(req), [&](const EngineEvent& ev) {
+      reply += ev.text;
+      std::fputs(ev.text.c_str(), stdout);
       std::fflush(stdout);
       return true;
     });
-    std::string tail = detok.Flush();
-    reply += tail;
-    std::fputs(tail.c_str(), stdout);
     std::fputs("\n", stdout);
     std::fflush(stdout);
     if (!stats.ok()) {
@@ -89,7 +96,7 @@ int RunChat(const ChatOptions& opts) {
     std::fprintf(stderr, "[%d prompt tokens, %d computed (%d cached), %.1f tok/s prompt; %d generated, %.1f tok/s]\n",
                  s.prompt_tokens, s.computed_prompt, s.prompt_tokens - s.computed_prompt,
                  s.computed_prompt / std::max(s.prompt_seconds, 1e-9), s.generated,
-                 s.decode_steps / std::max(s.generate_seconds, 1e-9));
+                 std::max(0, s.generated - 1) / std::max(s.generate_seconds, 1e-9));
   }
   return 0;
 }

@@ -1,10 +1,22 @@
-// parley run: one prompt in, streamed text out, speed figures at the end.
+// parley run: one prompt in, streamed text out, speed figures at the end. The request goes
+// through the serving engine (Generator), so it gets the server's stop strings and logprobs.
 #include <cstdio>
 
 #include "commands.h"
 #include "generator.h"
 
 namespace parley {
+namespace {
+
+// "  'piece' -1.234 | top: 'a' -0.5, 'b' -1.2" for --logprobs.
+void PrintLogprob(const Tokenizer& tok, const TokenLogprob& lp) {
+  std::fprintf(stderr, "  %6d %-16s %9.4f", lp.token, ("'" + tok.Decode({lp.token}) + "'").c_str(), lp.logprob);
+  if (!lp.top.empty()) std::fprintf(stderr, " | top:");
+  for (const auto& [id, logprob] : lp.top) std::fprintf(stderr, " '%s' %.4f", tok.Decode({id}).c_str(), logprob);
+  std::fprintf(stderr, "\n");
+}
+
+}  // namespace
 
 int RunRun(const RunOptions& opts) {
   auto loaded = LoadModelWithProgress(opts.model.model_path.empty() ? DefaultModelPath()
@@ -14,49 +26,57 @@ int RunRun(const RunOptions& opts) {
     return 1;
   }
   const Tokenizer& tok = *loaded->tokenizer;
-  std::vector<int32_t> prompt = tok.Encode(opts.prompt, /*add_special=*/true, !opts.no_special);
-  if (prompt.empty()) {
-    std::fprintf(stderr, "error: the prompt is empty (and the model adds no BOS token)\n");
-    return 1;
-  }
-  const int32_t threads = ResolveThreads(opts.model.threads);
-  Generator gen(*loaded->model, tok, opts.model.ctx_size, threads,
-                ParseActivationMode(opts.model.activations));
   StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
   if (!kv_dtype.ok()) {
     std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
     return 1;
   }
-  gen.set_kv(opts.model.batch_tokens, *kv_dtype);
-  std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
-  if (Status st = gen.CheckRequest(prompt, opts.sampling); !st.ok()) {
-    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+  GeneratorOptions go;
+  go.context = opts.model.ctx_size;
+  go.threads = ResolveThreads(opts.model.threads);
+  go.batch_tokens = opts.model.batch_tokens;
+  go.mode = ParseActivationMode(opts.model.activations);
+  go.kv_dtype = *kv_dtype;
+  auto gen = Generator::Create(*loaded->model, tok, go);
+  if (!gen.ok()) {
+    std::fprintf(stderr, "error: %s\n", gen.status().message().c_str());
     return 1;
   }
-  StreamingDetokenizer detok(tok);
-  std::fputs(opts.prompt.c_str(), stdout);
-  std::fflush(stdout);
-  auto stats = gen.Generate(prompt, opts.max_tokens, opts.sampling, opts.ignore_eos, [&](int32_t id) {
-    std::string piece = detok.Feed(id);
-    std::fputs(piece.c_str(), stdout);
+  std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
+
+  GenerationRequest req;
+  req.prompt = tok.Encode(opts.prompt, /*add_special=*/true, !opts.no_special);
+  req.sampling = opts.sampling;
+  req.max_tokens = opts.max_tokens;
+  req.ignore_eos = opts.ignore_eos;
+  req.stop = opts.stop;
+  req.logprobs = opts.logprobs;
+  bool printed_prompt = false;
+  auto stats = (*gen)->Generate(std::move(req), [&](const EngineEvent& ev) {
+    if (!printed_prompt) {
+      std::fputs(opts.prompt.c_str(), stdout);
+      printed_prompt = true;
+    }
+    std::fputs(ev.text.c_str(), stdout);
     std::fflush(stdout);
+    for (const TokenLogprob& lp : ev.logprobs) PrintLogprob(tok, lp);
     return true;
   });
-  std::fputs(detok.Flush().c_str(), stdout);
-  std::fputs("\n", stdout);
-  std::fflush(stdout);
   if (!stats.ok()) {
     std::fprintf(stderr, "error: %s\n", stats.status().message().c_str());
     return 1;
   }
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
   const GenerationStats& s = *stats;
   if (s.context_full) std::fprintf(stderr, "(stopped: the context of %d tokens is full)\n", opts.model.ctx_size);
+  const int32_t decode_steps = std::max(0, s.generated - 1);
   std::fprintf(stderr,
                "\nprompt: %d tokens in %.3f s (%.1f tok/s) | generation: %d tokens, %d decode steps "
                "in %.3f s (%.1f tok/s) | %d threads\n",
                s.computed_prompt, s.prompt_seconds, s.computed_prompt / std::max(s.prompt_seconds, 1e-9),
-               s.generated, s.decode_steps, s.generate_seconds,
-               s.decode_steps / std::max(s.generate_seconds, 1e-9), threads);
+               s.generated, decode_steps, s.generate_seconds, decode_steps / std::max(s.generate_seconds, 1e-9),
+               go.threads);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -14,6 +15,8 @@ struct RunOptions {
   int32_t max_tokens = 128;
   bool ignore_eos = false;
   bool no_special = false;   // treat control-token text in the prompt as plain text
+  std::vector<std::string> stop;  // stop strings: generation ends before them
+  int32_t logprobs = -1;          // -1: none; n >= 0: each token's logprob and top n, to stderr
 };
 int RunRun(const RunOptions& opts);
 

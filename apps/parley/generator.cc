@@ -1,91 +1,58 @@
 #include "generator.h"
 
-#include <algorithm>
+#include <chrono>
 
 namespace parley {
 
-using Clock = std::chrono::steady_clock;
+Generator::Generator(const Model& model, const GeneratorOptions& options)
+    : options_(options), runner_(model, options.threads, options.mode) {}
 
-Generator::Generator(const Model& model, const Tokenizer& tokenizer, int32_t context, int32_t threads,
-                     ActivationMode mode)
-    : model_(model),
-      tokenizer_(tokenizer),
-      pool_(threads),
-      transformer_(model.config(), model.weights(), &pool_, mode),
-      kv_(model.config(), context) {}
-
-void Generator::set_kv(int32_t batch_tokens, KvDtype dtype) {
-  batch_tokens_ = std::max(1, batch_tokens);
-  kv_dtype_ = dtype;
-  kv_ = SequenceKv(model_.config(), kv_.max_tokens(), kv_dtype_, "", batch_tokens_);
-  tokens_.clear();
+Generator::~Generator() {
+  if (engine_) engine_->Shutdown();
 }
 
-Status Generator::Compute(size_t end) {
-  while (static_cast<size_t>(kv_.num_tokens()) < end) {
-    size_t begin = kv_.num_tokens();
-    size_t n = std::min<size_t>(batch_tokens_, end - begin);
-    std::span<const int32_t> batch(tokens_.data() + begin, n);
-    LogitRows rows = begin + n == end ? LogitRows::kLast : LogitRows::kNone;
-    PARLEY_RETURN_IF_ERROR(transformer_.Forward(batch, &kv_, rows, &logits_));
-  }
-  return Status::Ok();
+StatusOr<std::unique_ptr<Generator>> Generator::Create(const Model& model, const Tokenizer& tokenizer,
+                                                       const GeneratorOptions& options) {
+  std::unique_ptr<Generator> g(new Generator(model, options));
+  EngineOptions eo;
+  eo.max_batch_tokens = std::max(1, options.batch_tokens);
+  eo.max_seqs = 1;
+  eo.max_queue = 1;
+  eo.max_context = options.context;
+  eo.kv.arena_bytes = 0;  // sized for one sequence of the whole context
+  eo.kv.dtype = options.kv_dtype;
+  eo.kv.max_context = options.context;
+  eo.prefix_cache = true;  // chat: a turn resumes after the conversation's cached pages
+  PARLEY_ASSIGN_OR_RETURN(g->engine_, Engine::Create(&g->runner_, tokenizer, &g->metrics_, eo));
+  return g;
 }
 
-Status Generator::CheckRequest(const std::vector<int32_t>& prompt, const SamplingParams& sampling) const {
-  PARLEY_RETURN_IF_ERROR(sampling.Validate());
-  if (prompt.empty()) return Status::Error("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) + 1 > kv_.max_tokens()) {
-    return Status::Error("the prompt has " + std::to_string(prompt.size()) +
-                         " tokens; the context holds " + std::to_string(kv_.max_tokens()) +
-                         " (raise --ctx-size)");
-  }
-  return Status::Ok();
-}
-
-StatusOr<GenerationStats> Generator::Generate(const std::vector<int32_t>& prompt, int32_t max_tokens,
-                                              const SamplingParams& sampling, bool ignore_eog,
-                                              const std::function<bool(int32_t)>& on_token) {
-  PARLEY_RETURN_IF_ERROR(CheckRequest(prompt, sampling));
+StatusOr<GenerationStats> Generator::Generate(GenerationRequest request,
+                                              const std::function<bool(const EngineEvent&)>& on_event) {
+  const int32_t max_tokens = request.max_tokens;
+  const auto t0 = std::chrono::steady_clock::now();
+  PARLEY_ASSIGN_OR_RETURN(std::shared_ptr<RequestStream> stream, engine_->Submit(std::move(request)));
   GenerationStats stats;
-  stats.prompt_tokens = static_cast<int32_t>(prompt.size());
-
-  // Keep the longest cached prefix (at least one prompt token must be computed to get
-  // logits), rewinding the KV to it when the window layers allow; otherwise start over.
-  size_t common = 0;
-  const size_t cached = std::min<size_t>(tokens_.size(), kv_.num_tokens());
-  while (common < cached && common + 1 < prompt.size() && tokens_[common] == prompt[common]) ++common;
-  if (!kv_.CanTruncateTo(static_cast<int32_t>(common))) common = 0;
-  kv_.Truncate(static_cast<int32_t>(common));
-  tokens_ = prompt;
-  stats.computed_prompt = static_cast<int32_t>(prompt.size() - common);
-
-  auto t0 = Clock::now();
-  PARLEY_RETURN_IF_ERROR(Compute(tokens_.size()));
-  auto t1 = Clock::now();
-  stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
-
-  Sampler sampler(sampling);
-  for (int32_t i = 0; i < max_tokens; ++i) {
-    int32_t id = sampler.Sample(logits_);
-    ++stats.generated;
-    bool eog = !ignore_eog && tokenizer_.IsEndOfGeneration(id);
-    bool go_on = on_token(id);
-    if (eog) {
-      stats.stopped_by_eog = true;
-      break;
+  bool cancelled = false;
+  for (;;) {
+    std::optional<EngineEvent> ev = stream->Next(std::chrono::milliseconds(100));
+    if (!ev) continue;
+    if (!cancelled && !on_event(*ev)) {
+      stream->Cancel();
+      cancelled = true;
     }
-    if (!go_on || i + 1 == max_tokens) break;
-    if (kv_.num_tokens() + 1 >= kv_.max_tokens()) {
-      stats.context_full = true;
-      break;
-    }
-    tokens_.push_back(id);
-    PARLEY_RETURN_IF_ERROR(Compute(tokens_.size()));
-    ++stats.decode_steps;
+    if (ev->finish == FinishReason::kNone) continue;
+    if (ev->finish == FinishReason::kError) return Status::Error(ev->error);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats.prompt_tokens = ev->usage.prompt_tokens;
+    stats.computed_prompt = ev->usage.prompt_tokens - ev->usage.cached_tokens;
+    stats.generated = ev->usage.completion_tokens;
+    stats.prompt_seconds = ev->ttft_seconds > 0 ? ev->ttft_seconds : total;
+    stats.generate_seconds = total - stats.prompt_seconds;
+    stats.finish = ev->finish;
+    stats.context_full = ev->finish == FinishReason::kLength && stats.generated < max_tokens;
+    return stats;
   }
-  stats.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
-  return stats;
 }
 
 }  // namespace parley

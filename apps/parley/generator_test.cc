@@ -1,5 +1,6 @@
-// Generator on tiny models: a follow-up turn reuses the cached prefix (computes only the
-// new tokens) and gives the same tokens as computing everything from scratch.
+// Generator (the CLI's facade over the engine) on tiny models: a follow-up turn resumes
+// after the cached pages (computes only the rest) and gives the same tokens as computing
+// everything from scratch; the engine's validation and stop strings reach the CLI.
 #include "generator.h"
 
 #include <gtest/gtest.h>
@@ -33,10 +34,26 @@ Loaded LoadTiny(const std::string& arch, int32_t window) {
   return l;
 }
 
+constexpr int32_t kPageSize = 16;  // KvCacheOptions' default: the prefix cache's granularity
+
+std::unique_ptr<Generator> Make(const Loaded& l, int32_t context, int32_t threads, int32_t batch_tokens) {
+  GeneratorOptions o;
+  o.context = context;
+  o.threads = threads;
+  o.batch_tokens = batch_tokens;
+  auto g = Generator::Create(*l.model, *l.tokenizer, o);
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  return g.ok() ? std::move(g).value() : nullptr;
+}
+
 std::vector<int32_t> Greedy(Generator& g, const std::vector<int32_t>& prompt, int n, GenerationStats* stats) {
   std::vector<int32_t> out;
-  auto s = g.Generate(prompt, n, SamplingParams{}, /*ignore_eog=*/true, [&](int32_t id) {
-    out.push_back(id);
+  GenerationRequest req;
+  req.prompt = prompt;
+  req.max_tokens = n;
+  req.ignore_eos = true;
+  auto s = g.Generate(req, [&](const EngineEvent& ev) {
+    out.insert(out.end(), ev.tokens.begin(), ev.tokens.end());
     return true;
   });
   EXPECT_TRUE(s.ok()) << s.status().message();
@@ -46,37 +63,76 @@ std::vector<int32_t> Greedy(Generator& g, const std::vector<int32_t>& prompt, in
 
 class GeneratorTest : public ::testing::TestWithParam<std::pair<const char*, int>> {};
 
-TEST_P(GeneratorTest, SecondTurnComputesOnlyNewTokensAndMatchesFresh) {
+TEST_P(GeneratorTest, SecondTurnComputesOnlyNewPagesAndMatchesFresh) {
   Loaded l = LoadTiny(GetParam().first, GetParam().second);
-  Generator cached(*l.model, *l.tokenizer, 256, 2);
-  cached.set_batch_tokens(7);  // several prompt batches, crossing the window
-  std::vector<int32_t> turn1 = l.tokenizer->Encode("the thin hen in the inn, then the end", true, true);
+  auto cached = Make(l, 256, 2, 7);  // several prompt chunks, crossing the window
+  std::string text = "the thin hen in the inn, then the end";
+  std::vector<int32_t> turn1 = l.tokenizer->Encode(text + text + text, true, true);
   GenerationStats s1, s2, s3;
-  std::vector<int32_t> reply = Greedy(cached, turn1, 12, &s1);
+  std::vector<int32_t> reply = Greedy(*cached, turn1, 12, &s1);
+  ASSERT_EQ(reply.size(), 12u);
   EXPECT_EQ(s1.computed_prompt, static_cast<int32_t>(turn1.size()));
+  EXPECT_EQ(s1.generated, 12);
 
   // Turn 2 = turn 1 + its reply + a new message.
   std::vector<int32_t> turn2 = turn1;
   turn2.insert(turn2.end(), reply.begin(), reply.end());
   std::vector<int32_t> more = l.tokenizer->Encode(" and then the thin hen", false, true);
   turn2.insert(turn2.end(), more.begin(), more.end());
-  std::vector<int32_t> a = Greedy(cached, turn2, 10, &s2);
-  // Cached: everything but the last reply token (never fed back) and the new message.
-  EXPECT_EQ(s2.computed_prompt, static_cast<int32_t>(more.size()) + 1);
+  std::vector<int32_t> a = Greedy(*cached, turn2, 10, &s2);
+  // Cached: the full pages of turn 1 and its reply (the last reply token was never fed
+  // back); computed: the rest of the last page, and the new message.
+  EXPECT_GT(s2.prompt_tokens - s2.computed_prompt, 0);
+  EXPECT_LE(s2.computed_prompt, static_cast<int32_t>(more.size()) + kPageSize);
 
-  Generator fresh(*l.model, *l.tokenizer, 256, 1);
-  std::vector<int32_t> b = Greedy(fresh, turn2, 10, &s3);
+  auto fresh = Make(l, 256, 1, 512);
+  std::vector<int32_t> b = Greedy(*fresh, turn2, 10, &s3);
   EXPECT_EQ(s3.computed_prompt, static_cast<int32_t>(turn2.size()));
   EXPECT_EQ(a, b);
 }
 
 TEST_P(GeneratorTest, PromptLongerThanContextIsAnError) {
   Loaded l = LoadTiny(GetParam().first, GetParam().second);
-  Generator g(*l.model, *l.tokenizer, 16, 1);
-  std::vector<int32_t> prompt(40, 5);
-  auto s = g.Generate(prompt, 4, SamplingParams{}, true, [](int32_t) { return true; });
+  auto g = Make(l, 16, 1, 512);
+  GenerationRequest req;
+  req.prompt.assign(40, 5);
+  req.max_tokens = 4;
+  auto s = g->Generate(req, [](const EngineEvent&) { return true; });
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("context"), std::string::npos) << s.status().message();
+}
+
+TEST_P(GeneratorTest, StopStringsAndCancellingEndTheRequest) {
+  Loaded l = LoadTiny(GetParam().first, GetParam().second);
+  auto g = Make(l, 256, 1, 512);
+  std::vector<int32_t> prompt = l.tokenizer->Encode("the thin hen", true, true);
+  GenerationStats s;
+  std::vector<int32_t> out = Greedy(*g, prompt, 24, &s);
+  const std::string full = l.tokenizer->Decode(out);
+  ASSERT_GE(full.size(), 4u);
+  // Stop at the text of the output's second half: the reply ends before it.
+  GenerationRequest req;
+  req.prompt = prompt;
+  req.max_tokens = 24;
+  req.ignore_eos = true;
+  req.stop = {full.substr(full.size() / 2, 3)};
+  std::string text;
+  auto r = g->Generate(req, [&](const EngineEvent& ev) {
+    text += ev.text;
+    return true;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->finish, FinishReason::kStop);
+  EXPECT_EQ(text, full.substr(0, full.find(req.stop[0])));
+  // Returning false cancels: no further event reaches the caller, and the request ends
+  // (cancelled, or finished if the engine got there first: a tiny model is fast).
+  req.stop.clear();
+  req.max_tokens = 200;
+  int events = 0;
+  r = g->Generate(req, [&](const EngineEvent&) { return ++events < 1; });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(events, 1);
+  EXPECT_TRUE(r->finish == FinishReason::kCancelled || r->finish == FinishReason::kLength);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, GeneratorTest,

@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("-n,--n-predict", run.max_tokens, "tokens to generate")->check(CLI::Range(0, 1 << 20));
   run_cmd->add_flag("--ignore-eos", run.ignore_eos, "keep generating after end-of-generation tokens");
   run_cmd->add_flag("--no-special", run.no_special, "tokenize control-token text in the prompt as plain text");
+  run_cmd->add_option("--stop", run.stop, "stop string (repeatable): generation ends before it, as in the server");
+  run_cmd->add_option("--logprobs", run.logprobs,
+                      "print each generated token's log-probability and the N most likely tokens to stderr")
+      ->check(CLI::Range(0, 20));
 
   ChatOptions chat;
   CLI::App* chat_cmd = app.add_subcommand("chat", "interactive multi-turn chat (KV kept between turns)");
