@@ -11,44 +11,17 @@
 #include "base/check.h"
 #include "engine/canary.h"
 #include "engine/model_runner.h"
+#include "engine/output_processor.h"
 #include "engine/scheduler.h"
-#include "sampling/stop_strings.h"
 
 namespace parley {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// One request in flight, owned by the engine thread.
-struct Active {
-  Active(const Tokenizer& tok, GenerationRequest r, std::shared_ptr<RequestStream> s)
-      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {}
-  GenerationRequest req;
-  std::shared_ptr<RequestStream> stream;
-  Sequence seq;
-  Sampler sampler;
-  StreamingDetokenizer detok;
-  StopMatcher stops;
-  int32_t max_new = 0;         // tokens to generate at most (clipped to the context)
-  int32_t choice = 0;          // index among the request's n choices
-  // Choices 1..n-1, held by choice 0 until its prompt is computed (ForkChoices).
-  std::vector<std::unique_ptr<Active>> forks;
-  int32_t generated = 0;
-  int32_t prompt_lp_next = 1;  // next prompt position whose logprob is still to collect
-  std::vector<TokenLogprob> prompt_lps;
-  bool prompt_lps_sent = false;
-  std::unique_ptr<CanaryRecord> canary;  // set when the quality canary picked this request
-  bool has_first = false;
-  Clock::time_point first_token, last_token;
-
-  bool wants_prompt_lps() const { return req.prompt_logprobs && prompt_lp_next < seq.num_prompt; }
-};
+using Active = RequestState;
 
 }  // namespace
 
-class Engine::Loop {
+class Engine::Loop : private SequenceHost {
  public:
   Loop(ModelRunner* runner, const Tokenizer& tokenizer, Metrics* metrics, const EngineOptions& options,
        std::unique_ptr<KvCache> cache, std::unique_ptr<DiskTier> disk)
@@ -62,7 +35,9 @@ class Engine::Loop {
         scheduler_(cache_.get(),
                    SchedulerOptions{options.max_batch_tokens, options.max_seqs, options.cache_aware_window,
                                     options.max_wait_steps},
-                   prefix_.get()) {
+                   prefix_.get()),
+        outputs_(tokenizer, metrics,
+                 this, OutputProcessorOptions{options.canary, prefix_ != nullptr && prefix_->disk() != nullptr}) {
     DeclareMetrics();
     PublishStats();
     thread_ = std::thread([this] { Run(); });
@@ -84,14 +59,18 @@ class Engine::Loop {
   bool Step();
   void Admit(std::unique_ptr<Active> a);
   void InitSeq(Active* a);
-  void ForkChoices(Active* a, std::span<const float> row);
-  void EndForks(Active* a, FinishReason reason, const std::string& error);
   void ReapCancelled();
-  void HandleLogits(Active* a, int32_t pos, std::span<const float> row);
-  void SampleNext(Active* a, std::span<const float> row);
-  void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "");
-  // Adds a request's prompt tokens (by source) to the metrics.
-  void CountPrompt(const Sequence& seq);
+  void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "") {
+    outputs_.Finish(a, reason, std::move(event), error);
+  }
+  // SequenceHost, for outputs_.
+  void Release(Sequence* seq, bool cache_pages) override { scheduler_.Finish(seq, cache_pages); }
+  bool Fork(Sequence* parent, Sequence* child) override { return scheduler_.Fork(parent, child); }
+  void Enqueue(Sequence* seq) override { scheduler_.Add(seq); }
+  void Adopt(std::unique_ptr<Active> a) override {
+    const int64_t id = a->seq.id;
+    active_[id] = std::move(a);
+  }
   void PublishStats();
   void EraseFinished();
 
@@ -102,6 +81,7 @@ class Engine::Loop {
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<PrefixCache> prefix_;  // null when disabled; before scheduler_, after cache_
   Scheduler scheduler_;
+  OutputProcessor outputs_;
 
   // Shared with Submit/Shutdown.
   std::mutex mu_;
@@ -300,22 +280,14 @@ bool Engine::Loop::Step() {
     }
     return true;
   }
-  scheduler_.Update(out);
+  scheduler_.Update(out);  // the chunks are computed; then each request's rows (OutputProcessor)
   const int32_t vocab = runner_->vocab_size();
-  size_t row = 0;  // first logits row of sequence i
-  for (size_t i = 0; i < out.scheduled.size(); row += out.scheduled[i].num_logit_rows(), ++i) {
-    const ScheduledSeq& x = out.scheduled[i];
-    Active* a = active_.at(x.seq->id).get();
-    for (int32_t r = x.logits_from; r < x.num_new; ++r) {
-      std::span<const float> logits(logits_.data() + (row + r - x.logits_from) * vocab, vocab);
-      HandleLogits(a, x.start + r, logits);
-      if (a->seq.state == SeqState::kFinished) break;
-    }
-    // A prefill that just ended with max_tokens == 0 (prompt scoring only).
-    if (a->seq.state != SeqState::kFinished && a->seq.num_computed == a->seq.num_tokens() &&
-        a->max_new == 0) {
-      Finish(a, FinishReason::kLength, EngineEvent{});
-    }
+  size_t row = 0;  // first logits row of x
+  for (const ScheduledSeq& x : out.scheduled) {
+    const size_t rows = static_cast<size_t>(x.num_logit_rows());
+    outputs_.Process(active_.at(x.seq->id).get(), x.start + x.logits_from,
+                     std::span<const float>(logits_.data() + row * vocab, rows * vocab), vocab);
+    row += rows;
   }
   EraseFinished();
   if (options_.check_integrity) {
@@ -328,154 +300,6 @@ bool Engine::Loop::Step() {
 void Engine::Loop::EraseFinished() {
   for (auto it = active_.begin(); it != active_.end();) {
     it = it->second->seq.state == SeqState::kFinished ? active_.erase(it) : std::next(it);
-  }
-}
-
-void Engine::Loop::HandleLogits(Active* a, int32_t pos, std::span<const float> row) {
-  Sequence& s = a->seq;
-  if (a->wants_prompt_lps() && pos + 1 == a->prompt_lp_next && pos + 1 < s.num_prompt) {
-    a->prompt_lps.push_back(ComputeLogprob(row, s.tokens[pos + 1], std::max(0, a->req.logprobs)));
-    ++a->prompt_lp_next;
-  }
-  if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && !a->forks.empty()) {
-    ForkChoices(a, row);  // before this choice samples (and perhaps finishes)
-  }
-  if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && a->generated < a->max_new) {
-    SampleNext(a, row);
-  }
-}
-
-// The prompt of choice 0 is computed and `row` holds its last token's logits: the other
-// choices start from its K/V and sample their first token from the same row. A choice
-// that gets no seat or page (Scheduler::Fork) waits to be computed like any sequence.
-void Engine::Loop::ForkChoices(Active* a, std::span<const float> row) {
-  std::vector<std::unique_ptr<Active>> forks = std::move(a->forks);
-  a->forks.clear();
-  for (std::unique_ptr<Active>& f : forks) {
-    Active* c = f.get();
-    active_[c->seq.id] = std::move(f);
-    c->prompt_lps = a->prompt_lps;
-    c->prompt_lp_next = a->prompt_lp_next;
-    c->seq.num_cached = a->seq.num_cached;
-    c->seq.num_cached_host = a->seq.num_cached_host;
-    c->seq.num_cached_disk = a->seq.num_cached_disk;
-    if (c->stream->cancelled()) {
-      Finish(c, FinishReason::kCancelled, EngineEvent{});
-    } else if (c->max_new == 0) {
-      Finish(c, FinishReason::kLength, EngineEvent{});  // prompt scoring only
-    } else if (scheduler_.Fork(&a->seq, &c->seq)) {
-      SampleNext(c, row);
-    } else {
-      scheduler_.Add(&c->seq);
-    }
-  }
-  a->seq.fork_seats = 0;
-}
-
-// Choice 0 ended before its prompt was computed: on an error the other choices end with
-// it; otherwise (it was cancelled) those still wanted are computed on their own. Those that
-// end here never join active_ (Shutdown finishes while iterating it).
-void Engine::Loop::EndForks(Active* a, FinishReason reason, const std::string& error) {
-  std::vector<std::unique_ptr<Active>> forks = std::move(a->forks);
-  a->forks.clear();
-  a->seq.fork_seats = 0;
-  for (std::unique_ptr<Active>& f : forks) {
-    Active* c = f.get();
-    if (reason == FinishReason::kError) {
-      Finish(c, reason, EngineEvent{}, error);
-    } else if (c->stream->cancelled()) {
-      Finish(c, FinishReason::kCancelled, EngineEvent{});
-    } else {
-      scheduler_.Add(&c->seq);
-      active_[c->seq.id] = std::move(f);
-    }
-  }
-}
-
-void Engine::Loop::SampleNext(Active* a, std::span<const float> row) {
-  const int32_t token = a->sampler.Sample(row);
-  if (a->req.sampling.has_penalties()) a->sampler.Accept(token);
-  if (a->canary) a->canary->Record(row, token);
-  ++a->generated;
-  const auto now = Clock::now();
-  EngineEvent ev;
-  ev.tokens.push_back(token);
-  // After the logit bias, like the choice itself (Sampler::Logprob); prompt logprobs above
-  // stay the model's own: the bias shapes the completion only.
-  if (a->req.logprobs >= 0) ev.logprobs.push_back(a->sampler.Logprob(row, token, a->req.logprobs));
-  if (!a->has_first) {
-    a->has_first = true;
-    a->first_token = now;
-    if (a->choice == 0) metrics_->Observe("parley_time_to_first_token_seconds", Seconds(now - a->stream->created()));
-  } else {
-    metrics_->Observe("parley_inter_token_latency_seconds", Seconds(now - a->last_token));
-  }
-  a->last_token = now;
-  metrics_->Add("parley_generation_tokens_total", 1);
-
-  const bool eos = (!a->req.ignore_eos && tokenizer_.IsEndOfGeneration(token)) ||
-                   std::find(a->req.stop_token_ids.begin(), a->req.stop_token_ids.end(), token) !=
-                       a->req.stop_token_ids.end();
-  if (eos) {
-    ev.text = a->stops.Feed(a->detok.Flush());
-    if (!a->stops.stopped()) ev.text += a->stops.Flush();
-    Finish(a, FinishReason::kStop, std::move(ev));
-    return;
-  }
-  ev.text = a->stops.Feed(a->detok.Feed(token));
-  if (a->stops.stopped()) {
-    Finish(a, FinishReason::kStop, std::move(ev));
-    return;
-  }
-  if (a->generated >= a->max_new) {
-    ev.text += a->stops.Feed(a->detok.Flush());
-    if (!a->stops.stopped()) ev.text += a->stops.Flush();
-    Finish(a, a->stops.stopped() ? FinishReason::kStop : FinishReason::kLength, std::move(ev));
-    return;
-  }
-  a->seq.tokens.push_back(token);  // computed next step
-  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
-    ev.prompt_logprobs = std::move(a->prompt_lps);
-    a->prompt_lps_sent = true;
-  }
-  a->stream->Push(std::move(ev));
-}
-
-void Engine::Loop::Finish(Active* a, FinishReason reason, EngineEvent ev, const std::string& error) {
-  scheduler_.Finish(&a->seq, /*cache_pages=*/reason != FinishReason::kError);
-  if (a->canary && (reason == FinishReason::kStop || reason == FinishReason::kLength)) {
-    options_.canary->Submit(a->req.prompt, std::move(*a->canary));
-  }
-  if (!a->forks.empty()) EndForks(a, reason, error);
-  const int32_t cached = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
-  ev.finish = reason;
-  ev.error = error;
-  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
-    ev.prompt_logprobs = std::move(a->prompt_lps);
-    a->prompt_lps_sent = true;
-  }
-  ev.usage.prompt_tokens = a->seq.num_prompt;
-  ev.usage.completion_tokens = a->generated;
-  ev.usage.cached_tokens = cached;
-  const auto now = Clock::now();
-  ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
-  metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
-  metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
-  if (a->choice == 0) CountPrompt(a->seq);  // once per request
-  a->stream->Push(std::move(ev));
-}
-
-void Engine::Loop::CountPrompt(const Sequence& seq) {
-  const int32_t cached = std::clamp(seq.num_cached, 0, seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_total", seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_computed_total", seq.num_prompt - cached);
-  const int32_t host = std::min(seq.num_cached_host, cached);
-  const int32_t disk = std::min(seq.num_cached_disk, cached - host);
-  metrics_->Add("parley_prompt_tokens_by_source_total", seq.num_prompt - cached, "source=\"computed\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", cached - host - disk, "source=\"pool\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
-  if (prefix_ != nullptr && prefix_->disk() != nullptr) {
-    metrics_->Add("parley_prompt_tokens_by_source_total", disk, "source=\"disk\"");
   }
 }
 
