@@ -20,7 +20,9 @@ struct PrefixCache::Node {
   std::vector<int64_t> host;     // [group] host tier id or -1
   std::vector<int64_t> disk;     // [group] disk tier id or -1
   int32_t num_children = 0;
+  std::vector<int32_t> resident_children;  // [group] children holding a pool page there
   uint64_t last_use = 0;
+  uint64_t indexed_use = 0;      // last_use when last put in the eviction sets
   bool keep_window = false;      // a turn-boundary resume needs this node's window pages
   bool busy = false;             // part of a Match in progress: not evictable
 };
@@ -28,6 +30,8 @@ struct PrefixCache::Node {
 PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options, std::unique_ptr<DiskTier> disk)
     : kv_(kv), options_(options), disk_(std::move(disk)) {
   resident_.assign(kv->num_groups(), 0);
+  frontier_.resize(kv->num_groups());
+  unkept_.resize(kv->num_groups());
   if (options.host_bytes > 0) host_ = std::make_unique<HostTier>(options.host_bytes, options.host_codec);
 }
 
@@ -43,6 +47,11 @@ void PrefixCache::Clear() {
   }
   nodes_.clear();
   resident_.assign(kv_->num_groups(), 0);
+  for (EvSet& set : frontier_) set.clear();
+  for (EvSet& set : unkept_) set.clear();
+  hosted_.clear();
+  host_leaves_.clear();
+  disk_leaves_.clear();
 }
 
 bool PrefixCache::SamePage(const Node* n, const Node* parent, std::span<const int32_t> page_tokens) {
@@ -61,8 +70,51 @@ bool PrefixCache::Has(const Node* n, int32_t g) const {
   return n->page[g] >= 0 || n->host[g] >= 0 || n->disk[g] >= 0;
 }
 
-bool PrefixCache::Older(const Node* a, const Node* b) {
-  return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
+bool PrefixCache::EvKey::operator<(const EvKey& o) const {
+  if (use != o.use) return use < o.use;
+  if (depth != o.depth) return depth > o.depth;
+  return std::less<const Node*>()(node, o.node);
+}
+
+void PrefixCache::Unindex(Node* n) {
+  const EvKey k{n->indexed_use, n->depth, n};
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    frontier_[g].erase(k);
+    unkept_[g].erase(k);
+  }
+  hosted_.erase(k);
+  host_leaves_.erase(k);
+  disk_leaves_.erase(k);
+}
+
+void PrefixCache::Reindex(Node* n) {
+  Unindex(n);
+  n->indexed_use = n->last_use;
+  const EvKey k{n->last_use, n->depth, n};
+  bool resident = false, hosted = false, on_disk = false;
+  for (int32_t g = 0; g < kv_->num_groups(); ++g) {
+    if (n->page[g] >= 0) {
+      resident = true;
+      if (n->resident_children[g] == 0) frontier_[g].insert(k);
+      if (!n->keep_window && kv_->layout().groups()[g].window != 0) unkept_[g].insert(k);
+    }
+    hosted |= n->host[g] >= 0;
+    on_disk |= n->disk[g] >= 0;
+  }
+  if (hosted) hosted_.insert(k);
+  if (n->num_children == 0 && !resident) {
+    if (hosted) host_leaves_.insert(k);
+    else if (on_disk) disk_leaves_.insert(k);
+  }
+}
+
+void PrefixCache::SetPage(Node* n, int32_t g, int32_t p) {
+  if ((n->page[g] >= 0) != (p >= 0) && n->parent != nullptr) {
+    n->parent->resident_children[g] += p >= 0 ? 1 : -1;
+    Reindex(n->parent);
+  }
+  n->page[g] = p;
+  Reindex(n);
 }
 
 bool PrefixCache::Pinned(const Node* n) const {
@@ -231,7 +283,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
         stopped = true;
         break;
       }
-      n->page[g] = p;  // the cache's reference (the lower copy stays: a later eviction need not spill)
+      SetPage(n, g, p);  // the cache's reference (the lower copy stays: a later eviction need not spill)
       ++resident_[g];
       restored[i] = std::max<int8_t>(restored[i], from_disk ? 2 : 1);
       ++stats_.restored_pages;
@@ -251,6 +303,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
   const uint64_t t = ++tick_;
   for (int32_t i = 0; i < d; ++i) {
     path[i]->last_use = t;
+    Reindex(path[i]);
     if (restored[i] == 1) info.host_tokens += ps;
     if (restored[i] == 2) info.disk_tokens += ps;
   }
@@ -285,6 +338,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       node->page.assign(num_groups, -1);
       node->host.assign(num_groups, -1);
       node->disk.assign(num_groups, -1);
+      node->resident_children.assign(num_groups, 0);
       n = node.get();
       nodes_.emplace(keys[i], std::move(node));
       if (parent != nullptr) ++parent->num_children;
@@ -297,6 +351,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       if (i < static_cast<int32_t>(table.size()) && table[i] >= 0) {
         kv_->pool(g).AddRef(table[i]);
         n->page[g] = table[i];
+        if (parent != nullptr) ++parent->resident_children[g];
         ++resident_[g];
       }
     }
@@ -306,7 +361,13 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
   }
   int32_t max_window = 0;
   for (const KvGroup& group : kv_->layout().groups()) max_window = std::max(max_window, group.window);
-  if (max_window == 0) return;
+  if (max_window > 0) KeepWindows(path, computed, boundaries, max_window);
+  for (Node* n : path) Reindex(n);  // new ticks, pages, children, keep_window
+}
+
+void PrefixCache::KeepWindows(const std::vector<Node*>& path, int32_t computed, std::span<const int32_t> boundaries,
+                              int32_t max_window) {
+  const int32_t ps = kv_->page_size();
   // Window pages are kept for resumes at this sequence's turn boundaries. Those of earlier
   // boundaries on the same path (older turns of the conversation) are superseded: under
   // pressure they go first, so a long conversation keeps about one window of them, not all.
@@ -345,8 +406,9 @@ void PrefixCache::EvictPage(Node* n, int32_t g, bool spill) {
       }
     }
   }
+  if (log_evictions_) evictions_.emplace_back(g, n->key);
   pool.Release(p);
-  n->page[g] = -1;
+  SetPage(n, g, -1);
   --resident_[g];
   ++stats_.evicted_pages;
   Prune(n);
@@ -379,6 +441,7 @@ bool PrefixCache::Restore(Node* n, int32_t g, int32_t p, bool* from_disk) {
   }
   if (disk_->Contains(n->disk[g])) disk_->Drop(n->disk[g]);
   n->disk[g] = -1;
+  Reindex(n);
   ++stats_.disk_read_errors;
   return false;
 }
@@ -394,9 +457,11 @@ int64_t PrefixCache::PutDisk(std::span<const uint8_t> blob) {
 
 void PrefixCache::RemoveNode(Node* n) {
   PARLEY_CHECK(n->num_children == 0 && !Pinned(n));
+  Unindex(n);
   for (int32_t g = 0; g < kv_->num_groups(); ++g) {
     if (n->page[g] >= 0) {
       kv_->pool(g).Release(n->page[g]);
+      if (n->parent != nullptr) --n->parent->resident_children[g];
       --resident_[g];
       ++stats_.evicted_pages;
     }
@@ -409,7 +474,10 @@ void PrefixCache::RemoveNode(Node* n) {
       ++stats_.disk_dropped_pages;
     }
   }
-  if (n->parent != nullptr) --n->parent->num_children;
+  if (n->parent != nullptr) {
+    --n->parent->num_children;
+    Reindex(n->parent);
+  }
   if (n->depth == 0) {
     if (evicted_keys_.size() > (1u << 20)) evicted_keys_.clear();
     evicted_keys_.insert(n->key);
@@ -420,21 +488,17 @@ void PrefixCache::RemoveNode(Node* n) {
 bool PrefixCache::FreeHost() {
   if (disk_ == nullptr) return DropLeaf(/*disk=*/false);
   // Move the host copies of the least recently used nodes (deepest first among equals) to
-  // disk, a batch per scan of the tree.
+  // disk, a batch at a time.
   constexpr size_t kBatch = 32;
   std::vector<Node*> victims;
-  for (auto& [key, node] : nodes_) {
-    if (node->busy) continue;
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      if (node->host[g] >= 0) {
-        victims.push_back(node.get());
-        break;
-      }
-    }
+  for (const EvKey& k : hosted_) {
+    ++eviction_visits_;
+    if (k.node->busy) continue;
+    victims.push_back(k.node);
+    if (victims.size() == kBatch) break;
   }
   if (victims.empty()) return false;
-  const size_t take = std::min(victims.size(), kBatch);
-  std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
+  const size_t take = victims.size();
   for (size_t i = 0; i < take; ++i) {
     Node* n = victims[i];
     n->busy = true;  // PutDisk may drop disk leaves: not this one
@@ -448,6 +512,7 @@ bool PrefixCache::FreeHost() {
       }
     }
     n->busy = false;
+    Reindex(n);
   }
   // Nodes whose host copy could not move are pruned when they hold nothing else (by key:
   // pruning one may remove another victim, its parent).
@@ -461,75 +526,44 @@ bool PrefixCache::FreeHost() {
 }
 
 bool PrefixCache::DropLeaf(bool disk) {
-  Node* victim = nullptr;
-  for (auto& [key, node] : nodes_) {
-    Node* n = node.get();
-    if (n->num_children != 0 || n->busy) continue;
-    bool above = false, here = false;  // a copy in a higher tier; one in the tier to free
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      above |= n->page[g] >= 0 || (disk && n->host[g] >= 0);
-      here |= (disk ? n->disk[g] : n->host[g]) >= 0;
-    }
-    if (above || !here) continue;
-    if (victim == nullptr || n->last_use < victim->last_use) victim = n;
+  for (const EvKey& k : disk ? disk_leaves_ : host_leaves_) {
+    ++eviction_visits_;
+    if (k.node->busy) continue;
+    RemoveNode(k.node);
+    return true;
   }
-  if (victim == nullptr) return false;
-  RemoveNode(victim);
-  return true;
+  return false;
+}
+
+void PrefixCache::EvictInOrder(const EvSet& set, int32_t g, int32_t count, bool spill, int32_t* done) {
+  PagePool& pool = kv_->pool(g);
+  // Evicting a node may remove it (and empty ancestors) and may expose its parent, which
+  // joins the set after it (a parent's tick is never older than its child's, and it is
+  // shallower): resume after the last key seen.
+  std::optional<EvKey> last;
+  while (*done < count) {
+    auto it = last ? set.upper_bound(*last) : set.begin();
+    if (it == set.end()) break;
+    last = *it;
+    Node* n = it->node;
+    ++eviction_visits_;
+    if (n->busy || pool.refcount(n->page[g]) != 1) continue;  // pinned
+    EvictPage(n, g, spill);
+    ++*done;
+  }
 }
 
 int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
-  PagePool& pool = kv_->pool(g);
-  auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
   int32_t done = 0;
   // 1. Window pages no recent turn-boundary resume needs: dropped, not spilled.
   if (kv_->layout().groups()[g].window != 0) {
-    std::vector<Node*> victims;
-    for (auto& [key, node] : nodes_) {
-      if (!node->keep_window && evictable(node.get())) victims.push_back(node.get());
-    }
-    const size_t take = std::min<size_t>(victims.size(), count);
-    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
-    for (size_t i = 0; i < take; ++i) {
-      EvictPage(victims[i], g, /*spill=*/false);
-      ++done;
-    }
+    EvictInOrder(unkept_[g], g, count, /*spill=*/false, &done);
     if (done >= count) return done;
   }
   // 2. The least recently used nodes without resident descendants in this group (deepest
-  //    first among equals), spilled. One scan finds them; evicting one may expose its
-  //    parent, which then joins the queue in its LRU place.
-  std::unordered_map<const Node*, int32_t> resident_children;
-  for (auto& [key, node] : nodes_) {
-    if (node->page[g] >= 0 && node->parent != nullptr) ++resident_children[node->parent];
-  }
-  auto later = [](const Node* a, const Node* b) { return Older(b, a); };  // min-heap on age
-  std::vector<Node*> heap;
-  for (auto& [key, node] : nodes_) {
-    if (evictable(node.get()) && !resident_children.count(node.get())) heap.push_back(node.get());
-  }
-  std::make_heap(heap.begin(), heap.end(), later);
-  while (done < count && !heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    Node* n = heap.back();
-    heap.pop_back();
-    const uint64_t parent_key = n->parent != nullptr ? n->parent->key : 0;
-    const bool has_parent = n->parent != nullptr;
-    EvictPage(n, g, /*spill=*/true);  // may remove n (and empty parents)
-    ++done;
-    if (!has_parent) continue;
-    auto it = nodes_.find(parent_key);
-    if (it == nodes_.end()) continue;
-    Node* parent = it->second.get();
-    auto rc = resident_children.find(parent);
-    if (rc != resident_children.end() && --rc->second == 0) {
-      resident_children.erase(rc);
-      if (evictable(parent)) {
-        heap.push_back(parent);
-        std::push_heap(heap.begin(), heap.end(), later);
-      }
-    }
-  }
+  //    first among equals), spilled; evicting one may expose its parent, which then comes
+  //    in its LRU place.
+  EvictInOrder(frontier_[g], g, count, /*spill=*/true, &done);
   return done;
 }
 
@@ -539,6 +573,61 @@ bool PrefixCache::MakeRoom(const std::vector<int32_t>& need) {
     if (short_by > 0 && EvictSome(g, short_by) < short_by) return false;
   }
   return true;
+}
+
+std::vector<std::pair<int32_t, uint64_t>> PrefixCache::ScanEvictionOrder(const std::vector<int32_t>& need) const {
+  auto older = [](const Node* a, const Node* b) {
+    return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
+  };
+  std::vector<std::pair<int32_t, uint64_t>> order;
+  for (int32_t g = 0; g < kv_->num_groups() && g < static_cast<int32_t>(need.size()); ++g) {
+    const PagePool& pool = kv_->pool(g);
+    const int32_t count = need[g] - pool.num_free();
+    if (count <= 0) continue;
+    auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
+    std::unordered_set<const Node*> gone;
+    if (kv_->layout().groups()[g].window != 0) {
+      std::vector<Node*> victims;
+      for (const auto& [key, node] : nodes_) {
+        if (!node->keep_window && evictable(node.get())) victims.push_back(node.get());
+      }
+      const size_t take = std::min<size_t>(victims.size(), count);
+      std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), older);
+      for (size_t i = 0; i < take; ++i) gone.insert(victims[i]);
+    }
+    std::vector<const Node*> picked(gone.begin(), gone.end());
+    std::sort(picked.begin(), picked.end(), older);
+    std::unordered_map<const Node*, int32_t> resident_children;
+    for (const auto& [key, node] : nodes_) {
+      if (node->page[g] >= 0 && !gone.count(node.get()) && node->parent != nullptr) ++resident_children[node->parent];
+    }
+    auto later = [&](const Node* a, const Node* b) { return older(b, a); };
+    std::vector<const Node*> heap;
+    for (const auto& [key, node] : nodes_) {
+      if (evictable(node.get()) && !gone.count(node.get()) && !resident_children.count(node.get())) {
+        heap.push_back(node.get());
+      }
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
+    while (static_cast<int32_t>(picked.size()) < count && !heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const Node* n = heap.back();
+      heap.pop_back();
+      picked.push_back(n);
+      if (n->parent == nullptr) continue;
+      auto rc = resident_children.find(n->parent);
+      if (rc != resident_children.end() && --rc->second == 0) {
+        resident_children.erase(rc);
+        if (evictable(n->parent)) {
+          heap.push_back(n->parent);
+          std::push_heap(heap.begin(), heap.end(), later);
+        }
+      }
+    }
+    for (const Node* n : picked) order.emplace_back(g, n->key);
+    if (static_cast<int32_t>(picked.size()) < count) break;
+  }
+  return order;
 }
 
 SeqKv PrefixCache::HeldPages() const {
@@ -610,6 +699,53 @@ Status PrefixCache::CheckIntegrity() const {
       return Status::Error("prefix cache resident page count of group " + std::to_string(g) + " is off");
     }
   }
+  return CheckIndex();
+}
+
+Status PrefixCache::CheckIndex() const {
+  // What a scan of the tree finds for each eviction set, against what the set holds.
+  const int32_t num_groups = kv_->num_groups();
+  std::unordered_map<const Node*, std::vector<int32_t>> resident_children;
+  for (const auto& [key, n] : nodes_) {
+    if (n->parent == nullptr) continue;
+    auto& counts = resident_children[n->parent];
+    counts.resize(num_groups, 0);
+    for (int32_t g = 0; g < num_groups; ++g) counts[g] += n->page[g] >= 0;
+  }
+  std::vector<size_t> frontier(num_groups, 0), unkept(num_groups, 0);
+  size_t hosted = 0, host_leaves = 0, disk_leaves = 0;
+  for (const auto& [key, node] : nodes_) {
+    const Node* n = node.get();
+    const std::string where = "prefix cache node at depth " + std::to_string(n->depth);
+    const EvKey k{n->last_use, n->depth, const_cast<Node*>(n)};
+    if (n->indexed_use != n->last_use) return Status::Error(where + ": eviction key is stale");
+    auto in = [&](const EvSet& set, bool want, size_t* count) {
+      *count += want;
+      return set.count(k) == static_cast<size_t>(want);
+    };
+    bool resident = false, host = false, disk = false;
+    for (int32_t g = 0; g < num_groups; ++g) {
+      auto it = resident_children.find(n);
+      const int32_t children = it == resident_children.end() ? 0 : it->second[g];
+      if (n->resident_children[g] != children) return Status::Error(where + ": resident children count is off");
+      const bool here = n->page[g] >= 0;
+      resident |= here;
+      host |= n->host[g] >= 0;
+      disk |= n->disk[g] >= 0;
+      if (!in(frontier_[g], here && children == 0, &frontier[g]) ||
+          !in(unkept_[g], here && !n->keep_window && kv_->layout().groups()[g].window != 0, &unkept[g])) {
+        return Status::Error(where + ": eviction sets of group " + std::to_string(g) + " are off");
+      }
+    }
+    const bool leaf = n->num_children == 0 && !resident;
+    if (!in(hosted_, host, &hosted) || !in(host_leaves_, leaf && host, &host_leaves) ||
+        !in(disk_leaves_, leaf && !host && disk, &disk_leaves)) {
+      return Status::Error(where + ": tier eviction sets are off");
+    }
+  }
+  bool sizes = hosted == hosted_.size() && host_leaves == host_leaves_.size() && disk_leaves == disk_leaves_.size();
+  for (int32_t g = 0; g < num_groups; ++g) sizes &= frontier[g] == frontier_[g].size() && unkept[g] == unkept_[g].size();
+  if (!sizes) return Status::Error("eviction sets hold nodes no longer in the tree");
   return Status::Ok();
 }
 
