@@ -5,29 +5,18 @@
 
 #include "base/check.h"
 #include "prefix_cache/page_hash.h"
+#include "prefix_cache/prefix_cache_node.h"
 
 namespace parley {
 
 // Window pages kept before the window of a turn boundary (see Insert).
 constexpr int32_t kKeepSlackPages = 4;
 
-struct PrefixCache::Node {
-  uint64_t key = 0;
-  Node* parent = nullptr;
-  int32_t depth = 0;             // the page's index in its sequences
-  std::vector<int32_t> tokens;   // the page's tokens (collision guard)
-  std::vector<int32_t> page;     // [group] pool page (one reference held by the cache) or -1
-  std::vector<int64_t> host;     // [group] host tier id or -1
-  std::vector<int64_t> disk;     // [group] disk tier id or -1
-  int32_t num_children = 0;
-  uint64_t last_use = 0;
-  bool keep_window = false;      // a turn-boundary resume needs this node's window pages
-  bool busy = false;             // part of a Match in progress: not evictable
-};
-
 PrefixCache::PrefixCache(KvCache* kv, const PrefixCacheOptions& options, std::unique_ptr<DiskTier> disk)
     : kv_(kv), options_(options), disk_(std::move(disk)) {
   resident_.assign(kv->num_groups(), 0);
+  frontier_.resize(kv->num_groups());
+  unkept_.resize(kv->num_groups());
   if (options.host_bytes > 0) host_ = std::make_unique<HostTier>(options.host_bytes, options.host_codec);
 }
 
@@ -43,6 +32,11 @@ void PrefixCache::Clear() {
   }
   nodes_.clear();
   resident_.assign(kv_->num_groups(), 0);
+  for (EvSet& set : frontier_) set.clear();
+  for (EvSet& set : unkept_) set.clear();
+  hosted_.clear();
+  host_leaves_.clear();
+  disk_leaves_.clear();
 }
 
 bool PrefixCache::SamePage(const Node* n, const Node* parent, std::span<const int32_t> page_tokens) {
@@ -59,10 +53,6 @@ PrefixCache::Node* PrefixCache::Find(uint64_t key, const Node* parent, std::span
 
 bool PrefixCache::Has(const Node* n, int32_t g) const {
   return n->page[g] >= 0 || n->host[g] >= 0 || n->disk[g] >= 0;
-}
-
-bool PrefixCache::Older(const Node* a, const Node* b) {
-  return a->last_use != b->last_use ? a->last_use < b->last_use : a->depth > b->depth;
 }
 
 bool PrefixCache::Pinned(const Node* n) const {
@@ -231,7 +221,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
         stopped = true;
         break;
       }
-      n->page[g] = p;  // the cache's reference (the lower copy stays: a later eviction need not spill)
+      SetPage(n, g, p);  // the cache's reference (the lower copy stays: a later eviction need not spill)
       ++resident_[g];
       restored[i] = std::max<int8_t>(restored[i], from_disk ? 2 : 1);
       ++stats_.restored_pages;
@@ -251,6 +241,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
   const uint64_t t = ++tick_;
   for (int32_t i = 0; i < d; ++i) {
     path[i]->last_use = t;
+    Reindex(path[i]);
     if (restored[i] == 1) info.host_tokens += ps;
     if (restored[i] == 2) info.disk_tokens += ps;
   }
@@ -285,6 +276,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       node->page.assign(num_groups, -1);
       node->host.assign(num_groups, -1);
       node->disk.assign(num_groups, -1);
+      node->resident_children.assign(num_groups, 0);
       n = node.get();
       nodes_.emplace(keys[i], std::move(node));
       if (parent != nullptr) ++parent->num_children;
@@ -297,6 +289,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       if (i < static_cast<int32_t>(table.size()) && table[i] >= 0) {
         kv_->pool(g).AddRef(table[i]);
         n->page[g] = table[i];
+        if (parent != nullptr) ++parent->resident_children[g];
         ++resident_[g];
       }
     }
@@ -306,7 +299,13 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
   }
   int32_t max_window = 0;
   for (const KvGroup& group : kv_->layout().groups()) max_window = std::max(max_window, group.window);
-  if (max_window == 0) return;
+  if (max_window > 0) KeepWindows(path, computed, boundaries, max_window);
+  for (Node* n : path) Reindex(n);  // new ticks, pages, children, keep_window
+}
+
+void PrefixCache::KeepWindows(const std::vector<Node*>& path, int32_t computed, std::span<const int32_t> boundaries,
+                              int32_t max_window) {
+  const int32_t ps = kv_->page_size();
   // Window pages are kept for resumes at this sequence's turn boundaries. Those of earlier
   // boundaries on the same path (older turns of the conversation) are superseded: under
   // pressure they go first, so a long conversation keeps about one window of them, not all.
@@ -323,33 +322,6 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
     const int32_t d = std::min<int32_t>(std::min(b, computed) / ps, static_cast<int32_t>(path.size()));
     for (int32_t i = std::max(0, d * ps - max_window - slack) / ps; i < d; ++i) path[i]->keep_window = true;
   }
-}
-
-void PrefixCache::EvictPage(Node* n, int32_t g, bool spill) {
-  PagePool& pool = kv_->pool(g);
-  const int32_t p = n->page[g];
-  PARLEY_DCHECK(p >= 0 && pool.refcount(p) == 1);
-  if (spill && n->host[g] < 0 && n->disk[g] < 0) {
-    if (host_ != nullptr) {
-      int64_t id = host_->Put(pool.shape(), pool.page_data(p));
-      while (id < 0 && FreeHost()) id = host_->Put(pool.shape(), pool.page_data(p));
-      if (id >= 0) {
-        n->host[g] = id;
-        ++stats_.spilled_pages;
-      }
-    } else if (disk_ != nullptr) {
-      const int64_t id = PutDisk(EncodePage(pool.shape(), options_.host_codec, pool.page_data(p)));
-      if (id >= 0) {
-        n->disk[g] = id;
-        ++stats_.spilled_pages;
-      }
-    }
-  }
-  pool.Release(p);
-  n->page[g] = -1;
-  --resident_[g];
-  ++stats_.evicted_pages;
-  Prune(n);
 }
 
 void PrefixCache::Prune(Node* n) {
@@ -379,6 +351,7 @@ bool PrefixCache::Restore(Node* n, int32_t g, int32_t p, bool* from_disk) {
   }
   if (disk_->Contains(n->disk[g])) disk_->Drop(n->disk[g]);
   n->disk[g] = -1;
+  Reindex(n);
   ++stats_.disk_read_errors;
   return false;
 }
@@ -394,9 +367,11 @@ int64_t PrefixCache::PutDisk(std::span<const uint8_t> blob) {
 
 void PrefixCache::RemoveNode(Node* n) {
   PARLEY_CHECK(n->num_children == 0 && !Pinned(n));
+  Unindex(n);
   for (int32_t g = 0; g < kv_->num_groups(); ++g) {
     if (n->page[g] >= 0) {
       kv_->pool(g).Release(n->page[g]);
+      if (n->parent != nullptr) --n->parent->resident_children[g];
       --resident_[g];
       ++stats_.evicted_pages;
     }
@@ -409,136 +384,15 @@ void PrefixCache::RemoveNode(Node* n) {
       ++stats_.disk_dropped_pages;
     }
   }
-  if (n->parent != nullptr) --n->parent->num_children;
+  if (n->parent != nullptr) {
+    --n->parent->num_children;
+    Reindex(n->parent);
+  }
   if (n->depth == 0) {
     if (evicted_keys_.size() > (1u << 20)) evicted_keys_.clear();
     evicted_keys_.insert(n->key);
   }
   nodes_.erase(n->key);
-}
-
-bool PrefixCache::FreeHost() {
-  if (disk_ == nullptr) return DropLeaf(/*disk=*/false);
-  // Move the host copies of the least recently used nodes (deepest first among equals) to
-  // disk, a batch per scan of the tree.
-  constexpr size_t kBatch = 32;
-  std::vector<Node*> victims;
-  for (auto& [key, node] : nodes_) {
-    if (node->busy) continue;
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      if (node->host[g] >= 0) {
-        victims.push_back(node.get());
-        break;
-      }
-    }
-  }
-  if (victims.empty()) return false;
-  const size_t take = std::min(victims.size(), kBatch);
-  std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
-  for (size_t i = 0; i < take; ++i) {
-    Node* n = victims[i];
-    n->busy = true;  // PutDisk may drop disk leaves: not this one
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      if (n->host[g] < 0) continue;
-      std::vector<uint8_t> blob = host_->Take(n->host[g]);
-      n->host[g] = -1;
-      if (n->disk[g] < 0) {
-        n->disk[g] = PutDisk(blob);
-        if (n->disk[g] < 0) ++stats_.host_dropped_pages;
-      }
-    }
-    n->busy = false;
-  }
-  // Nodes whose host copy could not move are pruned when they hold nothing else (by key:
-  // pruning one may remove another victim, its parent).
-  std::vector<uint64_t> keys;
-  for (size_t i = 0; i < take; ++i) keys.push_back(victims[i]->key);
-  for (uint64_t key : keys) {
-    auto it = nodes_.find(key);
-    if (it != nodes_.end()) Prune(it->second.get());
-  }
-  return true;
-}
-
-bool PrefixCache::DropLeaf(bool disk) {
-  Node* victim = nullptr;
-  for (auto& [key, node] : nodes_) {
-    Node* n = node.get();
-    if (n->num_children != 0 || n->busy) continue;
-    bool above = false, here = false;  // a copy in a higher tier; one in the tier to free
-    for (int32_t g = 0; g < kv_->num_groups(); ++g) {
-      above |= n->page[g] >= 0 || (disk && n->host[g] >= 0);
-      here |= (disk ? n->disk[g] : n->host[g]) >= 0;
-    }
-    if (above || !here) continue;
-    if (victim == nullptr || n->last_use < victim->last_use) victim = n;
-  }
-  if (victim == nullptr) return false;
-  RemoveNode(victim);
-  return true;
-}
-
-int32_t PrefixCache::EvictSome(int32_t g, int32_t count) {
-  PagePool& pool = kv_->pool(g);
-  auto evictable = [&](const Node* n) { return n->page[g] >= 0 && !n->busy && pool.refcount(n->page[g]) == 1; };
-  int32_t done = 0;
-  // 1. Window pages no recent turn-boundary resume needs: dropped, not spilled.
-  if (kv_->layout().groups()[g].window != 0) {
-    std::vector<Node*> victims;
-    for (auto& [key, node] : nodes_) {
-      if (!node->keep_window && evictable(node.get())) victims.push_back(node.get());
-    }
-    const size_t take = std::min<size_t>(victims.size(), count);
-    std::partial_sort(victims.begin(), victims.begin() + take, victims.end(), Older);
-    for (size_t i = 0; i < take; ++i) {
-      EvictPage(victims[i], g, /*spill=*/false);
-      ++done;
-    }
-    if (done >= count) return done;
-  }
-  // 2. The least recently used nodes without resident descendants in this group (deepest
-  //    first among equals), spilled. One scan finds them; evicting one may expose its
-  //    parent, which then joins the queue in its LRU place.
-  std::unordered_map<const Node*, int32_t> resident_children;
-  for (auto& [key, node] : nodes_) {
-    if (node->page[g] >= 0 && node->parent != nullptr) ++resident_children[node->parent];
-  }
-  auto later = [](const Node* a, const Node* b) { return Older(b, a); };  // min-heap on age
-  std::vector<Node*> heap;
-  for (auto& [key, node] : nodes_) {
-    if (evictable(node.get()) && !resident_children.count(node.get())) heap.push_back(node.get());
-  }
-  std::make_heap(heap.begin(), heap.end(), later);
-  while (done < count && !heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    Node* n = heap.back();
-    heap.pop_back();
-    const uint64_t parent_key = n->parent != nullptr ? n->parent->key : 0;
-    const bool has_parent = n->parent != nullptr;
-    EvictPage(n, g, /*spill=*/true);  // may remove n (and empty parents)
-    ++done;
-    if (!has_parent) continue;
-    auto it = nodes_.find(parent_key);
-    if (it == nodes_.end()) continue;
-    Node* parent = it->second.get();
-    auto rc = resident_children.find(parent);
-    if (rc != resident_children.end() && --rc->second == 0) {
-      resident_children.erase(rc);
-      if (evictable(parent)) {
-        heap.push_back(parent);
-        std::push_heap(heap.begin(), heap.end(), later);
-      }
-    }
-  }
-  return done;
-}
-
-bool PrefixCache::MakeRoom(const std::vector<int32_t>& need) {
-  for (int32_t g = 0; g < kv_->num_groups() && g < static_cast<int32_t>(need.size()); ++g) {
-    const int32_t short_by = need[g] - kv_->pool(g).num_free();
-    if (short_by > 0 && EvictSome(g, short_by) < short_by) return false;
-  }
-  return true;
 }
 
 SeqKv PrefixCache::HeldPages() const {
@@ -610,7 +464,7 @@ Status PrefixCache::CheckIntegrity() const {
       return Status::Error("prefix cache resident page count of group " + std::to_string(g) + " is off");
     }
   }
-  return Status::Ok();
+  return CheckIndex();
 }
 
 }  // namespace parley

@@ -17,15 +17,22 @@
 //   used leaves when full, or, with a disk tier, moves its least recently used pages there
 //   (which drops its own least recently used leaves when full). Only the latest turn boundaries of a conversation keep their
 //   window pages; older ones are superseded when a later turn of it is inserted.
+// - Eviction order: the candidates of each eviction step (a group's resident pages without
+//   resident descendants, its window pages no boundary keeps, host-tier pages, host- or
+//   disk-only leaves) sit in ordered sets keyed by (last use, deeper first), updated when a
+//   node changes; an eviction walks a set from its oldest end, skipping only pinned pages,
+//   and never scans the tree.
 // Owned by the engine thread (or one test); not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -111,12 +118,25 @@ class PrefixCache {
   const std::vector<int64_t>& resident_pages() const { return resident_; }
   const HostTier* host() const { return host_.get(); }
   const DiskTier* disk() const { return disk_.get(); }
+  // Eviction candidates examined so far (evicted or skipped as pinned), for tests: an
+  // eviction visits about as many nodes as it frees plus the pinned ones it passes.
+  int64_t eviction_visits() const { return eviction_visits_; }
+  // For tests: the (group, node key) of each pool page MakeRoom(need) would give up now, in
+  // order, found as eviction did before the ordered sets, by scanning the tree (changes
+  // nothing). With log_evictions on, evictions() lists the pages given up since.
+  std::vector<std::pair<int32_t, uint64_t>> ScanEvictionOrder(const std::vector<int32_t>& need) const;
+  void set_log_evictions(bool on) {
+    log_evictions_ = on;
+    evictions_.clear();
+  }
+  const std::vector<std::pair<int32_t, uint64_t>>& evictions() const { return evictions_; }
 
   // The pool pages the cache references, as one table per group (for
   // KvCache::CheckIntegrity with exact counts).
   SeqKv HeldPages() const;
   // Tree shape (parents present, child counts, depths, keys), every referenced pool page
-  // in use, every host id stored, nothing of a group outside its layout.
+  // in use, every host id stored, nothing of a group outside its layout; the eviction
+  // sets hold exactly the nodes a scan of the tree would find, under their current keys.
   Status CheckIntegrity() const;
 
  private:
@@ -134,6 +154,9 @@ class PrefixCache {
   void Pin(const std::vector<Node*>& path, int32_t d, SeqKv* seq);
   // First page a window group (window > 0) needs for a resume at d pages; 0 for global.
   int32_t FirstNeeded(int32_t group, int32_t d) const;
+  // Marks the window pages resumes at this path's turn boundaries need (see Insert).
+  void KeepWindows(const std::vector<Node*>& path, int32_t computed, std::span<const int32_t> boundaries,
+                   int32_t max_window);
   // Frees up to `count` pool pages of group g that only the cache holds; returns how many.
   int32_t EvictSome(int32_t g, int32_t count);
   // Gives up the node's pool page in group g (spilling it to a lower tier if possible).
@@ -154,9 +177,27 @@ class PrefixCache {
   // Removes the least recently used leaf whose lowest copies are in the host tier (or, with
   // `disk`, the disk tier) and nowhere higher; false if there is none.
   bool DropLeaf(bool disk);
-  // Eviction order: least recently used first, deepest first among equals.
-  static bool Older(const Node* a, const Node* b);
   bool Pinned(const Node* n) const;
+  // A node's place in the eviction sets. Eviction order: least recently used first, deepest
+  // first among equals, then the address (never needed: (last_use, depth) is unique, one
+  // tick marks one path).
+  struct EvKey {
+    uint64_t use;
+    int32_t depth;
+    Node* node;
+    bool operator<(const EvKey& o) const;
+  };
+  using EvSet = std::set<EvKey>;
+  // Puts n in the sets its current state calls for, under its current key (call after any
+  // change to its tick, pages, copies, children or keep_window).
+  void Reindex(Node* n);
+  void Unindex(Node* n);
+  // Sets n's pool page of group g (or -1), keeping its parent's resident-children count
+  // and both nodes' places in the sets.
+  void SetPage(Node* n, int32_t g, int32_t p);
+  // Evicts, oldest first, evictable nodes of `set` in group g until `done` reaches count.
+  void EvictInOrder(const EvSet& set, int32_t g, int32_t count, bool spill, int32_t* done);
+  Status CheckIndex() const;
 
   KvCache* kv_;
   PrefixCacheOptions options_;
@@ -166,6 +207,14 @@ class PrefixCache {
   std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
   std::vector<int64_t> resident_;  // pool pages held per group
   uint64_t tick_ = 0;
+  std::vector<EvSet> frontier_;  // [group] resident nodes with no resident children there
+  std::vector<EvSet> unkept_;    // [window group] resident nodes, keep_window false
+  EvSet hosted_;                 // nodes with a host-tier copy
+  EvSet host_leaves_;            // leaves with host copies and no pool page
+  EvSet disk_leaves_;            // leaves with only disk copies
+  int64_t eviction_visits_ = 0;
+  bool log_evictions_ = false;
+  std::vector<std::pair<int32_t, uint64_t>> evictions_;
   PrefixCacheStats stats_;
 };
 

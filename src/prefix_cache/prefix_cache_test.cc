@@ -300,6 +300,38 @@ TEST(PrefixCacheTest, EvictionTakesTheLeastRecentlyUsedConversationFirst) {
   ASSERT_TRUE(Integrity(kv.get(), cache, {}).ok());
 }
 
+TEST(PrefixCacheTest, EvictionVisitsTheNodesItFreesNotTheTree) {
+  // Many cached conversations; freeing a few pages looks at about that many nodes.
+  auto kv = MakeKv(Hybrid(), 64);
+  PrefixCache cache(kv.get(), {});
+  std::mt19937 rng(21);
+  std::vector<std::vector<int32_t>> convs;
+  for (int i = 0; i < 40; ++i) {
+    convs.push_back(RandomTokens(rng, 40));
+    Finish(kv.get(), &cache, convs.back());
+  }
+  ASSERT_GT(cache.num_nodes(), 300);
+  // A live sequence pins the oldest conversation's last pages: eviction passes over them.
+  SeqKv live = kv->NewSeq();
+  ASSERT_EQ(cache.Match(convs[0], 39, &live), 36);
+  for (size_t i = 1; i < convs.size(); ++i) Finish(kv.get(), &cache, convs[i]);  // now newer
+  for (int round = 0; round < 5; ++round) {
+    std::vector<int32_t> need;
+    for (int32_t g = 0; g < kv->num_groups(); ++g) need.push_back(kv->pool(g).num_free() + 3);
+    const auto want = cache.ScanEvictionOrder(need);
+    const int64_t before = cache.eviction_visits();
+    cache.set_log_evictions(true);
+    ASSERT_TRUE(cache.MakeRoom(need));
+    EXPECT_EQ(cache.evictions(), want);
+    EXPECT_EQ(cache.evictions().size(), 6u);
+    EXPECT_LE(cache.eviction_visits() - before, 6 + 2);  // + a pinned node of each group
+    cache.set_log_evictions(false);
+  }
+  EXPECT_GT(cache.eviction_visits(), 30);  // some pinned nodes were passed
+  ASSERT_TRUE(Integrity(kv.get(), cache, {&live}).ok());
+  kv->Free(&live);
+}
+
 TEST(PrefixCacheTest, PinnedPagesAreNeverEvicted) {
   auto kv = MakeKv(Hybrid(), 2);
   PrefixCache cache(kv.get(), {});
@@ -396,7 +428,12 @@ PrefixCacheStats RandomOps(const KvLayout& layout, double sequences, int64_t hos
       live.erase(live.begin() + static_cast<long>(i));
     } else {
       std::vector<int32_t> need = {static_cast<int32_t>(rng() % 6), static_cast<int32_t>(rng() % 6)};
+      // In the order a scan of the tree finds (eviction before the ordered sets).
+      const auto want = cache.ScanEvictionOrder(need);
+      cache.set_log_evictions(true);
       cache.MakeRoom(need);  // may fail when live sequences pin the pool
+      EXPECT_EQ(cache.evictions(), want) << "step " << step;
+      cache.set_log_evictions(false);
     }
     Status st = Integrity(kv.get(), cache, live_tables());
     EXPECT_TRUE(st.ok()) << "step " << step << ": " << st.message();
