@@ -13,33 +13,19 @@
 #include "kernels/ops_internal.h"
 #include "kernels/quant.h"
 #include "kernels/quant_internal.h"
+#include "kernels/simd/quant_inl.h"
+#include "kernels/simd/vec_avx2_inl.h"
 #include "kernels/tensor_type.h"
 
 namespace parley::avx2 {
 namespace {
 
-using simd::Half;
-using simd::Spill;
-
 using simd::HSum;
+using V = simd::VecAvx2;
+using Quants32 = simd::Quants32<V>;  // four groups of 8 floats
+using simd::DequantAffine, simd::DequantScaled, simd::DotAffine, simd::DotScaled;
 
-// 8 signed bytes at p, as floats (memory-form vpmovsxbd).
-inline __m256 I8x8ToF32(const int8_t* p) {
-  return _mm256_cvtepi32_ps(
-      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-// 32 quants as four groups of 8 floats.
-struct Quants32 {
-  __m256 f[4];
-};
-inline Quants32 ToFloats(const int8_t* p) {
-  return {{I8x8ToF32(p), I8x8ToF32(p + 8), I8x8ToF32(p + 16), I8x8ToF32(p + 24)}};
-}
-inline Quants32 ToFloats(__m256i q) {
-  alignas(32) int8_t buf[32];
-  return ToFloats(Spill(q, buf));
-}
+inline Quants32 ToFloats(__m256i q) { return simd::ToFloats<V>(q); }
 
 // The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: bytes 0-7
 // and 8-15 give elements 0-15 (low nibbles) and 16-31 (high nibbles), without the
@@ -59,73 +45,7 @@ inline Quants32 FloatsQ4_0(const uint8_t* b) { return NibbleFloats<8>(b + 2); }
 inline Quants32 FloatsQ4_1(const uint8_t* b) { return NibbleFloats<0>(b + 4); }
 inline Quants32 FloatsQ5_0(const uint8_t* b) { return ToFloats(simd::QuantsQ5_0(b)); }
 inline Quants32 FloatsQ5_1(const uint8_t* b) { return ToFloats(simd::QuantsQ5_1(b)); }
-inline Quants32 FloatsQ8_0(const uint8_t* b) {
-  return ToFloats(reinterpret_cast<const int8_t*>(b + 2));
-}
-
-// ---- Legacy 32-element types -------------------------------------------------------------
-
-// Every Dot* kernel below computes what the tiled matrix product (matmul_avx2.cc) computes
-// from DequantizeRow's values: w is formed exactly as the Dequant* twin forms it (multiply,
-// then add or subtract; no fused forms), the 8-lane chunks of the row are accumulated in
-// order into one accumulator, and a scalar tail follows the horizontal sum. So a weight row
-// gives the same bits alone (matrix-vector) or in a batch (matrix-matrix): batch invariance.
-
-// y = d * q: Q4_0, Q5_0, Q8_0.
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
-    const uint8_t* b = p + i * kBytes;
-    simd::PrefetchAhead(b);
-    const Quants32 q = kDecode(b);
-    const __m256 d = _mm256_set1_ps(Half(lut, b));
-#pragma GCC unroll 8
-    for (int k = 0; k < 4; ++k) acc = _mm256_fmadd_ps(_mm256_mul_ps(q.f[k], d), _mm256_loadu_ps(x + 8 * k), acc);
-  }
-  return HSum(acc);
-}
-
-// y = d * q + m: Q4_1, Q5_1 (multiply, then add: as DequantAffine rounds it).
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
-    const uint8_t* b = p + i * kBytes;
-    simd::PrefetchAhead(b);
-    const Quants32 q = kDecode(b);
-    const __m256 d = _mm256_set1_ps(Half(lut, b)), m = _mm256_set1_ps(Half(lut, b + 2));
-#pragma GCC unroll 8
-    for (int k = 0; k < 4; ++k) {
-      acc = _mm256_fmadd_ps(_mm256_add_ps(_mm256_mul_ps(q.f[k], d), m), _mm256_loadu_ps(x + 8 * k), acc);
-    }
-  }
-  return HSum(acc);
-}
-
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-void DequantScaled(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
-    const uint8_t* b = p + i * kBytes;
-    const Quants32 q = kDecode(b);
-    const __m256 d = _mm256_set1_ps(Half(lut, b));
-#pragma GCC unroll 8
-    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(q.f[k], d));
-  }
-}
-
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
-    const uint8_t* b = p + i * kBytes;
-    const Quants32 q = kDecode(b);
-    const __m256 d = _mm256_set1_ps(Half(lut, b)), m = _mm256_set1_ps(Half(lut, b + 2));
-#pragma GCC unroll 8
-    for (int k = 0; k < 4; ++k) {
-      _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(_mm256_mul_ps(q.f[k], d), m));
-    }
-  }
-}
+constexpr auto FloatsQ8_0 = simd::FloatsQ8_0<V>;
 
 // ---- K-types ------------------------------------------------------------------------------
 
@@ -296,11 +216,11 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
     case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
     case TensorType::kF16: DequantHalfType<LoadF16x8, TensorType::kF16>(p, dst, n); return;
     case TensorType::kBF16: DequantHalfType<LoadBf16x8, TensorType::kBF16>(p, dst, n); return;
-    case TensorType::kQ4_0: DequantScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_0: DequantScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ8_0: DequantScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_1: DequantAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_1: DequantAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_0: DequantScaled<V, FloatsQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_0: DequantScaled<V, FloatsQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ8_0: DequantScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_1: DequantAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_1: DequantAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
     case TensorType::kQ4_K: DequantK45<false>(lut, p, dst, n / 256); return;
     case TensorType::kQ5_K: DequantK45<true>(lut, p, dst, n / 256); return;
     case TensorType::kQ6_K: DequantQ6_K(lut, p, dst, n / 256); return;
@@ -317,11 +237,11 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     case TensorType::kF32: return DotWeights(reinterpret_cast<const float*>(p), x, n);
     case TensorType::kF16: return DotHalfType<LoadF16x8, TensorType::kF16>(p, x, n);
     case TensorType::kBF16: return DotHalfType<LoadBf16x8, TensorType::kBF16>(p, x, n);
-    case TensorType::kQ4_0: return DotScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_0: return DotScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ8_0: return DotScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_1: return DotAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_1: return DotAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_0: return DotScaled<V, FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_0: return DotScaled<V, FloatsQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ8_0: return DotScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_1: return DotAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_1: return DotAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
     case TensorType::kQ4_K: return DotK45<false>(lut, p, x, n / 256);
     case TensorType::kQ5_K: return DotK45<true>(lut, p, x, n / 256);
     case TensorType::kQ6_K: return DotQ6_K(lut, p, x, n / 256);

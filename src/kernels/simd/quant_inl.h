@@ -1,0 +1,112 @@
+// Internal to the SIMD-flagged files of kernels/: the weight-row dot and dequantize loops of
+// the block-quantized types, written once over a vector-traits type V (VecAvx2, VecAvx512)
+// and instantiated in quant_avx2.cc / quant_avx512.cc with their own flags. A block's 32
+// quants are decoded into Quants32<V> (32 / V::kLanes float vectors) by a per-ISA decoder;
+// the loops here only scale, offset and accumulate them.
+//
+// Every Dot* kernel computes what the tiled matrix product (simd/matmul_inl.h) computes from
+// DequantizeRow's values: w is formed exactly as the Dequant* twin forms it (multiply, then
+// add or subtract; no fused forms), and the V::kLanes-wide chunks of the row are accumulated
+// in order into one accumulator, reduced by V::ReduceAdd at the end. So a weight row gives
+// the same bits alone (matrix-vector) or in a batch (matrix-matrix): batch invariance.
+//
+// Anonymous namespace on purpose (see avx2_decode_inl.h): each SIMD file gets its own copy.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/avx2_decode_inl.h"
+#include "kernels/quant_internal.h"
+
+namespace parley::simd {
+namespace {
+
+// 32 quants as 32 / V::kLanes vectors of floats, element order.
+template <class V>
+struct Quants32 {
+  static constexpr int kParts = 32 / V::kLanes;
+  typename V::F f[kParts];
+};
+
+// 32 signed bytes at p, as floats (memory-form widening, V::kLanes bytes per vector).
+template <class V>
+inline Quants32<V> ToFloats(const int8_t* p) {
+  Quants32<V> q;
+#pragma GCC unroll 8
+  for (int k = 0; k < Quants32<V>::kParts; ++k) q.f[k] = V::I8ToF32(p + V::kLanes * k);
+  return q;
+}
+// 32 decoded bytes in a register, spilled so the widening can read memory.
+template <class V>
+inline Quants32<V> ToFloats(__m256i q) {
+  alignas(32) int8_t buf[32];
+  return ToFloats<V>(Spill(q, buf));
+}
+
+template <class V>
+inline Quants32<V> FloatsQ8_0(const uint8_t* b) {
+  return ToFloats<V>(reinterpret_cast<const int8_t*>(b + 2));
+}
+
+// ---- Legacy 32-element types -------------------------------------------------------------
+
+// y = d * q: Q4_0, Q5_0, Q8_0.
+template <class V, Quants32<V> (*kDecode)(const uint8_t*), int kBytes>
+float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  typename V::F acc = V::Zero();
+  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
+    const uint8_t* b = p + i * kBytes;
+    PrefetchAhead(b);
+    const Quants32<V> q = kDecode(b);
+    const typename V::F d = V::Set1(Half(lut, b));
+#pragma GCC unroll 8
+    for (int k = 0; k < Quants32<V>::kParts; ++k) {
+      acc = V::MulAdd(V::Mul(q.f[k], d), V::Load(x + V::kLanes * k), acc);
+    }
+  }
+  return V::ReduceAdd(acc);
+}
+
+// y = d * q + m: Q4_1, Q5_1 (multiply, then add: as DequantAffine rounds it).
+template <class V, Quants32<V> (*kDecode)(const uint8_t*), int kBytes>
+float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  typename V::F acc = V::Zero();
+  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
+    const uint8_t* b = p + i * kBytes;
+    PrefetchAhead(b);
+    const Quants32<V> q = kDecode(b);
+    const typename V::F d = V::Set1(Half(lut, b)), m = V::Set1(Half(lut, b + 2));
+#pragma GCC unroll 8
+    for (int k = 0; k < Quants32<V>::kParts; ++k) {
+      acc = V::MulAdd(V::Add(V::Mul(q.f[k], d), m), V::Load(x + V::kLanes * k), acc);
+    }
+  }
+  return V::ReduceAdd(acc);
+}
+
+template <class V, Quants32<V> (*kDecode)(const uint8_t*), int kBytes>
+void DequantScaled(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
+    const uint8_t* b = p + i * kBytes;
+    const Quants32<V> q = kDecode(b);
+    const typename V::F d = V::Set1(Half(lut, b));
+#pragma GCC unroll 8
+    for (int k = 0; k < Quants32<V>::kParts; ++k) V::Store(y + V::kLanes * k, V::Mul(q.f[k], d));
+  }
+}
+
+template <class V, Quants32<V> (*kDecode)(const uint8_t*), int kBytes>
+void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
+  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
+    const uint8_t* b = p + i * kBytes;
+    const Quants32<V> q = kDecode(b);
+    const typename V::F d = V::Set1(Half(lut, b)), m = V::Set1(Half(lut, b + 2));
+#pragma GCC unroll 8
+    for (int k = 0; k < Quants32<V>::kParts; ++k) {
+      V::Store(y + V::kLanes * k, V::Add(V::Mul(q.f[k], d), m));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace parley::simd
