@@ -30,6 +30,7 @@ namespace {
 using V = simd::VecAvx512;
 using Quants32 = simd::Quants32<V>;  // two groups of 16 floats
 using simd::DequantAffine, simd::DequantScaled, simd::DotAffine, simd::DotScaled;
+using simd::DequantK45, simd::DequantQ6_K, simd::DotK45, simd::DotQ6_K;
 
 inline Quants32 ToFloats(__m256i q) { return simd::ToFloats<V>(q); }
 
@@ -68,103 +69,6 @@ inline Quants32 FloatsQ5(const uint8_t* qh_at, const uint8_t* qs) {
 inline Quants32 FloatsQ5_0(const uint8_t* b) { return FloatsQ5<true>(b + 2, b + 6); }
 inline Quants32 FloatsQ5_1(const uint8_t* b) { return FloatsQ5<false>(b + 4, b + 8); }
 constexpr auto FloatsQ8_0 = simd::FloatsQ8_0<V>;
-
-// ---- K-types ------------------------------------------------------------------------------
-
-// y = d1 * q - m1 per sub-block (multiply, then subtract: as Store32K rounds it).
-template <bool kFive>
-float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  __m512 acc = _mm512_setzero_ps();
-  alignas(32) float dsc[8], dmn[8];
-  for (int64_t i = 0; i < num_blocks; ++i, x += 256) {
-    const uint8_t* b = p + i * kBytes;
-#pragma GCC unroll 8
-    for (int line = 0; line < kBytes; line += 64) simd::PrefetchAhead(b + line);
-    simd::ScalesK45(lut, b, dsc, dmn);
-    __m256i quants[2];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {  // sub-blocks of 32; chunk j / 2 holds j and j ^ 1
-      if ((j & 1) == 0) simd::QuantsK45<kFive>(b, j / 2, &quants[0], &quants[1]);
-      const Quants32 q = ToFloats(quants[j & 1]);
-      const __m512 d = _mm512_set1_ps(dsc[j]), m = _mm512_set1_ps(dmn[j]);
-      const float* xj = x + 32 * j;
-      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[0]), m), _mm512_loadu_ps(xj), acc);
-      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[1]), m), _mm512_loadu_ps(xj + 16), acc);
-    }
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-inline void Store32K(float* y, const Quants32& q, float d1, float m1) {
-  const __m512 d = _mm512_set1_ps(d1), m = _mm512_set1_ps(m1);
-  _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(d, q.f[0]), m));
-  _mm512_storeu_ps(y + 16, _mm512_sub_ps(_mm512_mul_ps(d, q.f[1]), m));
-}
-
-template <bool kFive>
-void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  alignas(32) float dsc[8], dmn[8];
-  for (int64_t i = 0; i < num_blocks; ++i, y += 256) {
-    const uint8_t* b = p + i * kBytes;
-    simd::ScalesK45(lut, b, dsc, dmn);
-#pragma GCC unroll 8
-    for (int c = 0; c < 4; ++c) {
-      __m256i lo, hi;
-      simd::QuantsK45<kFive>(b, c, &lo, &hi);
-      Store32K(y + 64 * c, ToFloats(lo), dsc[2 * c], dmn[2 * c]);
-      Store32K(y + 64 * c + 32, ToFloats(hi), dsc[2 * c + 1], dmn[2 * c + 1]);
-    }
-  }
-}
-
-// Q6_K: each 16-lane half of a 32-element group has one scale (see quant_avx2.cc).
-float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc = _mm512_setzero_ps();
-  alignas(32) float dsc[16];
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    const uint8_t* b = p + i * internal::kQ6_KBytes;
-#pragma GCC unroll 8
-    for (int line = 0; line < internal::kQ6_KBytes; line += 64) simd::PrefetchAhead(b + line);
-    simd::ScalesQ6_K(lut, b, dsc);
-#pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, x += 128) {
-      __m256i g[4];
-      simd::QuantsQ6_K(b, n, g);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const Quants32 q = ToFloats(g[k]);
-        const float* xg = x + 32 * k;
-        const int is = 8 * n + 2 * k;
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is]), q.f[0]), _mm512_loadu_ps(xg), acc);
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is + 1]), q.f[1]),
-                               _mm512_loadu_ps(xg + 16), acc);
-      }
-    }
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  alignas(32) float dsc[16];
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    const uint8_t* b = p + i * internal::kQ6_KBytes;
-    simd::ScalesQ6_K(lut, b, dsc);
-#pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, y += 128) {
-      __m256i g[4];
-      simd::QuantsQ6_K(b, n, g);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const Quants32 q = ToFloats(g[k]);
-        const int is = 8 * n + 2 * k;
-        _mm512_storeu_ps(y + 32 * k, _mm512_mul_ps(_mm512_set1_ps(dsc[is]), q.f[0]));
-        _mm512_storeu_ps(y + 32 * k + 16, _mm512_mul_ps(_mm512_set1_ps(dsc[is + 1]), q.f[1]));
-      }
-    }
-  }
-}
 
 // ---- Plain float types ----------------------------------------------------------------------
 
@@ -246,9 +150,9 @@ void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
     case TensorType::kQ8_0: DequantScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
     case TensorType::kQ4_1: DequantAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
     case TensorType::kQ5_1: DequantAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_K: DequantK45<false>(lut, p, dst, n / 256); return;
-    case TensorType::kQ5_K: DequantK45<true>(lut, p, dst, n / 256); return;
-    case TensorType::kQ6_K: DequantQ6_K(lut, p, dst, n / 256); return;
+    case TensorType::kQ4_K: DequantK45<V, false>(lut, p, dst, n / 256); return;
+    case TensorType::kQ5_K: DequantK45<V, true>(lut, p, dst, n / 256); return;
+    case TensorType::kQ6_K: DequantQ6_K<V>(lut, p, dst, n / 256); return;
     default: scalar::DequantizeRow(type, row, dst, n); return;
   }
 }
@@ -267,9 +171,9 @@ float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
     case TensorType::kQ8_0: return DotScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
     case TensorType::kQ4_1: return DotAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
     case TensorType::kQ5_1: return DotAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_K: return DotK45<false>(lut, p, x, n / 256);
-    case TensorType::kQ5_K: return DotK45<true>(lut, p, x, n / 256);
-    case TensorType::kQ6_K: return DotQ6_K(lut, p, x, n / 256);
+    case TensorType::kQ4_K: return DotK45<V, false>(lut, p, x, n / 256);
+    case TensorType::kQ5_K: return DotK45<V, true>(lut, p, x, n / 256);
+    case TensorType::kQ6_K: return DotQ6_K<V>(lut, p, x, n / 256);
     default: {
       float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
       scalar::DequantizeRow(type, row, w, n);
