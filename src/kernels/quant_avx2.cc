@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/avx2_decode_inl.h"
 #include "kernels/ops_internal.h"
@@ -23,8 +22,6 @@ namespace {
 using simd::HSum;
 using V = simd::VecAvx2;
 using Quants32 = simd::Quants32<V>;  // four groups of 8 floats
-using simd::DequantAffine, simd::DequantScaled, simd::DotAffine, simd::DotScaled;
-using simd::DequantK45, simd::DequantQ6_K, simd::DotK45, simd::DotQ6_K;
 
 inline Quants32 ToFloats(__m256i q) { return simd::ToFloats<V>(q); }
 
@@ -95,52 +92,24 @@ void DequantHalfType(const uint8_t* p, float* y, int64_t n) {
   if (i < n) scalar::DequantizeRow(kType, p + 2 * i, y + i, n - i);
 }
 
+// The kernel set the shared row entry points (simd/quant_inl.h) are instantiated with.
+struct Kernels {
+  using V = simd::VecAvx2;
+  static constexpr auto kQ4_0 = FloatsQ4_0, kQ4_1 = FloatsQ4_1, kQ5_0 = FloatsQ5_0,
+                        kQ5_1 = FloatsQ5_1, kQ8_0 = FloatsQ8_0;
+  static constexpr auto kDotWeights = DotWeights;
+  static constexpr auto kDotF16 = DotHalfType<LoadF16x8, TensorType::kF16>, kDotBF16 = DotHalfType<LoadBf16x8, TensorType::kBF16>;
+  static constexpr auto kDequantF16 = DequantHalfType<LoadF16x8, TensorType::kF16>, kDequantBF16 = DequantHalfType<LoadBf16x8, TensorType::kBF16>;
+};
+
 }  // namespace
 
 void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
-      internal::kQ8_0Bytes;
-  const uint8_t* p = static_cast<const uint8_t*>(row);
-  const float* lut = internal::HalfToFloatTable();
-  switch (type) {
-    case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
-    case TensorType::kF16: DequantHalfType<LoadF16x8, TensorType::kF16>(p, dst, n); return;
-    case TensorType::kBF16: DequantHalfType<LoadBf16x8, TensorType::kBF16>(p, dst, n); return;
-    case TensorType::kQ4_0: DequantScaled<V, FloatsQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_0: DequantScaled<V, FloatsQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ8_0: DequantScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_1: DequantAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_1: DequantAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_K: DequantK45<V, false>(lut, p, dst, n / 256); return;
-    case TensorType::kQ5_K: DequantK45<V, true>(lut, p, dst, n / 256); return;
-    case TensorType::kQ6_K: DequantQ6_K<V>(lut, p, dst, n / 256); return;
-    default: scalar::DequantizeRow(type, row, dst, n); return;
-  }
+  simd::DequantizeRowOf<Kernels>(type, row, dst, n);
 }
 
 float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
-      internal::kQ8_0Bytes;
-  const uint8_t* p = static_cast<const uint8_t*>(row);
-  const float* lut = internal::HalfToFloatTable();
-  switch (type) {
-    case TensorType::kF32: return DotWeights(reinterpret_cast<const float*>(p), x, n);
-    case TensorType::kF16: return DotHalfType<LoadF16x8, TensorType::kF16>(p, x, n);
-    case TensorType::kBF16: return DotHalfType<LoadBf16x8, TensorType::kBF16>(p, x, n);
-    case TensorType::kQ4_0: return DotScaled<V, FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_0: return DotScaled<V, FloatsQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ8_0: return DotScaled<V, FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_1: return DotAffine<V, FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_1: return DotAffine<V, FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_K: return DotK45<V, false>(lut, p, x, n / 256);
-    case TensorType::kQ5_K: return DotK45<V, true>(lut, p, x, n / 256);
-    case TensorType::kQ6_K: return DotQ6_K<V>(lut, p, x, n / 256);
-    default: {
-      float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
-      scalar::DequantizeRow(type, row, w, n);
-      return DotWeights(w, x, n);
-    }
-  }
+  return simd::DotRowOf<Kernels>(type, row, x, n);
 }
 
 }  // namespace parley::avx2

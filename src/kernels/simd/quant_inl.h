@@ -14,9 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/avx2_decode_inl.h"
+#include "kernels/quant.h"
 #include "kernels/quant_internal.h"
+#include "kernels/tensor_type.h"
 
 namespace parley::simd {
 namespace {
@@ -215,6 +218,62 @@ void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_block
           V::Store(y + 32 * k + V::kLanes * t, V::Mul(d, q.f[t]));
         }
       }
+    }
+  }
+}
+
+// ---- Row entry points -------------------------------------------------------------------
+
+// DequantizeRow / DotRow over a per-ISA kernel set K: K::V (the traits), the block decoders
+// K::kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0 (const uint8_t* -> Quants32<V>), and the plain-float
+// kernels K::kDotWeights, kDotF16, kDotBF16, kDequantF16, kDequantBF16, whose loop and tail
+// shapes differ per ISA. Types without a kernel go through the scalar dequantizer.
+template <class K>
+void DequantizeRowOf(TensorType type, const void* row, float* dst, int64_t n) {
+  using V = typename K::V;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
+  const uint8_t* p = static_cast<const uint8_t*>(row);
+  const float* lut = internal::HalfToFloatTable();
+  switch (type) {
+    case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
+    case TensorType::kF16: K::kDequantF16(p, dst, n); return;
+    case TensorType::kBF16: K::kDequantBF16(p, dst, n); return;
+    case TensorType::kQ4_0: DequantScaled<V, K::kQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_0: DequantScaled<V, K::kQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ8_0: DequantScaled<V, K::kQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_1: DequantAffine<V, K::kQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ5_1: DequantAffine<V, K::kQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
+    case TensorType::kQ4_K: DequantK45<V, false>(lut, p, dst, n / 256); return;
+    case TensorType::kQ5_K: DequantK45<V, true>(lut, p, dst, n / 256); return;
+    case TensorType::kQ6_K: DequantQ6_K<V>(lut, p, dst, n / 256); return;
+    default: scalar::DequantizeRow(type, row, dst, n); return;
+  }
+}
+
+template <class K>
+float DotRowOf(TensorType type, const void* row, const float* x, int64_t n) {
+  using V = typename K::V;
+  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
+      internal::kQ8_0Bytes;
+  const uint8_t* p = static_cast<const uint8_t*>(row);
+  const float* lut = internal::HalfToFloatTable();
+  switch (type) {
+    case TensorType::kF32: return K::kDotWeights(reinterpret_cast<const float*>(p), x, n);
+    case TensorType::kF16: return K::kDotF16(p, x, n);
+    case TensorType::kBF16: return K::kDotBF16(p, x, n);
+    case TensorType::kQ4_0: return DotScaled<V, K::kQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_0: return DotScaled<V, K::kQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ8_0: return DotScaled<V, K::kQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_1: return DotAffine<V, K::kQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ5_1: return DotAffine<V, K::kQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
+    case TensorType::kQ4_K: return DotK45<V, false>(lut, p, x, n / 256);
+    case TensorType::kQ5_K: return DotK45<V, true>(lut, p, x, n / 256);
+    case TensorType::kQ6_K: return DotQ6_K<V>(lut, p, x, n / 256);
+    default: {
+      float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
+      scalar::DequantizeRow(type, row, w, n);
+      return K::kDotWeights(w, x, n);
     }
   }
 }
