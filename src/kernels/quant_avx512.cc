@@ -14,34 +14,22 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/avx2_decode_inl.h"
 #include "kernels/ops_internal.h"
 #include "kernels/quant.h"
 #include "kernels/quant_internal.h"
+#include "kernels/simd/quant_inl.h"
+#include "kernels/simd/vec_avx512_inl.h"
 #include "kernels/tensor_type.h"
 
 namespace parley::avx512 {
 namespace {
 
-using simd::Half;
-using simd::Spill;
+using V = simd::VecAvx512;
+using Quants32 = simd::Quants32<V>;  // two groups of 16 floats
 
-inline __m512 I8x16ToF32(const int8_t* p) {
-  return _mm512_cvtepi32_ps(
-      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-}
-
-// 32 quants as two groups of 16 floats.
-struct Quants32 {
-  __m512 f[2];
-};
-inline Quants32 ToFloats(const int8_t* p) { return {{I8x16ToF32(p), I8x16ToF32(p + 16)}}; }
-inline Quants32 ToFloats(__m256i q) {
-  alignas(32) int8_t buf[32];
-  return ToFloats(Spill(q, buf));
-}
+inline Quants32 ToFloats(__m256i q) { return simd::ToFloats<V>(q); }
 
 // The 32 nibbles of Q4_0 / Q4_1 minus `offset`, widened straight from memory: the 16 bytes
 // give elements 0-15 (low nibbles) and 16-31 (high nibbles).
@@ -77,165 +65,7 @@ inline Quants32 FloatsQ5(const uint8_t* qh_at, const uint8_t* qs) {
 }
 inline Quants32 FloatsQ5_0(const uint8_t* b) { return FloatsQ5<true>(b + 2, b + 6); }
 inline Quants32 FloatsQ5_1(const uint8_t* b) { return FloatsQ5<false>(b + 4, b + 8); }
-inline Quants32 FloatsQ8_0(const uint8_t* b) {
-  return ToFloats(reinterpret_cast<const int8_t*>(b + 2));
-}
-
-// ---- Legacy 32-element types -------------------------------------------------------------
-
-// Every Dot* kernel below computes what the tiled matrix product (matmul_avx512.cc)
-// computes from DequantizeRow's values: w is formed exactly as the Dequant* twin forms it
-// (multiply, then add or subtract; no fused forms), and the 16-lane chunks of the row are
-// accumulated in order into one accumulator, reduced at the end. So a weight row gives the
-// same bits alone (matrix-vector) or in a batch (matrix-matrix): batch invariance. One
-// accumulator chain per row costs ~2% of decode speed here; the memory stream dominates.
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-float DotScaled(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
-    const uint8_t* b = p + i * kBytes;
-    simd::PrefetchAhead(b);
-    const Quants32 q = kDecode(b);
-    const __m512 d = _mm512_set1_ps(Half(lut, b));
-    acc = _mm512_fmadd_ps(_mm512_mul_ps(q.f[0], d), _mm512_loadu_ps(x), acc);
-    acc = _mm512_fmadd_ps(_mm512_mul_ps(q.f[1], d), _mm512_loadu_ps(x + 16), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-// y = d * q + m (multiply, then add: as DequantAffine rounds it).
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-float DotAffine(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < num_blocks; ++i, x += 32) {
-    const uint8_t* b = p + i * kBytes;
-    simd::PrefetchAhead(b);
-    const Quants32 q = kDecode(b);
-    const __m512 d = _mm512_set1_ps(Half(lut, b)), m = _mm512_set1_ps(Half(lut, b + 2));
-    acc = _mm512_fmadd_ps(_mm512_add_ps(_mm512_mul_ps(q.f[0], d), m), _mm512_loadu_ps(x), acc);
-    acc = _mm512_fmadd_ps(_mm512_add_ps(_mm512_mul_ps(q.f[1], d), m), _mm512_loadu_ps(x + 16), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-void DequantScaled(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
-    const uint8_t* b = p + i * kBytes;
-    const Quants32 q = kDecode(b);
-    const __m512 d = _mm512_set1_ps(Half(lut, b));
-    _mm512_storeu_ps(y, _mm512_mul_ps(q.f[0], d));
-    _mm512_storeu_ps(y + 16, _mm512_mul_ps(q.f[1], d));
-  }
-}
-
-template <Quants32 (*kDecode)(const uint8_t*), int kBytes>
-void DequantAffine(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  for (int64_t i = 0; i < num_blocks; ++i, y += 32) {
-    const uint8_t* b = p + i * kBytes;
-    const Quants32 q = kDecode(b);
-    const __m512 d = _mm512_set1_ps(Half(lut, b)), m = _mm512_set1_ps(Half(lut, b + 2));
-    _mm512_storeu_ps(y, _mm512_add_ps(_mm512_mul_ps(q.f[0], d), m));
-    _mm512_storeu_ps(y + 16, _mm512_add_ps(_mm512_mul_ps(q.f[1], d), m));
-  }
-}
-
-// ---- K-types ------------------------------------------------------------------------------
-
-// y = d1 * q - m1 per sub-block (multiply, then subtract: as Store32K rounds it).
-template <bool kFive>
-float DotK45(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  __m512 acc = _mm512_setzero_ps();
-  alignas(32) float dsc[8], dmn[8];
-  for (int64_t i = 0; i < num_blocks; ++i, x += 256) {
-    const uint8_t* b = p + i * kBytes;
-#pragma GCC unroll 8
-    for (int line = 0; line < kBytes; line += 64) simd::PrefetchAhead(b + line);
-    simd::ScalesK45(lut, b, dsc, dmn);
-    __m256i quants[2];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {  // sub-blocks of 32; chunk j / 2 holds j and j ^ 1
-      if ((j & 1) == 0) simd::QuantsK45<kFive>(b, j / 2, &quants[0], &quants[1]);
-      const Quants32 q = ToFloats(quants[j & 1]);
-      const __m512 d = _mm512_set1_ps(dsc[j]), m = _mm512_set1_ps(dmn[j]);
-      const float* xj = x + 32 * j;
-      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[0]), m), _mm512_loadu_ps(xj), acc);
-      acc = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_mul_ps(d, q.f[1]), m), _mm512_loadu_ps(xj + 16), acc);
-    }
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-inline void Store32K(float* y, const Quants32& q, float d1, float m1) {
-  const __m512 d = _mm512_set1_ps(d1), m = _mm512_set1_ps(m1);
-  _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(d, q.f[0]), m));
-  _mm512_storeu_ps(y + 16, _mm512_sub_ps(_mm512_mul_ps(d, q.f[1]), m));
-}
-
-template <bool kFive>
-void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  constexpr int kBytes = kFive ? internal::kQ5_KBytes : internal::kQ4_KBytes;
-  alignas(32) float dsc[8], dmn[8];
-  for (int64_t i = 0; i < num_blocks; ++i, y += 256) {
-    const uint8_t* b = p + i * kBytes;
-    simd::ScalesK45(lut, b, dsc, dmn);
-#pragma GCC unroll 8
-    for (int c = 0; c < 4; ++c) {
-      __m256i lo, hi;
-      simd::QuantsK45<kFive>(b, c, &lo, &hi);
-      Store32K(y + 64 * c, ToFloats(lo), dsc[2 * c], dmn[2 * c]);
-      Store32K(y + 64 * c + 32, ToFloats(hi), dsc[2 * c + 1], dmn[2 * c + 1]);
-    }
-  }
-}
-
-// Q6_K: each 16-lane half of a 32-element group has one scale (see quant_avx2.cc).
-float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  __m512 acc = _mm512_setzero_ps();
-  alignas(32) float dsc[16];
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    const uint8_t* b = p + i * internal::kQ6_KBytes;
-#pragma GCC unroll 8
-    for (int line = 0; line < internal::kQ6_KBytes; line += 64) simd::PrefetchAhead(b + line);
-    simd::ScalesQ6_K(lut, b, dsc);
-#pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, x += 128) {
-      __m256i g[4];
-      simd::QuantsQ6_K(b, n, g);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const Quants32 q = ToFloats(g[k]);
-        const float* xg = x + 32 * k;
-        const int is = 8 * n + 2 * k;
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is]), q.f[0]), _mm512_loadu_ps(xg), acc);
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[is + 1]), q.f[1]),
-                               _mm512_loadu_ps(xg + 16), acc);
-      }
-    }
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  alignas(32) float dsc[16];
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    const uint8_t* b = p + i * internal::kQ6_KBytes;
-    simd::ScalesQ6_K(lut, b, dsc);
-#pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, y += 128) {
-      __m256i g[4];
-      simd::QuantsQ6_K(b, n, g);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const Quants32 q = ToFloats(g[k]);
-        const int is = 8 * n + 2 * k;
-        _mm512_storeu_ps(y + 32 * k, _mm512_mul_ps(_mm512_set1_ps(dsc[is]), q.f[0]));
-        _mm512_storeu_ps(y + 32 * k + 16, _mm512_mul_ps(_mm512_set1_ps(dsc[is + 1]), q.f[1]));
-      }
-    }
-  }
-}
+constexpr auto FloatsQ8_0 = simd::FloatsQ8_0<V>;
 
 // ---- Plain float types ----------------------------------------------------------------------
 
@@ -301,52 +131,24 @@ void DequantHalfType(const uint8_t* p, float* y, int64_t n) {
   }
 }
 
+// The kernel set the shared row entry points (simd/quant_inl.h) are instantiated with.
+struct Kernels {
+  using V = simd::VecAvx512;
+  static constexpr auto kQ4_0 = FloatsQ4_0, kQ4_1 = FloatsQ4_1, kQ5_0 = FloatsQ5_0,
+                        kQ5_1 = FloatsQ5_1, kQ8_0 = FloatsQ8_0;
+  static constexpr auto kDotWeights = DotWeights;
+  static constexpr auto kDotF16 = DotHalfType<LoadF16x16>, kDotBF16 = DotHalfType<LoadBf16x16>;
+  static constexpr auto kDequantF16 = DequantHalfType<LoadF16x16>, kDequantBF16 = DequantHalfType<LoadBf16x16>;
+};
+
 }  // namespace
 
 void DequantizeRow(TensorType type, const void* row, float* dst, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
-      internal::kQ8_0Bytes;
-  const uint8_t* p = static_cast<const uint8_t*>(row);
-  const float* lut = internal::HalfToFloatTable();
-  switch (type) {
-    case TensorType::kF32: std::memcpy(dst, p, static_cast<size_t>(n) * 4); return;
-    case TensorType::kF16: DequantHalfType<LoadF16x16>(p, dst, n); return;
-    case TensorType::kBF16: DequantHalfType<LoadBf16x16>(p, dst, n); return;
-    case TensorType::kQ4_0: DequantScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_0: DequantScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ8_0: DequantScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_1: DequantAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ5_1: DequantAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, dst, n / 32); return;
-    case TensorType::kQ4_K: DequantK45<false>(lut, p, dst, n / 256); return;
-    case TensorType::kQ5_K: DequantK45<true>(lut, p, dst, n / 256); return;
-    case TensorType::kQ6_K: DequantQ6_K(lut, p, dst, n / 256); return;
-    default: scalar::DequantizeRow(type, row, dst, n); return;
-  }
+  simd::DequantizeRowOf<Kernels>(type, row, dst, n);
 }
 
 float DotRow(TensorType type, const void* row, const float* x, int64_t n) {
-  using internal::kQ4_0Bytes, internal::kQ4_1Bytes, internal::kQ5_0Bytes, internal::kQ5_1Bytes,
-      internal::kQ8_0Bytes;
-  const uint8_t* p = static_cast<const uint8_t*>(row);
-  const float* lut = internal::HalfToFloatTable();
-  switch (type) {
-    case TensorType::kF32: return DotWeights(reinterpret_cast<const float*>(p), x, n);
-    case TensorType::kF16: return DotHalfType<LoadF16x16>(p, x, n);
-    case TensorType::kBF16: return DotHalfType<LoadBf16x16>(p, x, n);
-    case TensorType::kQ4_0: return DotScaled<FloatsQ4_0, kQ4_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_0: return DotScaled<FloatsQ5_0, kQ5_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ8_0: return DotScaled<FloatsQ8_0, kQ8_0Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_1: return DotAffine<FloatsQ4_1, kQ4_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ5_1: return DotAffine<FloatsQ5_1, kQ5_1Bytes>(lut, p, x, n / 32);
-    case TensorType::kQ4_K: return DotK45<false>(lut, p, x, n / 256);
-    case TensorType::kQ5_K: return DotK45<true>(lut, p, x, n / 256);
-    case TensorType::kQ6_K: return DotQ6_K(lut, p, x, n / 256);
-    default: {
-      float* w = internal::ThreadScratch(internal::ScratchSlot::kRow, n);
-      scalar::DequantizeRow(type, row, w, n);
-      return DotWeights(w, x, n);
-    }
-  }
+  return simd::DotRowOf<Kernels>(type, row, x, n);
 }
 
 }  // namespace parley::avx512

@@ -55,6 +55,11 @@ struct VecAvx2 {
   static void StoreTail(float* p, Tail t, F v) { _mm256_maskstore_ps(p, t, v); }
   static F ZeroOutside(Tail t, F v) { return _mm256_and_ps(v, _mm256_castsi256_ps(t)); }
   static F Set1(float v) { return _mm256_set1_ps(v); }
+  static F Broadcast(const float* p) { return _mm256_broadcast_ss(p); }  // memory-form *p
+  // 8 signed bytes at p, as floats (memory-form vpmovsxbd).
+  static F I8ToF32(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   static void Store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return HSum(v); }
 

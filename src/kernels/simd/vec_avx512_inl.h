@@ -62,6 +62,11 @@ struct VecAvx512 {
   static void StoreTail(float* p, Tail t, F v) { _mm512_mask_storeu_ps(p, t, v); }
   static F ZeroOutside(Tail t, F v) { return _mm512_maskz_mov_ps(t, v); }
   static F Set1(float v) { return _mm512_set1_ps(v); }
+  static F Broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  // 16 signed bytes at p, as floats.
+  static F I8ToF32(const int8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
   static void Store(float* p, F v) { _mm512_storeu_ps(p, v); }
   static float ReduceAdd(F v) { return _mm512_reduce_add_ps(v); }
 
