@@ -29,23 +29,12 @@ int RunChat(const ChatOptions& opts) {
       !warning.empty()) {
     std::fprintf(stderr, "%s\n", warning.c_str());
   }
-  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
-  if (!kv_dtype.ok()) {
-    std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
-    return 1;
-  }
-  GeneratorOptions go;
-  go.context = opts.model.ctx_size;
-  go.threads = ResolveThreads(opts.model.threads);
-  go.batch_tokens = opts.model.batch_tokens;
-  go.mode = ParseActivationMode(opts.model.activations);
-  go.kv_dtype = *kv_dtype;
-  auto gen = Generator::Create(*loaded->model, tok, go);
+  auto gen = CreateGenerator(*loaded->model, tok, opts.model);
   if (!gen.ok()) {
     std::fprintf(stderr, "error: %s\n", gen.status().message().c_str());
     return 1;
   }
-  const int32_t threads = go.threads;
+  const int32_t threads = (*gen)->threads();
 
   std::vector<ChatMessage> history;
   if (!opts.system.empty()) history.push_back({"system", opts.system});

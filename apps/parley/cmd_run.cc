@@ -26,18 +26,7 @@ int RunRun(const RunOptions& opts) {
     return 1;
   }
   const Tokenizer& tok = *loaded->tokenizer;
-  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.model.kv_dtype);
-  if (!kv_dtype.ok()) {
-    std::fprintf(stderr, "error: --kv-dtype: %s\n", kv_dtype.status().message().c_str());
-    return 1;
-  }
-  GeneratorOptions go;
-  go.context = opts.model.ctx_size;
-  go.threads = ResolveThreads(opts.model.threads);
-  go.batch_tokens = opts.model.batch_tokens;
-  go.mode = ParseActivationMode(opts.model.activations);
-  go.kv_dtype = *kv_dtype;
-  auto gen = Generator::Create(*loaded->model, tok, go);
+  auto gen = CreateGenerator(*loaded->model, tok, opts.model);
   if (!gen.ok()) {
     std::fprintf(stderr, "error: %s\n", gen.status().message().c_str());
     return 1;
@@ -76,7 +65,7 @@ int RunRun(const RunOptions& opts) {
                "in %.3f s (%.1f tok/s) | %d threads\n",
                s.computed_prompt, s.prompt_seconds, s.computed_prompt / std::max(s.prompt_seconds, 1e-9),
                s.generated, decode_steps, s.generate_seconds, decode_steps / std::max(s.generate_seconds, 1e-9),
-               go.threads);
+               (*gen)->threads());
   return 0;
 }
 

@@ -27,6 +27,19 @@ StatusOr<std::unique_ptr<Generator>> Generator::Create(const Model& model, const
   return g;
 }
 
+StatusOr<std::unique_ptr<Generator>> CreateGenerator(const Model& model, const Tokenizer& tokenizer,
+                                                     const ModelOptions& opts) {
+  StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
+  if (!kv_dtype.ok()) return Status::InvalidArgument("--kv-dtype: " + kv_dtype.status().message());
+  GeneratorOptions go;
+  go.context = opts.ctx_size;
+  go.threads = ResolveThreads(opts.threads);
+  go.batch_tokens = opts.batch_tokens;
+  go.mode = ParseActivationMode(opts.activations);
+  go.kv_dtype = *kv_dtype;
+  return Generator::Create(model, tokenizer, go);
+}
+
 StatusOr<GenerationStats> Generator::Generate(GenerationRequest request,
                                               const std::function<bool(const EngineEvent&)>& on_event) {
   const int32_t max_tokens = request.max_tokens;

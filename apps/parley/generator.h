@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "common.h"
 #include "engine/engine.h"
 #include "engine/metrics.h"
 #include "engine/transformer_runner.h"
@@ -49,6 +50,7 @@ class Generator {
                                      const std::function<bool(const EngineEvent&)>& on_event);
 
   int32_t context() const { return options_.context; }
+  int32_t threads() const { return options_.threads; }
 
  private:
   Generator(const Model& model, const GeneratorOptions& options);
@@ -58,5 +60,9 @@ class Generator {
   Metrics metrics_;
   std::unique_ptr<Engine> engine_;
 };
+
+// A Generator with the numerics, context, batch and threads a command's model options chose.
+StatusOr<std::unique_ptr<Generator>> CreateGenerator(const Model& model, const Tokenizer& tokenizer,
+                                                     const ModelOptions& opts);
 
 }  // namespace parley
