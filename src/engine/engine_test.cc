@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/fake_runner.h"
+#include "engine/small_tokenizer.h"
 
 namespace parley {
 namespace {
@@ -15,24 +16,7 @@ namespace {
 using testing::FakeRunner;
 using namespace std::chrono_literals;
 
-// A tokenizer whose ids 3..63 are the single characters '0'..'l' (SPM style).
-std::unique_ptr<Tokenizer> SmallTokenizer() {
-  TokenizerSpec spec;
-  spec.model = "llama";
-  spec.tokens = {"<unk>", "<s>", "</s>"};
-  spec.token_types = {2, 3, 3};  // unknown, control, control
-  for (int i = 3; i < 64; ++i) {
-    spec.tokens.push_back(std::string(1, static_cast<char>('0' + i - 3)));
-    spec.token_types.push_back(1);
-  }
-  spec.bos_id = 1;
-  spec.eos_id = 2;
-  spec.unk_id = 0;
-  spec.add_space_prefix = false;
-  auto tok = Tokenizer::FromSpec(spec);
-  EXPECT_TRUE(tok.ok()) << tok.status().message();
-  return std::move(tok).value();
-}
+using testing::SmallTokenizer;
 
 struct Collected {
   std::vector<int32_t> tokens;

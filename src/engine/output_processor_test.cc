@@ -6,31 +6,16 @@
 
 #include <map>
 
+#include "engine/small_tokenizer.h"
+
 namespace parley {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int32_t kVocab = 64;
+constexpr int32_t kVocab = testing::kSmallVocab;
 
-// Ids 3..63 are the single characters '0'..'l' (SPM style); 2 ends generation.
-std::unique_ptr<Tokenizer> SmallTokenizer() {
-  TokenizerSpec spec;
-  spec.model = "llama";
-  spec.tokens = {"<unk>", "<s>", "</s>"};
-  spec.token_types = {2, 3, 3};
-  for (int i = 3; i < kVocab; ++i) {
-    spec.tokens.push_back(std::string(1, static_cast<char>('0' + i - 3)));
-    spec.token_types.push_back(1);
-  }
-  spec.bos_id = 1;
-  spec.eos_id = 2;
-  spec.unk_id = 0;
-  spec.add_space_prefix = false;
-  auto tok = Tokenizer::FromSpec(spec);
-  EXPECT_TRUE(tok.ok()) << tok.status().message();
-  return std::move(tok).value();
-}
+using testing::SmallTokenizer;
 
 // A logits row whose argmax is `token`.
 std::vector<float> Row(int32_t token) {

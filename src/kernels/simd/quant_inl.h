@@ -169,57 +169,49 @@ void DequantK45(const float* lut, const uint8_t* p, float* y, int64_t num_blocks
 
 // Q6_K: scale dsc[8n + 2k] covers elements 0-15 of group k of half n, dsc[8n + 2k + 1]
 // elements 16-31; so vector part t of a group takes dsc[8n + 2k + t * kLanes / 16].
-template <class V>
-float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
-  typename V::F acc = V::Zero();
+// Calls f(offset, d * q) for every vector part of every block, in order: `offset` is the
+// part's first element counted from the row's start, d * q its scaled quants.
+template <class V, bool kPrefetch, class F>
+void ForEachQ6_K(const float* lut, const uint8_t* p, int64_t num_blocks, F&& f) {
   alignas(32) float dsc[16];
   for (int64_t i = 0; i < num_blocks; ++i) {
     const uint8_t* b = p + i * internal::kQ6_KBytes;
+    if constexpr (kPrefetch) {
 #pragma GCC unroll 8
-    for (int line = 0; line < internal::kQ6_KBytes; line += 64) PrefetchAhead(b + line);
+      for (int line = 0; line < internal::kQ6_KBytes; line += 64) PrefetchAhead(b + line);
+    }
     ScalesQ6_K(lut, b, dsc);
 #pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, x += 128) {
+    for (int n = 0; n < 2; ++n) {
       __m256i g[4];
       QuantsQ6_K(b, n, g);
 #pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) {
         const Quants32<V> q = ToFloats<V>(g[k]);
-        const float* xg = x + 32 * k;
         const int is = 8 * n + 2 * k;
 #pragma GCC unroll 8
         for (int t = 0; t < Quants32<V>::kParts; ++t) {
           const typename V::F d = V::Broadcast(dsc + is + t * V::kLanes / 16);
-          acc = V::MulAdd(V::Mul(d, q.f[t]), V::Load(xg + V::kLanes * t), acc);
+          f(256 * i + 128 * n + 32 * k + V::kLanes * t, V::Mul(d, q.f[t]));
         }
       }
     }
   }
+}
+
+template <class V>
+float DotQ6_K(const float* lut, const uint8_t* p, const float* x, int64_t num_blocks) {
+  typename V::F acc = V::Zero();
+  ForEachQ6_K<V, /*kPrefetch=*/true>(lut, p, num_blocks, [&](int64_t at, typename V::F dq) {
+    acc = V::MulAdd(dq, V::Load(x + at), acc);
+  });
   return V::ReduceAdd(acc);
 }
 
 template <class V>
 void DequantQ6_K(const float* lut, const uint8_t* p, float* y, int64_t num_blocks) {
-  alignas(32) float dsc[16];
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    const uint8_t* b = p + i * internal::kQ6_KBytes;
-    ScalesQ6_K(lut, b, dsc);
-#pragma GCC unroll 8
-    for (int n = 0; n < 2; ++n, y += 128) {
-      __m256i g[4];
-      QuantsQ6_K(b, n, g);
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const Quants32<V> q = ToFloats<V>(g[k]);
-        const int is = 8 * n + 2 * k;
-#pragma GCC unroll 8
-        for (int t = 0; t < Quants32<V>::kParts; ++t) {
-          const typename V::F d = V::Broadcast(dsc + is + t * V::kLanes / 16);
-          V::Store(y + 32 * k + V::kLanes * t, V::Mul(d, q.f[t]));
-        }
-      }
-    }
-  }
+  ForEachQ6_K<V, /*kPrefetch=*/false>(lut, p, num_blocks,
+                                      [&](int64_t at, typename V::F dq) { V::Store(y + at, dq); });
 }
 
 // ---- Row entry points -------------------------------------------------------------------
