@@ -269,7 +269,7 @@ bool Engine::Loop::Step() {
     // Rows from the first prompt position whose next token still needs its logprob
     // (the row at position p predicts token p + 1).
     if (a->wants_prompt_lps()) x.WantLogitsFrom(a->prompt_lp_next - 1);
-    batch_.push_back(ToForwardSeq(x));
+    batch_.push_back(scheduler_.ToForward(x));
   }
   Status st = runner_->Forward(batch_, cache_.get(), &logits_);
   metrics_->Add("parley_engine_steps_total", 1);

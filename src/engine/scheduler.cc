@@ -15,10 +15,10 @@ void ScheduledSeq::WantLogitsFrom(int32_t position) {
   if (first < start + num_new) logits_from = std::min(logits_from, first - start);
 }
 
-ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
-  Sequence& s = *x.seq;
+ForwardSeq Scheduler::ToForward(const ScheduledSeq& x) const {
+  const Sequence& s = *x.seq;
   ForwardSeq fs;
-  fs.kv = &s.kv;
+  fs.kv = &kv_.Table(s.kv);
   fs.tokens = std::span<const int32_t>(s.tokens.data() + x.start, x.num_new);
   fs.start = x.start;
   fs.logits_from = x.logits_from;
@@ -31,7 +31,6 @@ Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCach
 }
 
 void Scheduler::Add(Sequence* seq) {
-  if (seq->kv.pages.empty()) seq->kv = kv_.NewSeq();
   seq->state = SeqState::kWaiting;
   seq->enqueued_step = step_;
   waiting_.push_back(seq);
@@ -175,10 +174,8 @@ bool Scheduler::Fork(Sequence* parent, Sequence* child) {
   PARLEY_CHECK(child->num_tokens() >= at) << "sequence " << child->id << " is shorter than its parent";
   PARLEY_DCHECK(std::equal(parent->tokens.begin(), parent->tokens.begin() + at, child->tokens.begin()));
   if (parent->fork_seats <= 0) return false;
-  SeqKv kv = kv_.NewSeq();
-  if (!kv_.Fork(parent->kv, at, &kv)) return false;
+  if (!kv_.Fork(parent->kv, at, &child->kv)) return false;
   --parent->fork_seats;
-  child->kv = std::move(kv);
   child->num_computed = at;
   child->state = SeqState::kRunning;
   running_.push_back(child);
@@ -192,27 +189,23 @@ int32_t Scheduler::num_seats_taken() const {
 }
 
 Status Scheduler::CheckIntegrity() const {
-  std::vector<const SeqKv*> tables;
+  std::vector<const KvHandle*> handles;
   for (const Sequence* s : running_) {
     if (s->state != SeqState::kRunning) return Status::Error("a running sequence is not in state running");
     if (s->num_computed < 0 || s->num_computed > s->num_tokens()) {
       return Status::Error("sequence " + std::to_string(s->id) + " has num_computed out of range");
     }
-    if (!kv_.kv().CanResumeAt(s->kv, s->num_computed)) {
+    if (!kv_.CanResumeAt(s->kv, s->num_computed)) {
       return Status::Error("sequence " + std::to_string(s->id) + " lost pages it still needs");
     }
-    tables.push_back(&s->kv);
+    handles.push_back(&s->kv);
   }
   for (const Sequence* s : waiting_) {
     if (s->state != SeqState::kWaiting) return Status::Error("a waiting sequence is not in state waiting");
-    for (const auto& table : s->kv.pages) {
-      for (int32_t page : table) {
-        if (page >= 0) return Status::Error("waiting sequence " + std::to_string(s->id) + " holds pages");
-      }
-    }
+    if (s->kv.holds_pages()) return Status::Error("waiting sequence " + std::to_string(s->id) + " holds pages");
   }
   if (num_seats_taken() > options_.max_seqs) return Status::Error("too many running (or seats held for forks)");
-  return kv_.CheckIntegrity(std::move(tables));
+  return kv_.CheckIntegrity(handles);
 }
 
 }  // namespace parley

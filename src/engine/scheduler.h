@@ -59,10 +59,6 @@ struct SchedulerOutput {
   bool empty() const { return scheduled.empty(); }
 };
 
-// The forward-pass share of one scheduled sequence: its tokens [start, start + num_new), with
-// logits for rows [logits_from, num_new).
-ForwardSeq ToForwardSeq(const ScheduledSeq& x);
-
 class Scheduler {
  public:
   // REQUIRES: `cache` (and `prefix`, if any) outlive the scheduler.
@@ -72,6 +68,11 @@ class Scheduler {
   void Add(Sequence* seq);
   // Picks this step's work and reserves its pages.
   SchedulerOutput Schedule();
+  // The forward-pass share of one scheduled sequence: its tokens [start, start + num_new),
+  // its pages, and logits for rows [logits_from, num_new).
+  ForwardSeq ToForward(const ScheduledSeq& x) const;
+  // A sequence's block tables (read-only; for checks and tests).
+  const SeqKv& BlockTable(const Sequence& seq) const { return kv_.Table(seq.kv); }
   // After the forward pass: advances num_computed of every scheduled sequence and lets
   // window groups release pages that left the window.
   void Update(const SchedulerOutput& output);
