@@ -114,8 +114,11 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
   std::fprintf(stderr, "sampling of requests that do not set it: temperature %g, top_k %d, top_p %g, min_p %g\n",
                server.sampling_defaults.temperature, server.sampling_defaults.top_k, server.sampling_defaults.top_p,
                server.sampling_defaults.min_p);
-  std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d\n",
-               e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue);
+  std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d; %s\n",
+               e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue,
+               e.step_target_s > 0
+                   ? ("stall-free steps: prefill paced to " + std::to_string(opts.itl_target_ms) + " ms while streams decode").c_str()
+                   : "stall-free steps off");
   if (!e.prefix_cache) {
     std::fprintf(stderr, "prefix cache: off\n");
   } else {
@@ -197,6 +200,12 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "goes next")
       ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
+  serve_cmd->add_option("--itl-target-ms", opts->itl_target_ms,
+                        "stall-free steps: while streams decode, a step takes prompt tokens only while its "
+                        "predicted time (a cost model learned online) stays within this, and new conversations "
+                        "wait rather than push a decode step past it (0: off, steps take --max-batch-tokens)")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
   serve_cmd->add_option("--temp", opts->default_temperature,
                         "temperature of requests that do not set one (OpenAI's default is 1; this is llama-server's)")
       ->check(CLI::Range(0.0, 100.0))
@@ -262,6 +271,7 @@ int RunServe(const ServeOptions& opts) {
   eo.prefix.disk_bytes = static_cast<int64_t>(opts.disk_cache_mb) << 20;
   eo.cache_aware_window = opts.cache_aware_window;
   eo.max_wait_steps = opts.max_wait_steps;
+  eo.step_target_s = opts.itl_target_ms / 1000.0;
   Metrics metrics;
   // The exact path compared with itself reads 0: no canary with --exact unless asked for.
   const double canary_rate = opts.canary_rate >= 0 ? opts.canary_rate : opts.model.exact ? 0.0 : 0.02;

@@ -50,6 +50,7 @@ struct ServeOptions {
   int disk_cache_mb = 4096;
   int cache_aware_window = 16;
   int max_wait_steps = 32;
+  int itl_target_ms = 100;    // stall-free steps: target step time while streams decode; 0: off
   // Sampling for requests that omit temperature / top_p / top_k / min_p: llama-server's
   // defaults (a small model's replies at OpenAI's temperature 1 with no cut wander).
   float default_temperature = 0.8f;

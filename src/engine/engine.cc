@@ -34,7 +34,7 @@ class Engine::Loop : private SequenceHost {
                                      : nullptr),
         scheduler_(cache_.get(),
                    SchedulerOptions{options.max_batch_tokens, options.max_seqs, options.cache_aware_window,
-                                    options.max_wait_steps},
+                                    options.max_wait_steps, options.step_target_s},
                    prefix_.get()),
         outputs_(tokenizer, metrics,
                  this, OutputProcessorOptions{options.canary, prefix_ != nullptr && prefix_->disk() != nullptr}) {
@@ -261,6 +261,7 @@ void Engine::Loop::ReapCancelled() {
 }
 
 bool Engine::Loop::Step() {
+  const auto began = std::chrono::steady_clock::now();
   SchedulerOutput out = scheduler_.Schedule();
   if (out.empty()) return false;
   batch_.clear();
@@ -289,6 +290,8 @@ bool Engine::Loop::Step() {
                      std::span<const float>(logits_.data() + row * vocab, rows * vocab), vocab);
     row += rows;
   }
+  // The whole step, as the streams see it: what the step-cost model learns from.
+  scheduler_.ObserveStep(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   EraseFinished();
   if (options_.check_integrity) {
     const Status st = scheduler_.CheckIntegrity();
@@ -408,6 +411,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
   if (options.cache_aware_window < 1 || options.max_wait_steps < 0) {
     return Status::InvalidArgument("cache-aware-window must be >= 1 and max-wait-steps >= 0");
+  }
+  if (!(options.step_target_s >= 0 && options.step_target_s <= 60)) {
+    return Status::InvalidArgument("the step-time target must be in [0, 60] seconds");
   }
   std::unique_ptr<DiskTier> disk;
   if (options.prefix_cache && !options.prefix.disk_dir.empty()) {

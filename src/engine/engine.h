@@ -37,6 +37,9 @@ struct EngineOptions {
   PrefixCacheOptions prefix;       // its host and disk tiers
   int32_t cache_aware_window = 16; // SchedulerOptions
   int32_t max_wait_steps = 32;
+  // Stall-free steps (SchedulerOptions::step_target_s): while streams decode, a step takes
+  // prefill tokens only while its predicted time stays within this; 0: off (token budget only).
+  double step_target_s = 0;
   // Re-scores a share of finished requests with the exact path in idle steps (canary.h);
   // null: none. Not owned; must outlive the engine; used by the engine thread only.
   QualityCanary* canary = nullptr;
