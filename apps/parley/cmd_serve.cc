@@ -287,7 +287,7 @@ int RunServe(const ServeOptions& opts) {
     eo.canary = canary.get();
   }
   StatusOr<std::unique_ptr<Engine>> engine =
-      Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);
+      Engine::Create(&runner, *loaded->tokenizer, eo);
   if (!engine.ok()) {
     std::fprintf(stderr, "error: %s\n", engine.status().message().c_str());
     return 1;

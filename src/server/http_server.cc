@@ -96,6 +96,7 @@ HttpServer::HttpServer(const ServerOptions& options, Engine* engine, const Token
       options.max_tokens_limit > 0 ? std::min(options.max_tokens_limit, context) : context;
   ctx_.limits.vocab_size = tokenizer.vocab_size();
   ctx_.limits.sampling_defaults = options.sampling_defaults;
+  DeclareEngineMetrics(engine->Stats(), metrics);
   metrics->Declare("parley_http_requests_total", "counter", "HTTP requests by route and status.");
   metrics->Declare("parley_http_request_duration_seconds", "histogram",
                    "HTTP request duration (streams: until the last byte) by route.",
@@ -292,8 +293,8 @@ void HttpServer::Route() {
           SendJson(res, 200, {{"status", "ok"}});
         }));
   s.Get("/metrics", guarded(false, false, [ctx](const Request&, Response& res) {
-          // The engine's state gauges, from its latest snapshot.
-          ExportEngineGauges(ctx->engine->Stats(), ctx->metrics);
+          // The engine's statistics, from its latest snapshot.
+          ExportEngineStats(ctx->engine->Stats(), ctx->metrics);
           res.set_content(ctx->metrics->Render(), "text/plain; version=0.0.4");
         }));
   s.Post("/tokenize", guarded(true, false, [ctx](const Request& req, Response& res) {
