@@ -143,6 +143,9 @@ void Engine::Loop::DeclareMetrics() {
   metrics_->Declare("parley_prefix_cache_disk_dropped_pages_total", "counter", "Pages dropped from the disk tier.");
   metrics_->Declare("parley_prefix_cache_disk_errors_total", "counter",
                     "Disk tier pages that could not be written, or were missing or damaged when read (misses).");
+  metrics_->Declare("parley_prefix_cache_disk_faults_total", "counter",
+                    "Disk tier faults by kind (each a page not stored or not read back: a miss): write, "
+                    "no_space, rename, read, read_missing, read_size, read_corrupt.");
   metrics_->Declare("parley_prefix_cache_disk_bytes", "gauge", "Bytes in the disk tier.");
 }
 
@@ -350,6 +353,15 @@ void Engine::Loop::PublishStats() {
       metrics_->Set("parley_prefix_cache_disk_errors_total",
                     static_cast<double>(disk->write_errors() + p.disk_read_errors));
       metrics_->Set("parley_prefix_cache_disk_bytes", static_cast<double>(disk->bytes_used()));
+      const DiskTierFaults& f = disk->faults();
+      const std::pair<const char*, int64_t> kinds[] = {
+          {"write", f.write_failed}, {"no_space", f.no_space},         {"rename", f.rename_failed},
+          {"read", f.read_failed},   {"read_missing", f.read_missing}, {"read_size", f.read_size},
+          {"read_corrupt", f.read_corrupt}};
+      for (const auto& [kind, n] : kinds) {
+        metrics_->Set("parley_prefix_cache_disk_faults_total", static_cast<double>(n),
+                      std::string("kind=\"") + kind + "\"");
+      }
     }
   }
   std::lock_guard<std::mutex> lock(stats_mu_);
