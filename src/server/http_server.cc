@@ -24,6 +24,10 @@ using nlohmann::json;
 using Handler = std::function<void(const Request&, Response&)>;
 using Clock = std::chrono::steady_clock;
 
+// Each connection's kernel send buffer (Linux doubles it for bookkeeping): ample for SSE and
+// JSON responses, and what a client that stops reading can make the server hold.
+constexpr int kSendBufferBytes = 256 << 10;
+
 // Routes known to the metrics (anything else is counted as "other").
 constexpr const char* kRoutes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
                                    "/health", "/metrics", "/tokenize", "/detokenize"};
@@ -163,8 +167,9 @@ void HttpServer::Route() {
   // and silently share its connections: ask only for SO_REUSEADDR.
   // A reader that stops reading (a stalled SSE client) fails the write after the write
   // timeout: cpp-httplib waits that long for the socket to take more, and SO_SNDTIMEO
-  // (inherited by accepted sockets) bounds a send() that blocks part way. The handler then
-  // cancels the request and the engine frees its pages.
+  // bounds a send() that blocks part way. The handler then cancels the request and the
+  // engine frees its pages. A fixed send buffer (the kernel would grow it to 4 MiB) bounds
+  // what a stalled connection holds. Accepted sockets inherit these from the listener.
   const int32_t write_timeout = std::max(1, ctx_.options.write_timeout_s);
   s.set_write_timeout(write_timeout, 0);
   s.set_socket_options([write_timeout](socket_t sock) {
@@ -172,6 +177,8 @@ void HttpServer::Route() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     timeval tv{write_timeout, 0};
     setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int send_buffer = kSendBufferBytes;
+    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof(send_buffer));
   });
   s.set_tcp_nodelay(true);  // SSE chunks are small: do not hold them back (Nagle)
   s.set_keep_alive_max_count(100);
