@@ -163,8 +163,6 @@ void HttpServer::Route() {
                               : std::max(64, 4 * ctx_.engine->options().max_seqs + 8);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_payload_max_length(static_cast<size_t>(ctx_.options.max_body_bytes));
-  // cpp-httplib 0.11.4 sets SO_REUSEPORT, which lets a second server bind the same port
-  // and silently share its connections: ask only for SO_REUSEADDR.
   // A reader that stops reading (a stalled SSE client) fails the write after the write
   // timeout: cpp-httplib waits that long for the socket to take more, and SO_SNDTIMEO
   // bounds a send() that blocks part way. The handler then cancels the request and the
@@ -172,6 +170,8 @@ void HttpServer::Route() {
   // what a stalled connection holds. Accepted sockets inherit these from the listener.
   const int32_t write_timeout = std::max(1, ctx_.options.write_timeout_s);
   s.set_write_timeout(write_timeout, 0);
+  // cpp-httplib 0.11.4 sets SO_REUSEPORT, which lets a second server bind the same port
+  // and silently share its connections: ask only for SO_REUSEADDR.
   s.set_socket_options([write_timeout](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
