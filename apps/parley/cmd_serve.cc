@@ -166,6 +166,16 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--max-queue", opts->max_queue, "waiting requests before 503")->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
+  serve_cmd->add_option("--max-client-requests", opts->max_client_requests,
+                        "generation requests one client address may have in flight; more get 429 (0: max(64, "
+                        "2 x --max-seqs); -1: no cap)")
+      ->check(CLI::Range(-1, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--write-timeout", opts->write_timeout_s,
+                        "seconds a response write may make no progress before the client counts as gone and "
+                        "its request is cancelled (a stalled stream reader)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   serve_cmd->add_option("--kv-cache-mb", opts->kv_cache_mb,
                         "KV cache arena in MiB (0: room for --max-seqs sequences of the full context, at most "
                         "a quarter of RAM; only pages in use become resident)")
@@ -301,6 +311,8 @@ int RunServe(const ServeOptions& opts) {
                                           : opts.model_name;
   so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;
   so.max_tokens_limit = opts.max_tokens_limit;
+  so.max_client_requests = opts.max_client_requests;
+  so.write_timeout_s = opts.write_timeout_s;
   so.sampling_defaults.temperature = opts.default_temperature;
   so.sampling_defaults.top_k = opts.default_top_k;
   so.sampling_defaults.top_p = opts.default_top_p;

@@ -40,6 +40,8 @@ struct ServeOptions {
   std::string chat_template;  // "" = from the model file
   int max_seqs = 16;
   int max_queue = 256;
+  int max_client_requests = 0;  // 0: max(64, 2 * max_seqs); -1: no cap
+  int write_timeout_s = 30;
   int kv_cache_mb = 0;  // 0: automatic (Engine: max_seqs full-context sequences, <= RAM / 4)
   int page_size = 16;
   std::string kv_sharing;     // "L:O,..."

@@ -289,6 +289,7 @@ void Engine::Loop::PublishStats() {
     s.has_disk_tier = disk != nullptr;
     s.disk_bytes = disk != nullptr ? disk->bytes_used() : 0;
     s.disk_write_errors = disk != nullptr ? disk->write_errors() : 0;
+    if (disk != nullptr) s.disk_faults = disk->faults();
   });
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "prefix_cache/disk_tier.h"
 #include "prefix_cache/prefix_cache.h"
 
 namespace parley {
@@ -74,6 +75,7 @@ struct EngineStats {
   int64_t host_bytes = 0;         // in the host tier
   int64_t disk_bytes = 0;         // in the disk tier
   int64_t disk_write_errors = 0;  // disk pages that could not be written
+  DiskTierFaults disk_faults;     // every disk fault by kind (each a miss)
 };
 
 // The engine's statistics behind a mutex: the engine thread records, readers snapshot.

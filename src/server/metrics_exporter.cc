@@ -34,6 +34,14 @@ void ExportPrefixCache(const EngineStats& stats, Metrics* m) {
   m->Set("parley_prefix_cache_disk_dropped_pages_total", D(p.disk_dropped_pages));
   m->Set("parley_prefix_cache_disk_errors_total", D(stats.disk_write_errors + p.disk_read_errors));
   m->Set("parley_prefix_cache_disk_bytes", D(stats.disk_bytes));
+  const DiskTierFaults& f = stats.disk_faults;
+  const std::pair<const char*, int64_t> kinds[] = {
+      {"write", f.write_failed}, {"no_space", f.no_space},         {"rename", f.rename_failed},
+      {"read", f.read_failed},   {"read_missing", f.read_missing}, {"read_size", f.read_size},
+      {"read_corrupt", f.read_corrupt}};
+  for (const auto& [kind, n] : kinds) {
+    m->Set("parley_prefix_cache_disk_faults_total", D(n), std::string("kind=\"") + kind + "\"");
+  }
 }
 
 }  // namespace
@@ -79,6 +87,9 @@ void DeclareEngineMetrics(const EngineStats& stats, Metrics* m) {
   m->Declare("parley_prefix_cache_disk_dropped_pages_total", "counter", "Pages dropped from the disk tier.");
   m->Declare("parley_prefix_cache_disk_errors_total", "counter",
              "Disk tier pages that could not be written, or were missing or damaged when read (misses).");
+  m->Declare("parley_prefix_cache_disk_faults_total", "counter",
+             "Disk tier faults by kind (each a page not stored or not read back: a miss): write, "
+             "no_space, rename, read, read_missing, read_size, read_corrupt.");
   m->Declare("parley_prefix_cache_disk_bytes", "gauge", "Bytes in the disk tier.");
 }
 

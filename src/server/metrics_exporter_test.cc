@@ -142,16 +142,19 @@ TEST(MetricsExporterTest, RendersAHandMadeSnapshotWithPrefixAndDiskTiers) {
   s.prefix_nodes = 30;
   s.host_bytes = 4096;
   s.disk_bytes = 8192;
+  s.disk_faults.write_failed = 1;
+  s.disk_faults.read_corrupt = 2;
   Metrics m;
   DeclareEngineMetrics(s, &m);
   ExportEngineStats(s, &m);
   const std::string text = m.Render();
   const std::vector<std::string> families = Families(text);
-  ASSERT_EQ(families.size(), 15u + 10u + 5u);
+  ASSERT_EQ(families.size(), 15u + 10u + 6u);
   EXPECT_EQ(families[15], "parley_prefix_cache_lookups_total counter");
   EXPECT_EQ(families[24], "parley_prefix_cache_host_bytes gauge");
   EXPECT_EQ(families[25], "parley_prefix_cache_disk_written_pages_total counter");
-  EXPECT_EQ(families[29], "parley_prefix_cache_disk_bytes gauge");
+  EXPECT_EQ(families[29], "parley_prefix_cache_disk_faults_total counter");
+  EXPECT_EQ(families[30], "parley_prefix_cache_disk_bytes gauge");
   const std::vector<std::string> want = {
       "parley_requests_total{outcome=\"cancelled\"} 1",
       "parley_requests_total{outcome=\"stop\"} 2",
@@ -248,6 +251,13 @@ TEST(MetricsExporterTest, RendersAHandMadeSnapshotWithPrefixAndDiskTiers) {
       "parley_prefix_cache_disk_restored_pages_total 4",
       "parley_prefix_cache_disk_dropped_pages_total 1",
       "parley_prefix_cache_disk_errors_total 3",
+      "parley_prefix_cache_disk_faults_total{kind=\"no_space\"} 0",
+      "parley_prefix_cache_disk_faults_total{kind=\"read\"} 0",
+      "parley_prefix_cache_disk_faults_total{kind=\"read_corrupt\"} 2",
+      "parley_prefix_cache_disk_faults_total{kind=\"read_missing\"} 0",
+      "parley_prefix_cache_disk_faults_total{kind=\"read_size\"} 0",
+      "parley_prefix_cache_disk_faults_total{kind=\"rename\"} 0",
+      "parley_prefix_cache_disk_faults_total{kind=\"write\"} 1",
       "parley_prefix_cache_disk_bytes 8192",
   };
   EXPECT_EQ(Samples(text), want);
