@@ -26,6 +26,7 @@ struct ServerOptions {
   int64_t max_body_bytes = 8 << 20;
   int32_t max_tokens_limit = 0;       // 0: the engine's context size
   int32_t http_threads = 0;           // 0: max(64, 4 * max_seqs + 8)
+  bool webui = true;                  // serve the chat page at "/" (server/webui/)
   // Every response and chunk carries it: the build and the configuration that shape the
   // output (cmd_serve.cc: "parley-<git hash>-<weights>-<activations>-<kv dtype>").
   std::string system_fingerprint = "parley";
