@@ -98,7 +98,7 @@ def browser(tmp_path):
     yield driver
     # CSP violations and script errors show in the console: none is allowed.
     errors = [e["message"] for e in driver.get_log("browser")
-              if e["level"] == "SEVERE" and "favicon" not in e["message"] and " 401 " not in e["message"]]
+              if e["level"] == "SEVERE" and " 401 " not in e["message"]]
     driver.quit()
     assert not errors, errors
 
@@ -170,15 +170,19 @@ def test_chat_in_a_browser(tiny_model, start_server, browser):
         tiny_model)[:-5]
     settings(d, max_tokens=60)
 
-    # Send (Enter), see the streamed reply and its figures; the list gets the title.
-    send(d, "Hello there")
+    # Send (Enter; Shift+Enter is a new line), see the streamed reply and its figures; the
+    # list gets the title.
+    d.find_element(By.ID, "input").send_keys("Hello", Keys.SHIFT, Keys.ENTER, Keys.SHIFT, "there")
+    assert not css(d, ".msg")
+    send(d, "")
     first = wait_idle(d, 1)[0]
+    assert css(d, ".msg.user .msg-body")[0].text == "Hello\nthere"
     assert first.get_attribute("data-finish") == "length"
     assert int(first.get_attribute("data-chars")) > 0  # (the tiny model's text is mostly blank lines)
     figures = first.find_element(By.CSS_SELECTOR, ".figures").text
     assert re.search(r"TTFT \d+ ms", figures) and "tok/s" in figures and "60 generated" in figures, figures
     conv = chat_id(d)
-    assert [e.text for e in css(d, "#conv-list .conv-title")] == ["Hello there"]
+    assert [e.text for e in css(d, "#conv-list .conv-title")] == ["Hello there"]  # spaces for newlines
     # Every request carried the conversation id as X-Session-Id (the access log shows it).
     assert re.search(rf"POST /v1/chat/completions 200 session={conv} ", s.log_text())
 
@@ -226,7 +230,7 @@ def test_chat_in_a_browser(tiny_model, start_server, browser):
     users[0].find_element(By.CSS_SELECTOR, ".branch-prev").click()
     wait_idle(d, 2)
     assert [u.find_element(By.CSS_SELECTOR, ".msg-body").text for u in css(d, ".msg.user")] == \
-        ["Hello there", "And again"]
+        ["Hello\nthere", "And again"]
 
     # Stop mid-stream, in a new chat: a long reply, read slowly (the browser's network is
     # throttled), stopped once text has come. What came stays, and can be continued.
@@ -372,5 +376,8 @@ def test_the_default_model_answers_on_the_page(start_server, browser):
     assert visible_text(reply)
     shot(d, "webui-desktop-1280x800.png", 1280, 800)
     shot(d, "webui-phone-390x844.png", 390, 844)
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    shot(d, "webui-phone-390x844-dark.png", 390, 844)
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     if os.environ.get("PARLEY_WEBUI_DOCS_SHOT"):
         shutil.copy(os.path.join(ARTIFACTS, "webui-desktop-1280x800.png"), os.path.join(ROOT, "docs", "webui.png"))

@@ -39,7 +39,8 @@ function numberOr(value, fallback) {
 }
 
 // Streams one chat completion. onDelta(text) gets each piece of content. Resolves with
-// {finish, usage, ttftMs, totalMs, chunks}; usage is null when the server sent none. Throws
+// {finish, usage, ttftMs, lastMs, totalMs, chunks} (times since the request left, lastMs:
+// the last piece of content); usage is null when the server sent none. Throws
 // ApiError (HTTP or in-stream errors), or the AbortError of `signal`.
 export async function streamChat({ messages, settings, sessionId, signal, onDelta }) {
   const body = { messages, stream: true, stream_options: { include_usage: true } };
@@ -56,7 +57,7 @@ export async function streamChat({ messages, settings, sessionId, signal, onDelt
   if (!res.ok) throw await errorOf(res);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
-  const out = { finish: null, usage: null, ttftMs: null, totalMs: null, chunks: 0 };
+  const out = { finish: null, usage: null, ttftMs: null, lastMs: null, totalMs: null, chunks: 0 };
   let buffer = '';
   let finished = false;
   const handle = (data) => {
@@ -71,7 +72,8 @@ export async function streamChat({ messages, settings, sessionId, signal, onDelt
     if (!choice) return;
     const text = choice.delta?.content;
     if (text) {
-      if (out.ttftMs === null) out.ttftMs = performance.now() - start;
+      out.lastMs = performance.now() - start;
+      if (out.ttftMs === null) out.ttftMs = out.lastMs;
       out.chunks++;
       onDelta(text);
     }

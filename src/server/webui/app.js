@@ -325,11 +325,12 @@ async function generate(reply, history) {
     });
     reply.finish = r.finish || 'stop';
     const u = r.usage;
-    const genMs = r.ttftMs != null ? r.totalMs - r.ttftMs : null;
+    // Tokens after the first over the time they took; none when they came in one burst.
+    const genMs = r.ttftMs != null ? r.lastMs - r.ttftMs : null;
     const tokens = u ? u.completion_tokens : r.chunks;
     reply.figures = {
       ttftMs: r.ttftMs,
-      tokensPerSecond: genMs > 0 && tokens > 1 ? ((tokens - 1) * 1000) / genMs : null,
+      tokensPerSecond: genMs >= 5 && tokens > 1 ? ((tokens - 1) * 1000) / genMs : null,
       promptTokens: u ? u.prompt_tokens : null,
       cachedTokens: u ? (u.prompt_tokens_details?.cached_tokens ?? 0) : null,
       completionTokens: u ? u.completion_tokens : null,
