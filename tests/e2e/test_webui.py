@@ -180,7 +180,8 @@ def test_chat_in_a_browser(tiny_model, start_server, browser):
     assert first.get_attribute("data-finish") == "length"
     assert int(first.get_attribute("data-chars")) > 0  # (the tiny model's text is mostly blank lines)
     figures = first.find_element(By.CSS_SELECTOR, ".figures").text
-    assert re.search(r"TTFT \d+ ms", figures) and "tok/s" in figures and "60 generated" in figures, figures
+    # (tok/s only shows when the tokens did not all come in one burst: the SmolLM2 test checks it)
+    assert re.search(r"TTFT \d+ ms", figures) and "60 generated" in figures, figures
     conv = chat_id(d)
     assert [e.text for e in css(d, "#conv-list .conv-title")] == ["Hello there"]  # spaces for newlines
     # Every request carried the conversation id as X-Session-Id (the access log shows it).
@@ -370,10 +371,14 @@ def test_the_default_model_answers_on_the_page(start_server, browser):
     reply = wait_idle(d, 1)[0]
     assert "Paris" in visible_text(reply), visible_text(reply)
     assert reply.find_element(By.CSS_SELECTOR, ".who").text == "Helper"
+    figures = reply.find_element(By.CSS_SELECTOR, ".figures").text
+    assert re.search(r"TTFT \d+ ms · \d+\.\d tok/s · prompt \d+ tokens, 0 cached \(0%\)", figures), figures
     settings(d, max_tokens=160)
     send(d, "Write a Python function that reverses a string.")
     reply = wait_idle(d, 2)[1]
     assert visible_text(reply)
+    m = re.search(r"prompt (\d+) tokens, (\d+) cached", reply.find_element(By.CSS_SELECTOR, ".figures").text)
+    assert m and 0 < int(m.group(2)) < int(m.group(1)), reply.text
     shot(d, "webui-desktop-1280x800.png", 1280, 800)
     shot(d, "webui-phone-390x844.png", 390, 844)
     d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})

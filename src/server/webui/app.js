@@ -6,6 +6,7 @@
 import { ApiError, listModels, streamChat } from './api.js';
 import { copyText, renderMarkdown } from './markdown.js';
 import * as store from './store.js';
+import * as tree from './tree.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -42,24 +43,11 @@ function toast(message) {
   toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
 }
 
-// ---- the message tree -------------------------------------------------------------------
+// ---- the message tree (tree.js) over the open conversation ----------------------------
 
-function childrenOf(parentId) {
-  return [...state.messages.values()].filter((m) => m.parent === parentId)
-    .sort((a, b) => a.created - b.created);
-}
-
-// The newest path down from `id`: the branch one was last on, or the newest one.
-function deepestFrom(id) {
-  for (let kids = childrenOf(id); kids.length; kids = childrenOf(id)) id = kids[kids.length - 1].id;
-  return id;
-}
-
-function pathTo(leafId) {
-  const path = [];
-  for (let m = state.messages.get(leafId); m; m = state.messages.get(m.parent)) path.unshift(m);
-  return path;
-}
+const childrenOf = (parentId) => tree.childrenOf(state.messages, parentId);
+const deepestFrom = (id) => tree.deepestFrom(state.messages, id);
+const pathTo = (leafId) => tree.pathTo(state.messages, leafId);
 
 function newConversation() {
   return { id: store.newId(), title: '', created: Date.now(), updated: Date.now(), leaf: null,

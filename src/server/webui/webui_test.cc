@@ -11,7 +11,7 @@ namespace parley {
 namespace {
 
 TEST(WebUiTest, EmbedsThePageAndItsFiles) {
-  for (const char* path : {"/", "/app.css", "/app.js", "/markdown.js", "/store.js", "/api.js"}) {
+  for (const char* path : {"/", "/app.css", "/app.js", "/markdown.js", "/store.js", "/api.js", "/tree.js"}) {
     const WebAsset* a = FindWebAsset(path);
     ASSERT_NE(a, nullptr) << path;
     EXPECT_GT(a->body.size(), 200u) << path;
