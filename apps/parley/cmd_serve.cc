@@ -135,6 +135,7 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
   const std::string url = "http://" + server.host + ":" + std::to_string(port);
   std::fprintf(stderr, "listening on %s (model name \"%s\"%s)\n", url.c_str(),
                server.model_name.c_str(), server.api_key.empty() ? "" : ", API key required");
+  if (server.webui) std::fprintf(stderr, "chat page: %s/ (--no-webui turns it off)\n", url.c_str());
   std::fprintf(stderr,
                "try:\n  curl %s/v1/chat/completions -H 'Content-Type: application/json'%s \\\n"
                "    -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n",
@@ -155,6 +156,7 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--api-key", opts->api_key, "require Authorization: Bearer KEY (except /health, /metrics)")
       ->envname("PARLEY_API_KEY");
+  serve_cmd->add_flag("--no-webui", opts->no_webui, "do not serve the chat page at / (404 instead)");
   serve_cmd->add_option("--model-name", opts->model_name, "model name for the API (default: the file name)");
   serve_cmd->add_option("--max-body-mb", opts->max_body_mb, "largest request body in MiB")->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -307,6 +309,7 @@ int RunServe(const ServeOptions& opts) {
   so.host = opts.host;
   so.port = opts.port;
   so.api_key = opts.api_key;
+  so.webui = !opts.no_webui;
   so.model_name = opts.model_name.empty() ? std::filesystem::path(path).stem().string()
                                           : opts.model_name;
   so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;

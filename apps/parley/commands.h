@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;        // also PARLEY_API_KEY
+  bool no_webui = false;      // no chat page at "/"
   std::string model_name;     // "" = the file name without .gguf
   int max_body_mb = 8;
   int max_tokens_limit = 0;   // 0 = the context size

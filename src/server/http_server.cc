@@ -14,6 +14,7 @@
 #include "server/connection.h"
 #include "server/generation_handler.h"
 #include "server/metrics_exporter.h"
+#include "server/webui/webui.h"
 
 namespace parley {
 namespace {
@@ -353,6 +354,8 @@ void HttpServer::Route() {
 
   for (const char* path : {"/tokenize", "/detokenize"}) s.Get(path, not_allowed("POST"));
   for (const char* path : {"/health", "/metrics"}) s.Post(path, not_allowed("GET"));
+  // The chat page is public; each API call it makes carries the user's key (--no-webui: 404).
+  if (ctx_.options.webui) AddWebUiRoutes(s);
 }
 
 }  // namespace parley

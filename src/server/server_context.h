@@ -34,6 +34,7 @@ struct ServerOptions {
   // A response write that makes no progress for this long fails: the client is treated as
   // gone and its request cancelled (a reader that stops reading an SSE stream).
   int32_t write_timeout_s = 30;
+  bool webui = true;                  // serve the chat page at "/" (server/webui/)
   // Every response and chunk carries it: the build and the configuration that shape the
   // output (cmd_serve.cc: "parley-<git hash>-<weights>-<activations>-<kv dtype>").
   std::string system_fingerprint = "parley";
