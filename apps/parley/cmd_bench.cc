@@ -450,6 +450,7 @@ int RunBenchSweep(const BenchSweepOptions& o) {
       [&](size_t e, size_t i) {
         const SweepPointPlan& p = (*points)[i];
         if (e == 0) std::printf("\n== load %g: %s", p.load, WorkloadLine(point_plans[i]).c_str());
+        std::fflush(stdout);
         Report r = RunOne(endpoints[e], described[e].name, p.plans, p.options);
         PointFigures f = FiguresOf(r, p.load, bounds);
         std::printf("[%s] %.2f req/s, TTFT p50 %.3f s, ITL p99 %.3f s, TPOT p99 %.3f s, %lld ok, %lld failed: %s\n",

@@ -203,7 +203,7 @@ std::string SweepText(const SweepResult& result) {
   const std::string unit = result.kind == LoadKind::kUsers ? "users" : "conv/s";
   std::string out = Pad("endpoint", name_w) + PadLeft(unit, 7) + PadLeft("req/s", 8) + PadLeft("TTFT p50", 10) +
                     PadLeft("TTFT p99", 10) + PadLeft("ITL p99", 9) + PadLeft("TPOT p99", 10) + PadLeft("cached", 8) +
-                    PadLeft("ok", 6) + PadLeft("failed", 8) + "  bounds\n";
+                    PadLeft("ok", 6) + PadLeft("failed", 8) + PadLeft("cut", 5) + "  bounds\n";
   for (size_t p = 0; p < result.loads.size(); ++p) {
     for (const auto& e : result.endpoints) {
       if (p >= e.points.size()) continue;
@@ -212,12 +212,13 @@ std::string SweepText(const SweepResult& result) {
              PadLeft(Fmt("%.3f", f.ttft_p50_s), 10) + PadLeft(Fmt("%.3f", f.ttft_p99_s), 10) +
              PadLeft(Fmt("%.3f", f.itl_p99_s), 9) + PadLeft(Fmt("%.3f", f.tpot_p99_s), 10) +
              PadLeft(f.cached_share < 0 ? std::string("-") : Fmt("%.0f%%", 100 * f.cached_share), 8) +
-             PadLeft(std::to_string(f.ok), 6) + PadLeft(std::to_string(f.failed), 8) + "  " +
+             PadLeft(std::to_string(f.ok), 6) + PadLeft(std::to_string(f.failed - f.cancelled), 8) +
+             PadLeft(std::to_string(f.cancelled), 5) + "  " +
              (f.met_bounds ? std::string("met") : "missed: " + f.missed) + "\n";
     }
   }
-  out += "(times in seconds; TPOT = per request (end-to-end - TTFT) / (output tokens - 1); cancelled requests, "
-         "cut off by --max-duration, count as failed but not against the bounds)\n";
+  out += "(times in seconds; TPOT = per request (end-to-end - TTFT) / (output tokens - 1); cut = requests cancelled "
+         "by --max-duration, not counted against the bounds)\n";
   out += "goodput: the highest load with TTFT p50 <= " + Seconds(result.bounds.ttft_p50_max_s) + " and TPOT p99 <= " +
          Seconds(result.bounds.tpot_p99_max_s) + ", as its completed requests/s\n";
   for (const auto& e : result.endpoints) {
@@ -226,7 +227,9 @@ std::string SweepText(const SweepResult& result) {
              LoadText(e.goodput.load) + " " + UnitText(result.kind) + "\n";
     } else {
       out += "  " + e.endpoint.name + ": 0 (no load met the bounds" +
-             (e.points.empty() ? std::string() : "; at " + LoadText(e.points[0].load) + ": " + e.points[0].missed) +
+             (e.points.empty() ? std::string()
+                              : "; at " + LoadText(e.points[0].load) + " " + UnitText(result.kind) + ": " +
+                                    e.points[0].missed) +
              ")\n";
     }
   }
@@ -254,6 +257,9 @@ std::string SweepPlotScript(const SweepResult& result, const std::string& png) {
     }
     if (result.endpoints[i].points.empty()) s += "? ? ? ?\n";
     s += "EOD\n";
+    const Goodput& g = result.endpoints[i].goodput;
+    s += "$goodput" + std::to_string(i) + " << EOD\n" + (g.met ? num(g.load) + " " + num(g.requests_per_s) : "? ?") +
+         "\nEOD\n";
   }
   const std::string xlabel = result.kind == LoadKind::kUsers ? "concurrent users (closed loop)"
                                                              : "new conversations per second (open loop)";
@@ -277,8 +283,11 @@ std::string SweepPlotScript(const SweepResult& result, const std::string& png) {
     }
     return line + extra + "\n";
   };
-  s += "set title 'Completed requests per second'\nset ylabel 'requests/s'\nset yrange [0:*]\nset key top left\n";
-  s += plot("$sweep@N using 1:2 with linespoints lw 2 pt 7 @C title @QNAME", "");
+  s += "set title 'Completed requests per second (circled: the goodput)'\nset ylabel 'requests/s'\n"
+       "set yrange [0:*]\nset key top left\n";
+  s += plot("$sweep@N using 1:2 with linespoints lw 2 pt 7 @C title @QNAME, "
+            "$goodput@N using 1:2 with points pt 6 ps 3 lw 2 @C title @QNAME.' goodput'",
+            "");
   s += "set title 'Latency against load (dotted: the TTFT p50 bound)'\nset ylabel 'seconds'\n"
        "set logscale y\nset yrange [*:*]\nset key top left\n";
   s += plot("$sweep@N using 1:3 with linespoints lw 2 pt 7 @C title @QNAME.' TTFT p50', "

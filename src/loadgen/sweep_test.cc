@@ -212,7 +212,7 @@ TEST(SweepTest, NoPointMeetingTheBoundsGivesGoodputZero) {
   EXPECT_TRUE(j["endpoints"][1]["goodput"]["load"].is_null());
   EXPECT_EQ(j["endpoints"][1]["goodput"]["requests_per_s"], 0);
   std::string text = SweepText(s);
-  EXPECT_NE(text.find("b: 0 (no load met the bounds; at 0.5: TTFT p50"), std::string::npos) << text;
+  EXPECT_NE(text.find("b: 0 (no load met the bounds; at 0.5 conversations/s: TTFT p50"), std::string::npos) << text;
   EXPECT_NE(text.find("a/b: - (b's goodput is 0)"), std::string::npos) << text;
 }
 
@@ -235,6 +235,8 @@ TEST(SweepTest, PlotScriptHasEveryEndpointAndSkipsUnmeasuredPoints) {
   EXPECT_NE(script.find("set output '/out/sweep.png'"), std::string::npos);
   EXPECT_NE(script.find("set logscale x 2"), std::string::npos);
   EXPECT_NE(script.find("1 with lines dt 3"), std::string::npos);  // the TTFT p50 bound, 1 s
+  EXPECT_NE(script.find("$goodput0 << EOD\n2 0.4\nEOD"), std::string::npos) << script;
+  EXPECT_NE(script.find("$goodput1 << EOD\n1 0.2\nEOD"), std::string::npos) << script;
 }
 
 }  // namespace
