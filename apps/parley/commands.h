@@ -99,6 +99,25 @@ void AddBenchCommand(CLI::App* app, BenchOptions* bench, BenchOptions* compare, 
                      CLI::App** compare_cmd);
 int RunBench(const BenchOptions& opts, bool compare);
 
+// parley bench sweep (cmd_bench.cc): the bench workload at rising load against one or two
+// endpoints, each load point its own run, and the goodput under latency bounds.
+struct BenchSweepOptions {
+  BenchOptions bench;              // workload and run bounds; users, rate, conversations and seed are set per point
+  std::string url, name, model;    // one endpoint, or two with --url-a/--url-b (bench.url_a, bench.url_b)
+  std::string users, rates;        // rising comma lists; neither given: users 1,2,4,8,16
+  int32_t conversations = 0;       // per point; 0: 2 x users, or for rates a minute of arrivals (at least 2)
+  int64_t seed = -1;               // -1: each point's user count (rates: its position from 1); S: S + position from 0
+  double ttft_p50_max_s = 1.0, tpot_p99_max_s = 0.2, max_error_share = 0;
+  double pause_s = 2;              // between runs, while the last run's cancelled requests drain
+  BenchSweepOptions() {
+    bench.url_a.clear();
+    bench.max_duration_s = 300;
+    bench.out_dir = "bench-sweep";
+  }
+};
+CLI::App* AddBenchSweepCommand(CLI::App* bench_cmd, BenchSweepOptions* opts);
+int RunBenchSweep(const BenchSweepOptions& opts);
+
 struct PerplexityOptions {
   ModelOptions model;
   std::string text_file;
