@@ -104,7 +104,12 @@ def browser(tmp_path):
 
 
 def wait(driver, predicate, what, timeout=WAIT_S):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: predicate(d), message=what)
+    # The page re-renders a message list as replies stream and finish: an element found in
+    # one poll may be replaced before the predicate reads it. That poll just retries.
+    from selenium.common.exceptions import StaleElementReferenceException
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: predicate(d), message=what)
 
 
 def css(driver, selector):
