@@ -9,7 +9,8 @@ BUILD_DIR=${1:-build}
 PKGS=(build-essential cmake pkg-config python3 python3-venv
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev libpcre2-dev libxxhash-dev libzstd-dev libcpp-httplib-dev
-      gnuplot-nox)  # gnuplot draws parley bench's PNG plots
+      gnuplot-nox    # gnuplot draws parley bench's PNG plots
+      chromium chromium-driver)  # the chat page's browser tests (tests/e2e/test_webui.py)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -93,7 +93,7 @@ class Harness {
       }
       SchedulerOutput out = scheduler_->Schedule();
       std::vector<ForwardSeq> batch;
-      for (const ScheduledSeq& x : out.scheduled) batch.push_back(ToForwardSeq(x));
+      for (const ScheduledSeq& x : out.scheduled) batch.push_back(scheduler_->ToForward(x));
       Status st = runner_->Forward(batch, cache_.get(), &logits);
       EXPECT_TRUE(st.ok()) << st.message();
       if (!st.ok()) break;

@@ -1,10 +1,12 @@
 // parley bench: replays multi-turn conversations against one OpenAI-compatible endpoint, or
 // (`parley bench compare`) the same workload against two, one after the other, and prints the
 // ratios. Writes report.json, summary.txt, requests.jsonl (one line per request) and PNG
-// plots into --out.
+// plots into --out. `parley bench sweep` runs the workload at rising load (loadgen/sweep.h)
+// and writes sweep.json, summary.txt and sweep.png.
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "loadgen/plots.h"
 #include "loadgen/report.h"
 #include "loadgen/runner.h"
+#include "loadgen/sweep.h"
 #include "loadgen/workload.h"
 
 namespace parley {
@@ -31,16 +34,22 @@ CLI::Validator DistributionSpec() {
       "DIST", "distribution");
 }
 
-void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o) {
+// The workload and run options; `sweep` leaves out those a sweep sets per point (-n, --users,
+// --rate, --seed), which it adds in its own form.
+void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o, bool sweep = false) {
   cmd->option_defaults()->always_capture_default();
   const char* dist_help = " (N, uniform:A:B, normal:M:S, lognormal:M:S, exp:M; then ,min=X ,max=Y)";
-  cmd->add_option("-n,--conversations", o->conversations, "conversations to replay")->check(CLI::Range(1, 1000000));
+  if (!sweep) {
+    cmd->add_option("-n,--conversations", o->conversations, "conversations to replay")->check(CLI::Range(1, 1000000));
+  }
   cmd->add_option("--turns", o->turns, "turns per conversation (with --dataset: at most this many; 0 = all)")
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("--users", o->users, "closed loop: concurrent users, each playing one conversation after another")
-      ->check(CLI::Range(1, 4096));
-  cmd->add_option("--rate", o->rate, "open loop instead: new conversations per second (Poisson arrivals)")
-      ->check(CLI::Range(0.0, 1e6));
+  if (!sweep) {
+    cmd->add_option("--users", o->users, "closed loop: concurrent users, each playing one conversation after another")
+        ->check(CLI::Range(1, 4096));
+    cmd->add_option("--rate", o->rate, "open loop instead: new conversations per second (Poisson arrivals)")
+        ->check(CLI::Range(0.0, 1e6));
+  }
   cmd->add_flag("--interleave", o->interleave,
                 "closed loop: each user keeps its share of the conversations open at once and sends a turn of each "
                 "in rotation (many open chats), instead of playing them one after another");
@@ -54,12 +63,16 @@ void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o) {
       ->check(DistributionSpec());
   cmd->add_option("--dataset", o->dataset, "replay conversations from a ShareGPT-style JSON file instead")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--seed", o->seed, "workload and sampling seed");
+  if (!sweep) cmd->add_option("--seed", o->seed, "workload and sampling seed");
   cmd->add_option("--temperature", o->temperature, "sampling temperature of every request")->check(CLI::Range(0.0, 2.0));
   cmd->add_flag("--ignore-eos", o->ignore_eos, "send ignore_eos (llama-server extension) so replies fill their budget");
-  cmd->add_option("--max-duration", o->max_duration_s, "stop after this many seconds per endpoint")
+  cmd->add_option("--max-duration", o->max_duration_s,
+                  sweep ? "stop each run (one load, one endpoint) after this many seconds"
+                        : "stop after this many seconds per endpoint")
       ->check(CLI::Range(0.1, 1e7));
-  cmd->add_option("--max-requests", o->max_requests, "stop after this many requests per endpoint (0 = all)")
+  cmd->add_option("--max-requests", o->max_requests,
+                  sweep ? "stop each run after this many requests (0 = all)"
+                        : "stop after this many requests per endpoint (0 = all)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd->add_option("--request-timeout", o->request_timeout_s, "seconds before one request counts as timed out")
       ->check(CLI::Range(0.1, 1e6));
@@ -67,8 +80,10 @@ void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o) {
       ->check(CLI::Range(0.0, 1e5));
   cmd->add_option("--api-key", o->api_key, "bearer token for the endpoints");
   cmd->add_flag("--allow-remote", o->allow_remote, "allow endpoints that are not on this machine");
-  cmd->add_option("-o,--out", o->out_dir, "directory for report.json, summary.txt and the plots");
-  cmd->add_flag("--no-plots", o->no_plots, "skip the PNG plots");
+  cmd->add_option("-o,--out", o->out_dir,
+                  sweep ? "directory for sweep.json, summary.txt and sweep.png"
+                        : "directory for report.json, summary.txt and the plots");
+  cmd->add_flag("--no-plots", o->no_plots, sweep ? "skip the PNG plot" : "skip the PNG plots");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress line");
 }
 
@@ -282,6 +297,194 @@ int RunBench(const BenchOptions& o, bool compare) {
   nlohmann::json report = CompareJson(ra, rb);
   report.update(meta);
   return WriteOutputs(o, report, WorkloadLine(workload) + "\n" + summary + "\n" + ratios, {&ra, &rb}) ? 0 : 1;
+}
+
+CLI::App* AddBenchSweepCommand(CLI::App* bench_cmd, BenchSweepOptions* o) {
+  CLI::App* cmd = bench_cmd->add_subcommand(
+      "sweep", "run the same workload at rising load against one or two endpoints and report the goodput");
+  cmd->option_defaults()->always_capture_default();
+  cmd->add_option("--url", o->url, "the endpoint, when there is one (default http://127.0.0.1:8080)");
+  cmd->add_option("--name", o->name, "its name in the report");
+  cmd->add_option("--model", o->model, "its model field (default: the endpoint's first)");
+  cmd->add_option("--url-a", o->bench.url_a, "first of two endpoints (with --url-b)");
+  cmd->add_option("--url-b", o->bench.url_b, "second endpoint, run after the first at every load");
+  cmd->add_option("--name-a", o->bench.name_a, "first endpoint's name");
+  cmd->add_option("--name-b", o->bench.name_b, "second endpoint's name");
+  cmd->add_option("--model-a", o->bench.model_a, "model field for the first endpoint");
+  cmd->add_option("--model-b", o->bench.model_b, "model field for the second endpoint");
+  cmd->add_option("--users", o->users, "closed loop: rising user counts, one run each (default 1,2,4,8,16)");
+  cmd->add_option("--rates", o->rates, "open loop instead: rising new conversations per second, one run each");
+  cmd->add_option("-n,--conversations", o->conversations,
+                  "conversations per point (0: 2 x users; for rates, a minute of arrivals, at least 2)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--seed", o->seed,
+                  "seed S: point i (from 0) uses S + i (-1: each point's user count, or for rates its position from 1)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 62));
+  cmd->add_option("--ttft-p50-max", o->ttft_p50_max_s, "goodput bound: TTFT p50 at most this many seconds")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--tpot-p99-max", o->tpot_p99_max_s,
+                  "goodput bound: time per output token p99 at most this many seconds")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--max-error-share", o->max_error_share,
+                  "goodput bound: share of requests that may fail (cancelled by --max-duration excluded)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--pause", o->pause_s, "seconds between runs")->check(CLI::Range(0.0, 3600.0));
+  AddWorkloadOptions(cmd, &o->bench, /*sweep=*/true);
+  return cmd;
+}
+
+namespace {
+
+struct SweepPointPlan {
+  double load = 0;
+  BenchOptions options;  // users or rate, conversations and seed of this point
+  std::vector<ConversationPlan> plans;
+};
+
+StatusOr<std::vector<SweepPointPlan>> PlanSweep(const BenchSweepOptions& o, LoadKind kind) {
+  auto loads = ParseLoads(kind == LoadKind::kUsers ? (o.users.empty() ? "1,2,4,8,16" : o.users) : o.rates, kind);
+  if (!loads.ok()) return loads.status();
+  std::vector<SweepPointPlan> points;
+  for (size_t i = 0; i < loads->size(); ++i) {
+    SweepPointPlan p;
+    p.load = (*loads)[i];
+    p.options = o.bench;
+    p.options.users = kind == LoadKind::kUsers ? static_cast<int32_t>(p.load) : 1;
+    p.options.rate = kind == LoadKind::kRate ? p.load : 0;
+    p.options.conversations =
+        o.conversations > 0 ? o.conversations
+        : kind == LoadKind::kUsers ? 2 * p.options.users
+                                   : std::max(2, static_cast<int32_t>(std::ceil(p.load * 60)));
+    p.options.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) + i
+                     : kind == LoadKind::kUsers ? static_cast<uint64_t>(p.load)
+                                                : i + 1;
+    auto plans = MakePlans(p.options);
+    if (!plans.ok()) return plans.status();
+    p.plans = std::move(*plans);
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+nlohmann::json SweepOptionsJson(const BenchSweepOptions& o, LoadKind kind) {
+  const BenchOptions& b = o.bench;
+  return {{"loop", kind == LoadKind::kRate ? "open" : (b.interleave ? "closed, interleaved" : "closed")},
+          {"users", o.users},
+          {"rates", o.rates},
+          {"conversations_per_point", o.conversations},
+          {"seed", o.seed},
+          {"source", b.dataset.empty() ? "synthetic" : b.dataset},
+          {"turns", b.turns},
+          {"persona_tokens", b.persona_tokens},
+          {"user_tokens", b.user_tokens},
+          {"reply_tokens", b.reply_tokens},
+          {"think_time_s", b.think_time},
+          {"temperature", b.temperature},
+          {"ignore_eos", b.ignore_eos},
+          {"max_duration_s", b.max_duration_s},
+          {"max_requests", b.max_requests},
+          {"request_timeout_s", b.request_timeout_s},
+          {"pause_s", o.pause_s},
+          {"ttft_p50_max_s", o.ttft_p50_max_s},
+          {"tpot_p99_max_s", o.tpot_p99_max_s},
+          {"max_error_share", o.max_error_share}};
+}
+
+}  // namespace
+
+int RunBenchSweep(const BenchSweepOptions& o) {
+  signal(SIGPIPE, SIG_IGN);  // a server that hangs up must not kill the load generator
+  const BenchOptions& b = o.bench;
+  auto fail = [](const std::string& msg) {
+    std::fprintf(stderr, "error: %s\n", msg.c_str());
+    return 1;
+  };
+  if (!o.users.empty() && !o.rates.empty()) return fail("give --users or --rates, not both");
+  if (!o.url.empty() && (!b.url_a.empty() || !b.url_b.empty())) return fail("give --url, or --url-a and --url-b");
+  if (b.url_a.empty() != b.url_b.empty()) return fail("--url-a and --url-b go together");
+  const LoadKind kind = o.rates.empty() ? LoadKind::kUsers : LoadKind::kRate;
+  auto points = PlanSweep(o, kind);
+  if (!points.ok()) return fail(points.status().message());
+
+  struct Target {
+    std::string url, name, model;
+  };
+  std::vector<Target> targets;
+  if (b.url_a.empty()) {
+    targets.push_back({o.url.empty() ? "http://127.0.0.1:8080" : o.url, o.name.empty() ? "endpoint" : o.name, o.model});
+  } else {
+    targets.push_back({b.url_a, b.name_a.empty() ? "a" : b.name_a, b.model_a});
+    targets.push_back({b.url_b, b.name_b.empty() ? "b" : b.name_b, b.model_b});
+  }
+  if (targets.size() == 2 && targets[0].name == targets[1].name) return fail("the two endpoints need different names");
+  // The output folder first: a sweep can take an hour, and must not end unable to write.
+  if (!b.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(b.out_dir, ec);
+    if (ec) return fail("cannot create " + b.out_dir + ": " + ec.message());
+  }
+  std::vector<Endpoint> endpoints;
+  std::vector<SweepEndpoint> described;
+  for (const Target& t : targets) {
+    auto e = Prepare(t.url, t.model, b);
+    if (!e.ok()) return fail(t.name + ": " + e.status().message());
+    endpoints.push_back(*e);
+    described.push_back({t.name, e->url, e->model});
+  }
+
+  SweepBounds bounds{o.ttft_p50_max_s, o.tpot_p99_max_s, o.max_error_share};
+  nlohmann::json point_plans = nlohmann::json::array();
+  for (const SweepPointPlan& p : *points) point_plans.push_back(WorkloadJson(p.options, p.plans));
+  std::printf("sweep: %zu loads x %zu endpoint(s), %s; goodput bounds TTFT p50 <= %g s, TPOT p99 <= %g s\n",
+              points->size(), endpoints.size(),
+              targets.size() == 2 ? "point by point (A then B at each load)" : "one endpoint", o.ttft_p50_max_s,
+              o.tpot_p99_max_s);
+  std::fflush(stdout);
+  SweepResult result = RunSweep(
+      described, [&] {
+        std::vector<double> loads;
+        for (const auto& p : *points) loads.push_back(p.load);
+        return loads;
+      }(),
+      kind, bounds,
+      [&](size_t e, size_t i) {
+        const SweepPointPlan& p = (*points)[i];
+        if (e == 0) std::printf("\n== load %g: %s", p.load, WorkloadLine(point_plans[i]).c_str());
+        std::fflush(stdout);
+        Report r = RunOne(endpoints[e], described[e].name, p.plans, p.options);
+        PointFigures f = FiguresOf(r, p.load, bounds);
+        std::printf("[%s] %.2f req/s, TTFT p50 %.3f s, ITL p99 %.3f s, TPOT p99 %.3f s, %lld ok, %lld failed: %s\n",
+                    described[e].name.c_str(), f.requests_per_s, f.ttft_p50_s, f.itl_p99_s, f.tpot_p99_s,
+                    static_cast<long long>(f.ok), static_cast<long long>(f.failed),
+                    f.met_bounds ? "met the bounds" : ("missed: " + f.missed).c_str());
+        std::fflush(stdout);
+        return r;
+      },
+      [&] { std::this_thread::sleep_for(std::chrono::duration<double>(o.pause_s)); });
+
+  std::string summary = SweepText(result);
+  std::printf("\n%s", summary.c_str());
+  if (b.out_dir.empty()) return 0;
+  nlohmann::json j = SweepJson(result);
+  j["options"] = SweepOptionsJson(o, kind);
+  j["point_workloads"] = point_plans;
+  j["machine"] = MachineJson();
+  j["tool"] = "parley bench sweep 0.1";
+  std::string header;
+  for (const auto& w : point_plans) header += WorkloadLine(w);
+  std::ofstream(b.out_dir + "/sweep.json") << j.dump(2) << "\n";
+  std::ofstream(b.out_dir + "/summary.txt") << header << "\n" << summary;
+  std::printf("wrote %s/sweep.json and %s/summary.txt\n", b.out_dir.c_str(), b.out_dir.c_str());
+  if (!b.no_plots) {
+    const std::string png = b.out_dir + "/sweep.png";
+    Status s = RunGnuplot(SweepPlotScript(result, png), b.out_dir + "/sweep.gp");
+    if (s.ok()) {
+      std::printf("wrote %s\n", png.c_str());
+    } else {
+      std::fprintf(stderr, "plot: %s\n", s.message().c_str());
+    }
+  }
+  return 0;
 }
 
 }  // namespace parley

@@ -114,8 +114,11 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
   std::fprintf(stderr, "sampling of requests that do not set it: temperature %g, top_k %d, top_p %g, min_p %g\n",
                server.sampling_defaults.temperature, server.sampling_defaults.top_k, server.sampling_defaults.top_p,
                server.sampling_defaults.min_p);
-  std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d\n",
-               e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue);
+  std::fprintf(stderr, "engine: context %d, %d sequences at once, %d tokens per step, queue %d; %s\n",
+               e.max_context, e.max_seqs, e.max_batch_tokens, e.max_queue,
+               e.step_target_s > 0
+                   ? ("stall-free steps: prefill paced to " + std::to_string(opts.itl_target_ms) + " ms while streams decode").c_str()
+                   : "stall-free steps off");
   if (!e.prefix_cache) {
     std::fprintf(stderr, "prefix cache: off\n");
   } else {
@@ -132,6 +135,7 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
   const std::string url = "http://" + server.host + ":" + std::to_string(port);
   std::fprintf(stderr, "listening on %s (model name \"%s\"%s)\n", url.c_str(),
                server.model_name.c_str(), server.api_key.empty() ? "" : ", API key required");
+  if (server.webui) std::fprintf(stderr, "chat page: %s/ (--no-webui turns it off)\n", url.c_str());
   std::fprintf(stderr,
                "try:\n  curl %s/v1/chat/completions -H 'Content-Type: application/json'%s \\\n"
                "    -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n",
@@ -152,6 +156,7 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
       ->capture_default_str();
   serve_cmd->add_option("--api-key", opts->api_key, "require Authorization: Bearer KEY (except /health, /metrics)")
       ->envname("PARLEY_API_KEY");
+  serve_cmd->add_flag("--no-webui", opts->no_webui, "do not serve the chat page at / (404 instead)");
   serve_cmd->add_option("--model-name", opts->model_name, "model name for the API (default: the file name)");
   serve_cmd->add_option("--max-body-mb", opts->max_body_mb, "largest request body in MiB")->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -162,6 +167,16 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
   serve_cmd->add_option("--max-seqs", opts->max_seqs, "sequences decoded at once")->check(CLI::Range(1, 4096))
       ->capture_default_str();
   serve_cmd->add_option("--max-queue", opts->max_queue, "waiting requests before 503")->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-client-requests", opts->max_client_requests,
+                        "generation requests one client address may have in flight; more get 429 (0: max(64, "
+                        "2 x --max-seqs); -1: no cap)")
+      ->check(CLI::Range(-1, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--write-timeout", opts->write_timeout_s,
+                        "seconds a response write may make no progress before the client counts as gone and "
+                        "its request is cancelled (a stalled stream reader)")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   serve_cmd->add_option("--kv-cache-mb", opts->kv_cache_mb,
                         "KV cache arena in MiB (0: room for --max-seqs sequences of the full context, at most "
@@ -196,6 +211,12 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "fairness bound: once the oldest waiting request has waited this many engine steps, it "
                         "goes next")
       ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  serve_cmd->add_option("--itl-target-ms", opts->itl_target_ms,
+                        "stall-free steps: while streams decode, a step takes prompt tokens only while its "
+                        "predicted time (a cost model learned online) stays within this, and new conversations "
+                        "wait rather than push a decode step past it (0: off, steps take --max-batch-tokens)")
+      ->check(CLI::Range(0, 60000))
       ->capture_default_str();
   serve_cmd->add_option("--temp", opts->default_temperature,
                         "temperature of requests that do not set one (OpenAI's default is 1; this is llama-server's)")
@@ -262,6 +283,7 @@ int RunServe(const ServeOptions& opts) {
   eo.prefix.disk_bytes = static_cast<int64_t>(opts.disk_cache_mb) << 20;
   eo.cache_aware_window = opts.cache_aware_window;
   eo.max_wait_steps = opts.max_wait_steps;
+  eo.step_target_s = opts.itl_target_ms / 1000.0;
   Metrics metrics;
   // The exact path compared with itself reads 0: no canary with --exact unless asked for.
   const double canary_rate = opts.canary_rate >= 0 ? opts.canary_rate : opts.model.exact ? 0.0 : 0.02;
@@ -277,7 +299,7 @@ int RunServe(const ServeOptions& opts) {
     eo.canary = canary.get();
   }
   StatusOr<std::unique_ptr<Engine>> engine =
-      Engine::Create(&runner, *loaded->tokenizer, &metrics, eo);
+      Engine::Create(&runner, *loaded->tokenizer, eo);
   if (!engine.ok()) {
     std::fprintf(stderr, "error: %s\n", engine.status().message().c_str());
     return 1;
@@ -287,10 +309,13 @@ int RunServe(const ServeOptions& opts) {
   so.host = opts.host;
   so.port = opts.port;
   so.api_key = opts.api_key;
+  so.webui = !opts.no_webui;
   so.model_name = opts.model_name.empty() ? std::filesystem::path(path).stem().string()
                                           : opts.model_name;
   so.max_body_bytes = static_cast<int64_t>(opts.max_body_mb) << 20;
   so.max_tokens_limit = opts.max_tokens_limit;
+  so.max_client_requests = opts.max_client_requests;
+  so.write_timeout_s = opts.write_timeout_s;
   so.sampling_defaults.temperature = opts.default_temperature;
   so.sampling_defaults.top_k = opts.default_top_k;
   so.sampling_defaults.top_p = opts.default_top_p;

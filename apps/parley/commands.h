@@ -34,12 +34,15 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;        // also PARLEY_API_KEY
+  bool no_webui = false;      // no chat page at "/"
   std::string model_name;     // "" = the file name without .gguf
   int max_body_mb = 8;
   int max_tokens_limit = 0;   // 0 = the context size
   std::string chat_template;  // "" = from the model file
   int max_seqs = 16;
   int max_queue = 256;
+  int max_client_requests = 0;  // 0: max(64, 2 * max_seqs); -1: no cap
+  int write_timeout_s = 30;
   int kv_cache_mb = 0;  // 0: automatic (Engine: max_seqs full-context sequences, <= RAM / 4)
   int page_size = 16;
   std::string kv_sharing;     // "L:O,..."
@@ -50,6 +53,7 @@ struct ServeOptions {
   int disk_cache_mb = 4096;
   int cache_aware_window = 16;
   int max_wait_steps = 32;
+  int itl_target_ms = 100;    // stall-free steps: target step time while streams decode; 0: off
   // Sampling for requests that omit temperature / top_p / top_k / min_p: llama-server's
   // defaults (a small model's replies at OpenAI's temperature 1 with no cut wander).
   float default_temperature = 0.8f;
@@ -94,6 +98,25 @@ struct BenchOptions {
 void AddBenchCommand(CLI::App* app, BenchOptions* bench, BenchOptions* compare, CLI::App** bench_cmd,
                      CLI::App** compare_cmd);
 int RunBench(const BenchOptions& opts, bool compare);
+
+// parley bench sweep (cmd_bench.cc): the bench workload at rising load against one or two
+// endpoints, each load point its own run, and the goodput under latency bounds.
+struct BenchSweepOptions {
+  BenchOptions bench;              // workload and run bounds; users, rate, conversations and seed are set per point
+  std::string url, name, model;    // one endpoint, or two with --url-a/--url-b (bench.url_a, bench.url_b)
+  std::string users, rates;        // rising comma lists; neither given: users 1,2,4,8,16
+  int32_t conversations = 0;       // per point; 0: 2 x users, or for rates a minute of arrivals (at least 2)
+  int64_t seed = -1;               // -1: each point's user count (rates: its position from 1); S: S + position from 0
+  double ttft_p50_max_s = 1.0, tpot_p99_max_s = 0.2, max_error_share = 0;
+  double pause_s = 2;              // between runs, while the last run's cancelled requests drain
+  BenchSweepOptions() {
+    bench.url_a.clear();
+    bench.max_duration_s = 300;
+    bench.out_dir = "bench-sweep";
+  }
+};
+CLI::App* AddBenchSweepCommand(CLI::App* bench_cmd, BenchSweepOptions* opts);
+int RunBenchSweep(const BenchSweepOptions& opts);
 
 struct PerplexityOptions {
   ModelOptions model;

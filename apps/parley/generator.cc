@@ -23,7 +23,7 @@ StatusOr<std::unique_ptr<Generator>> Generator::Create(const Model& model, const
   eo.kv.dtype = options.kv_dtype;
   eo.kv.max_context = options.context;
   eo.prefix_cache = options.prefix_cache;  // chat: a turn resumes after the conversation's cached pages
-  PARLEY_ASSIGN_OR_RETURN(g->engine_, Engine::Create(&g->runner_, tokenizer, &g->metrics_, eo));
+  PARLEY_ASSIGN_OR_RETURN(g->engine_, Engine::Create(&g->runner_, tokenizer, eo));
   return g;
 }
 

@@ -12,7 +12,6 @@
 
 #include "common.h"
 #include "engine/engine.h"
-#include "engine/metrics.h"
 #include "engine/transformer_runner.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -72,7 +71,6 @@ class Generator {
 
   GeneratorOptions options_;
   TransformerRunner runner_;
-  Metrics metrics_;
   std::unique_ptr<Engine> engine_;
 };
 

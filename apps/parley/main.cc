@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   BenchOptions bench, compare;
   CLI::App *bench_cmd = nullptr, *compare_cmd = nullptr;
   AddBenchCommand(&app, &bench, &compare, &bench_cmd, &compare_cmd);
+  BenchSweepOptions sweep;
+  CLI::App* sweep_cmd = AddBenchSweepCommand(bench_cmd, &sweep);
 
   PerplexityOptions perplexity;
   CLI::App* perplexity_cmd = AddPerplexityCommand(&app, &perplexity);
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   if (inspect_cmd->parsed()) return RunInspect(inspect);
   if (perplexity_cmd->parsed()) return RunPerplexity(perplexity);
   if (bench_model_cmd->parsed()) return RunBenchModel(bench_model);
+  if (sweep_cmd->parsed()) return RunBenchSweep(sweep);
   if (compare_cmd->parsed()) return RunBench(compare, /*compare=*/true);
   if (bench_cmd->parsed()) return RunBench(bench, /*compare=*/false);
   return 1;

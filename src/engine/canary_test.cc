@@ -304,7 +304,7 @@ class CanaryEngineTest : public ::testing::Test {
     ASSERT_TRUE(c.ok()) << c.status().message();
     canary_ = std::move(c).value();
     eo.canary = canary_.get();
-    auto e = Engine::Create(runner_.get(), *tokenizer_, &metrics_, eo);
+    auto e = Engine::Create(runner_.get(), *tokenizer_, eo);
     ASSERT_TRUE(e.ok()) << e.status().message();
     engine_ = std::move(e).value();
   }

@@ -23,38 +23,31 @@ using Active = RequestState;
 
 class Engine::Loop : private SequenceHost {
  public:
-  Loop(ModelRunner* runner, const Tokenizer& tokenizer, Metrics* metrics, const EngineOptions& options,
+  Loop(ModelRunner* runner, const Tokenizer& tokenizer, const EngineOptions& options,
        std::unique_ptr<KvCache> cache, std::unique_ptr<DiskTier> disk)
       : runner_(runner),
         tokenizer_(tokenizer),
-        metrics_(metrics),
         options_(options),
         cache_(std::move(cache)),
         prefix_(options.prefix_cache ? std::make_unique<PrefixCache>(cache_.get(), options.prefix, std::move(disk))
                                      : nullptr),
         scheduler_(cache_.get(),
                    SchedulerOptions{options.max_batch_tokens, options.max_seqs, options.cache_aware_window,
-                                    options.max_wait_steps},
+                                    options.max_wait_steps, options.step_target_s},
                    prefix_.get()),
-        outputs_(tokenizer, metrics,
-                 this, OutputProcessorOptions{options.canary, prefix_ != nullptr && prefix_->disk() != nullptr}) {
-    DeclareMetrics();
+        outputs_(tokenizer, &stats_, this, OutputProcessorOptions{options.canary}) {
     PublishStats();
     thread_ = std::thread([this] { Run(); });
   }
   ~Loop() { Shutdown(); }
 
   StatusOr<std::vector<std::shared_ptr<RequestStream>>> Submit(GenerationRequest request);
-  EngineStats Stats() const {
-    std::lock_guard<std::mutex> lock(stats_mu_);
-    return stats_;
-  }
+  EngineStats Stats() const { return stats_.Snapshot(); }
   void Shutdown();
   const KvCache& cache() const { return *cache_; }
   int32_t vocab_size() const { return runner_->vocab_size(); }
 
  private:
-  void DeclareMetrics();
   void Run();
   bool Step();
   void Admit(std::unique_ptr<Active> a);
@@ -76,11 +69,11 @@ class Engine::Loop : private SequenceHost {
 
   ModelRunner* runner_;
   const Tokenizer& tokenizer_;
-  Metrics* metrics_;
   const EngineOptions options_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<PrefixCache> prefix_;  // null when disabled; before scheduler_, after cache_
   Scheduler scheduler_;
+  EngineStatsRecorder stats_;  // before outputs_, which records into it
   OutputProcessor outputs_;
 
   // Shared with Submit/Shutdown.
@@ -91,60 +84,12 @@ class Engine::Loop : private SequenceHost {
   int32_t num_queued_ = 0;  // inbox + scheduler's waiting queue (updated each step)
   int64_t next_id_ = 1;
 
-  mutable std::mutex stats_mu_;
-  EngineStats stats_;
-
   // Engine thread only.
   std::map<int64_t, std::unique_ptr<Active>> active_;
   std::vector<ForwardSeq> batch_;
   std::vector<float> logits_;
   std::thread thread_;
 };
-
-void Engine::Loop::DeclareMetrics() {
-  const std::vector<double> latency = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-  metrics_->Declare("parley_requests_total", "counter", "Finished requests by outcome.");
-  metrics_->Declare("parley_prompt_tokens_total", "counter", "Prompt tokens of finished requests.");
-  metrics_->Declare("parley_prompt_tokens_computed_total", "counter", "Prompt tokens computed (not cached).");
-  metrics_->Declare("parley_generation_tokens_total", "counter", "Generated tokens.");
-  metrics_->Declare("parley_time_to_first_token_seconds", "histogram", "Submit to first token.", latency);
-  metrics_->Declare("parley_inter_token_latency_seconds", "histogram", "Time between tokens of a stream.",
-                    {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28});
-  metrics_->Declare("parley_request_latency_seconds", "histogram", "Submit to last token.", latency);
-  metrics_->Declare("parley_requests_waiting", "gauge", "Requests queued, not yet running.");
-  metrics_->Declare("parley_requests_running", "gauge", "Sequences running.");
-  metrics_->Declare("parley_kv_pages_used", "gauge", "KV pages in use per KV group.");
-  metrics_->Declare("parley_kv_pages_total", "gauge", "KV pages per KV group.");
-  metrics_->Declare("parley_preemptions_total", "counter", "Sequences preempted (pages freed, recomputed later).");
-  metrics_->Declare("parley_engine_steps_total", "counter", "Engine steps (forward passes).");
-  metrics_->Declare("parley_batch_tokens", "histogram", "Tokens per forward pass.",
-                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048});
-  metrics_->Declare("parley_prompt_tokens_by_source_total", "counter",
-                    "Prompt tokens of finished requests by source: computed, pool (cached, resident), host "
-                    "(cached, restored from the host tier), disk (cached, restored from the disk tier).");
-  if (prefix_ == nullptr) return;
-  metrics_->Declare("parley_prefix_cache_lookups_total", "counter", "Prefix cache lookups (admissions).");
-  metrics_->Declare("parley_prefix_cache_hits_total", "counter", "Lookups that resumed at least one page.");
-  metrics_->Declare("parley_prefix_cache_misses_total", "counter",
-                    "Lookups that resumed nothing, by reason: new (never cached), evicted, window (pages matched "
-                    "but the window or global pages a resume needs are gone).");
-  metrics_->Declare("parley_prefix_cache_evicted_pages_total", "counter", "Pool pages the prefix cache gave up.");
-  metrics_->Declare("parley_prefix_cache_spilled_pages_total", "counter", "Evicted pages copied to the host tier.");
-  metrics_->Declare("parley_prefix_cache_restored_pages_total", "counter", "Pages copied back from the host tier.");
-  metrics_->Declare("parley_prefix_cache_host_dropped_pages_total", "counter", "Pages dropped from the host tier.");
-  metrics_->Declare("parley_prefix_cache_nodes", "gauge", "Pages of tokens in the prefix tree.");
-  metrics_->Declare("parley_prefix_cache_resident_pages", "gauge", "Pool pages the prefix cache holds, per KV group.");
-  metrics_->Declare("parley_prefix_cache_host_bytes", "gauge", "Bytes in the host tier.");
-  if (prefix_->disk() == nullptr) return;
-  metrics_->Declare("parley_prefix_cache_disk_written_pages_total", "counter",
-                    "Pages written to the disk tier (moved down from the host tier, or spilled).");
-  metrics_->Declare("parley_prefix_cache_disk_restored_pages_total", "counter",
-                    "Of the restored pages, those read from the disk tier.");
-  metrics_->Declare("parley_prefix_cache_disk_dropped_pages_total", "counter", "Pages dropped from the disk tier.");
-  metrics_->Declare("parley_prefix_cache_disk_errors_total", "counter",
-                    "Disk tier pages that could not be written, or were missing or damaged when read (misses).");
-  metrics_->Declare("parley_prefix_cache_disk_bytes", "gauge", "Bytes in the disk tier.");
-}
 
 StatusOr<std::vector<std::shared_ptr<RequestStream>>> Engine::Loop::Submit(GenerationRequest request) {
   PARLEY_RETURN_IF_ERROR(request.sampling.Validate());
@@ -272,6 +217,7 @@ void Engine::Loop::ReapCancelled() {
 }
 
 bool Engine::Loop::Step() {
+  const auto began = std::chrono::steady_clock::now();
   SchedulerOutput out = scheduler_.Schedule();
   if (out.empty()) return false;
   batch_.clear();
@@ -280,11 +226,13 @@ bool Engine::Loop::Step() {
     // Rows from the first prompt position whose next token still needs its logprob
     // (the row at position p predicts token p + 1).
     if (a->wants_prompt_lps()) x.WantLogitsFrom(a->prompt_lp_next - 1);
-    batch_.push_back(ToForwardSeq(x));
+    batch_.push_back(scheduler_.ToForward(x));
   }
   Status st = runner_->Forward(batch_, cache_.get(), &logits_);
-  metrics_->Add("parley_engine_steps_total", 1);
-  metrics_->Observe("parley_batch_tokens", out.num_tokens);
+  stats_.Record([&](EngineStats& s) {
+    ++s.forward_passes;
+    s.batch_tokens.Observe(out.num_tokens);
+  });
   if (!st.ok()) {
     for (const ScheduledSeq& x : out.scheduled) {
       Finish(active_.at(x.seq->id).get(), FinishReason::kError, EngineEvent{}, st.message());
@@ -300,6 +248,8 @@ bool Engine::Loop::Step() {
                      std::span<const float>(logits_.data() + row * vocab, rows * vocab), vocab);
     row += rows;
   }
+  // The whole step, as the streams see it: what the step-cost model learns from.
+  scheduler_.ObserveStep(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   EraseFinished();
   if (options_.check_integrity) {
     const Status st = scheduler_.CheckIntegrity();
@@ -314,10 +264,9 @@ void Engine::Loop::EraseFinished() {
   }
 }
 
+// The state after a step; the counters of events were recorded as they happened.
 void Engine::Loop::PublishStats() {
-  EngineStats s;
-  s.running = scheduler_.num_running();
-  s.preemptions = scheduler_.num_preemptions();
+  std::vector<EngineStats::Group> groups;
   const KvLayout& layout = cache_->layout();
   const std::vector<int64_t> cached_pages =
       prefix_ != nullptr ? prefix_->resident_pages() : std::vector<int64_t>(cache_->num_groups(), 0);
@@ -328,44 +277,31 @@ void Engine::Loop::PublishStats() {
     grp.layers = static_cast<int32_t>(layout.groups()[g].owner_layers.size());
     grp.pages_used = cache_->pool(g).num_used();
     grp.pages_total = cache_->pool(g).num_pages();
-    s.kv_groups.push_back(grp);
+    groups.push_back(grp);
   }
+  int32_t waiting = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     num_queued_ = scheduler_.num_waiting();
-    s.waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
+    waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
   }
-  metrics_->Set("parley_preemptions_total", static_cast<double>(s.preemptions));
-  if (prefix_ != nullptr) {
-    const PrefixCacheStats& p = prefix_->stats();
-    metrics_->Set("parley_prefix_cache_lookups_total", static_cast<double>(p.lookups));
-    metrics_->Set("parley_prefix_cache_hits_total", static_cast<double>(p.hits));
-    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_new), "reason=\"new\"");
-    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_evicted), "reason=\"evicted\"");
-    metrics_->Set("parley_prefix_cache_misses_total", static_cast<double>(p.miss_window), "reason=\"window\"");
-    metrics_->Set("parley_prefix_cache_evicted_pages_total", static_cast<double>(p.evicted_pages));
-    metrics_->Set("parley_prefix_cache_spilled_pages_total", static_cast<double>(p.spilled_pages));
-    metrics_->Set("parley_prefix_cache_restored_pages_total", static_cast<double>(p.restored_pages));
-    metrics_->Set("parley_prefix_cache_host_dropped_pages_total", static_cast<double>(p.host_dropped_pages));
-    metrics_->Set("parley_prefix_cache_nodes", static_cast<double>(prefix_->num_nodes()));
-    for (int32_t g = 0; g < cache_->num_groups(); ++g) {
-      metrics_->Set("parley_prefix_cache_resident_pages", static_cast<double>(cached_pages[g]),
-                    "group=\"" + std::to_string(g) + "\"");
-    }
-    metrics_->Set("parley_prefix_cache_host_bytes",
-                  prefix_->host() != nullptr ? static_cast<double>(prefix_->host()->bytes_used()) : 0.0);
-    if (const DiskTier* disk = prefix_->disk(); disk != nullptr) {
-      metrics_->Set("parley_prefix_cache_disk_written_pages_total", static_cast<double>(p.disk_written_pages));
-      metrics_->Set("parley_prefix_cache_disk_restored_pages_total", static_cast<double>(p.disk_restored_pages));
-      metrics_->Set("parley_prefix_cache_disk_dropped_pages_total", static_cast<double>(p.disk_dropped_pages));
-      metrics_->Set("parley_prefix_cache_disk_errors_total",
-                    static_cast<double>(disk->write_errors() + p.disk_read_errors));
-      metrics_->Set("parley_prefix_cache_disk_bytes", static_cast<double>(disk->bytes_used()));
-    }
-  }
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  s.steps = stats_.steps + 1;
-  stats_ = std::move(s);
+  stats_.Record([&](EngineStats& s) {
+    s.waiting = waiting;
+    s.running = scheduler_.num_running();
+    s.kv_groups = std::move(groups);
+    s.preemptions = scheduler_.num_preemptions();
+    ++s.steps;
+    s.has_prefix_cache = prefix_ != nullptr;
+    if (prefix_ == nullptr) return;
+    s.prefix = prefix_->stats();
+    s.prefix_nodes = prefix_->num_nodes();
+    s.host_bytes = prefix_->host() != nullptr ? prefix_->host()->bytes_used() : 0;
+    const DiskTier* disk = prefix_->disk();
+    s.has_disk_tier = disk != nullptr;
+    s.disk_bytes = disk != nullptr ? disk->bytes_used() : 0;
+    s.disk_write_errors = disk != nullptr ? disk->write_errors() : 0;
+    if (disk != nullptr) s.disk_faults = disk->faults();
+  });
 }
 
 void Engine::Loop::Shutdown() {
@@ -399,7 +335,7 @@ int64_t AutoArenaBytes(const KvLayout& layout, const KvCacheOptions& kv, int32_t
 }
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Tokenizer& tokenizer,
-                                                 Metrics* metrics, const EngineOptions& options) {
+                                                 const EngineOptions& options) {
   if (options.max_batch_tokens < 1 || options.max_seqs < 1 || options.max_queue < 0 || options.max_context < 2) {
     return Status::InvalidArgument("max-batch-tokens and max-seqs must be >= 1, the context >= 2");
   }
@@ -420,6 +356,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   if (options.cache_aware_window < 1 || options.max_wait_steps < 0) {
     return Status::InvalidArgument("cache-aware-window must be >= 1 and max-wait-steps >= 0");
   }
+  if (!(options.step_target_s >= 0 && options.step_target_s <= 60)) {
+    return Status::InvalidArgument("the step-time target must be in [0, 60] seconds");
+  }
   std::unique_ptr<DiskTier> disk;
   if (options.prefix_cache && !options.prefix.disk_dir.empty()) {
     PARLEY_ASSIGN_OR_RETURN(disk, DiskTier::Open(options.prefix.disk_dir, options.prefix.disk_bytes));
@@ -427,7 +366,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   EngineOptions resolved = options;
   resolved.kv = kv;
   std::unique_ptr<Engine> engine(new Engine(resolved));
-  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, metrics, options, std::move(cache), std::move(disk));
+  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, options, std::move(cache), std::move(disk));
   return engine;
 }
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/metrics.h"
+#include "engine/engine_stats.h"
 #include "engine/request.h"
 #include "kv/kv_cache.h"
 #include "prefix_cache/prefix_cache.h"
@@ -37,34 +37,21 @@ struct EngineOptions {
   PrefixCacheOptions prefix;       // its host and disk tiers
   int32_t cache_aware_window = 16; // SchedulerOptions
   int32_t max_wait_steps = 32;
+  // Stall-free steps (SchedulerOptions::step_target_s): while streams decode, a step takes
+  // prefill tokens only while its predicted time stays within this; 0: off (token budget only).
+  double step_target_s = 0;
   // Re-scores a share of finished requests with the exact path in idle steps (canary.h);
   // null: none. Not owned; must outlive the engine; used by the engine thread only.
   QualityCanary* canary = nullptr;
   bool check_integrity = false;    // tests: check scheduler, KV and prefix cache after every step
 };
 
-// A snapshot for /metrics and /health.
-struct EngineStats {
-  int32_t waiting = 0;
-  int32_t running = 0;
-  struct Group {
-    int32_t window = 0;  // 0: global
-    int32_t layers = 0;  // owner layers in the group
-    int32_t pages_used = 0;
-    int32_t pages_total = 0;
-    int32_t pages_cached = 0;  // of pages_used, held only or also by the prefix cache
-  };
-  std::vector<Group> kv_groups;
-  int64_t steps = 0;
-  int64_t preemptions = 0;
-};
-
 class Engine {
  public:
-  // Starts the engine thread. The runner, tokenizer and metrics must outlive the engine.
+  // Starts the engine thread. The runner and tokenizer must outlive the engine.
   // Errors: the KV arena cannot hold one sequence of max_context, bad sharing map.
   static StatusOr<std::unique_ptr<Engine>> Create(ModelRunner* runner, const Tokenizer& tokenizer,
-                                                  Metrics* metrics, const EngineOptions& options);
+                                                  const EngineOptions& options);
   ~Engine();  // Shutdown()
 
   // Checks the request (OutOfRange: prompt + 1 > max_context, and nothing else;
@@ -80,6 +67,7 @@ class Engine {
   // choice j of a request seeded s draws exactly as choice 0 of one seeded s + j.
   StatusOr<std::vector<std::shared_ptr<RequestStream>>> SubmitChoices(GenerationRequest request);
 
+  // A consistent copy of the engine's statistics (engine_stats.h), for /metrics and /health.
   EngineStats Stats() const;
   // The options in effect (kv.arena_bytes resolved when it was 0).
   const EngineOptions& options() const { return options_; }

@@ -51,7 +51,7 @@ class EngineTest : public ::testing::Test {
     runner_ = std::make_unique<FakeRunner>(windows, std::vector<int32_t>{}, 64);
     tokenizer_ = SmallTokenizer();
     opts.kv.page_size = 4;
-    auto e = Engine::Create(runner_.get(), *tokenizer_, &metrics_, opts);
+    auto e = Engine::Create(runner_.get(), *tokenizer_, opts);
     ASSERT_TRUE(e.ok()) << e.status().message();
     engine_ = std::move(e).value();
   }
@@ -72,7 +72,6 @@ class EngineTest : public ::testing::Test {
   }
   std::unique_ptr<FakeRunner> runner_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  Metrics metrics_;
   std::unique_ptr<Engine> engine_;
 };
 
@@ -98,7 +97,7 @@ TEST_F(EngineTest, ConcurrentRequestsMatchTheirReference) {
     EXPECT_EQ(c.last.usage.completion_tokens, 12);
     EXPECT_EQ(c.text, tokenizer_->Decode(c.tokens));
   }
-  EXPECT_EQ(metrics_.Get("parley_requests_total", "outcome=\"length\""), 6);
+  EXPECT_EQ(engine_->Stats().finished.at(FinishReason::kLength), 6);
 }
 
 TEST_F(EngineTest, StopStringsAndStopTokens) {
@@ -171,7 +170,7 @@ TEST_F(EngineTest, PromptScoresFromAnIndexInWholeChunks) {
     row[runner_->ReferenceNext(std::vector<int32_t>(prompt.begin(), prompt.begin() + pos + 1))] = 1.0f;
     EXPECT_EQ(c.last.prompt_scores[i], PromptTokenScore(row, prompt[pos + 1])) << "token " << pos + 1;
   }
-  EXPECT_EQ(metrics_.Get("parley_engine_steps_total"), 2);  // 64 + 16 tokens
+  EXPECT_EQ(engine_->Stats().forward_passes, 2);  // 64 + 16 tokens
 
   r.score_prompt_from = 0;  // off: nothing scored
   s = engine_->Submit(r);
@@ -360,7 +359,7 @@ TEST_F(EngineTest, ChoicesComputeThePromptOnceAndReproduceBySeed) {
     distinct.insert(c.tokens);
   }
   EXPECT_GT(distinct.size(), 1u) << "every choice drew the same tokens";
-  EXPECT_EQ(metrics_.Get("parley_prompt_tokens_total"), 10);  // once per request
+  EXPECT_EQ(engine_->Stats().prompt_tokens, 10);  // once per request
 
   // Choice j of seed 77 draws as a lone request seeded 77 + j (prompt now cached or not).
   for (int32_t j = 0; j < 4; ++j) {

@@ -70,6 +70,17 @@ void Metrics::Observe(const std::string& name, double value, const std::string& 
   ++h.count;
 }
 
+void Metrics::SetHistogram(const std::string& name, const std::vector<uint64_t>& counts, double sum,
+                           uint64_t count, const std::string& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family* f = Find(name);
+  PARLEY_CHECK(f->type == "histogram" && counts.size() == f->buckets.size() + 1) << name;
+  Histogram& h = f->histograms[labels];
+  h.counts = counts;
+  h.sum = sum;
+  h.count = count;
+}
+
 double Metrics::Get(const std::string& name, const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = families_.find(name);

@@ -22,6 +22,10 @@ class Metrics {
   void Add(const std::string& name, double value, const std::string& labels = "");
   void Set(const std::string& name, double value, const std::string& labels = "");
   void Observe(const std::string& name, double value, const std::string& labels = "");
+  // Replaces a histogram sample with one counted elsewhere: `counts` per declared bucket
+  // (not cumulative) plus the +Inf bucket, and the sum and count of the observations.
+  void SetHistogram(const std::string& name, const std::vector<uint64_t>& counts, double sum, uint64_t count,
+                    const std::string& labels = "");
   // Current value of a counter/gauge sample (0 if never set); for tests and logs.
   double Get(const std::string& name, const std::string& labels = "") const;
 

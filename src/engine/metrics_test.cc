@@ -28,5 +28,15 @@ TEST(MetricsTest, RendersCountersGaugesAndHistograms) {
   EXPECT_NE(text.find("lat_seconds_count 3\n"), std::string::npos);
 }
 
+TEST(MetricsTest, SetHistogramRendersLikeTheSameObservations) {
+  Metrics observed, set;
+  for (Metrics* m : {&observed, &set}) m->Declare("lat_seconds", "histogram", "Latency.", {0.1, 1});
+  for (double v : {0.05, 0.5, 7.0, 0.5}) observed.Observe("lat_seconds", v, "route=\"a\"");
+  set.SetHistogram("lat_seconds", {9, 9, 9}, 1, 27, "route=\"a\"");  // replaced below
+  set.SetHistogram("lat_seconds", {1, 2, 1}, 0.05 + 0.5 + 7.0 + 0.5, 4, "route=\"a\"");
+  EXPECT_EQ(set.Render(), observed.Render());
+  EXPECT_EQ(set.Get("lat_seconds", "route=\"a\""), 4);
+}
+
 }  // namespace
 }  // namespace parley

@@ -105,15 +105,20 @@ void OutputProcessor::SampleNext(RequestState* a, std::span<const float> row) {
   // After the logit bias, like the choice itself (Sampler::Logprob); prompt logprobs above
   // stay the model's own: the bias shapes the completion only.
   if (a->req.logprobs >= 0) ev.logprobs.push_back(a->sampler.Logprob(row, token, a->req.logprobs));
-  if (!a->has_first) {
+  const bool first = !a->has_first;
+  stats_->Record([&](EngineStats& s) {
+    if (!first) {
+      s.inter_token_latency.Observe(Seconds(now - a->last_token));
+    } else if (a->choice == 0) {
+      s.time_to_first_token.Observe(Seconds(now - a->stream->created()));
+    }
+    ++s.generation_tokens;
+  });
+  if (first) {
     a->has_first = true;
     a->first_token = now;
-    if (a->choice == 0) metrics_->Observe("parley_time_to_first_token_seconds", Seconds(now - a->stream->created()));
-  } else {
-    metrics_->Observe("parley_inter_token_latency_seconds", Seconds(now - a->last_token));
   }
   a->last_token = now;
-  metrics_->Add("parley_generation_tokens_total", 1);
 
   const bool eos = (!a->req.ignore_eos && tokenizer_.IsEndOfGeneration(token)) ||
                    std::find(a->req.stop_token_ids.begin(), a->req.stop_token_ids.end(), token) !=
@@ -163,24 +168,24 @@ void OutputProcessor::Finish(RequestState* a, FinishReason reason, EngineEvent e
   ev.usage.cached_tokens = cached;
   const auto now = RequestState::Clock::now();
   ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
-  metrics_->Add("parley_requests_total", 1, std::string("outcome=\"") + FinishReasonName(reason) + "\"");
-  metrics_->Observe("parley_request_latency_seconds", Seconds(now - a->stream->created()));
-  if (a->choice == 0) CountPrompt(a->seq);  // once per request
+  stats_->Record([&](EngineStats& s) {
+    ++s.finished[reason];
+    s.request_latency.Observe(Seconds(now - a->stream->created()));
+    if (a->choice == 0) CountPrompt(a->seq, &s);  // once per request
+  });
   a->stream->Push(std::move(ev));
 }
 
-void OutputProcessor::CountPrompt(const Sequence& seq) {
+void OutputProcessor::CountPrompt(const Sequence& seq, EngineStats* s) {
   const int32_t cached = std::clamp(seq.num_cached, 0, seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_total", seq.num_prompt);
-  metrics_->Add("parley_prompt_tokens_computed_total", seq.num_prompt - cached);
   const int32_t host = std::min(seq.num_cached_host, cached);
   const int32_t disk = std::min(seq.num_cached_disk, cached - host);
-  metrics_->Add("parley_prompt_tokens_by_source_total", seq.num_prompt - cached, "source=\"computed\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", cached - host - disk, "source=\"pool\"");
-  metrics_->Add("parley_prompt_tokens_by_source_total", host, "source=\"host\"");
-  if (options_.count_disk_source) {
-    metrics_->Add("parley_prompt_tokens_by_source_total", disk, "source=\"disk\"");
-  }
+  ++s->prompts_counted;
+  s->prompt_tokens += seq.num_prompt;
+  s->prompt_sources.computed += seq.num_prompt - cached;
+  s->prompt_sources.pool += cached - host - disk;
+  s->prompt_sources.host += host;
+  s->prompt_sources.disk += disk;
 }
 
 }  // namespace parley

@@ -1,8 +1,8 @@
 // OutputProcessor: what the engine does with a step's logits rows for one request, after
 // the forward pass: prompt logprobs, sampling, detokenizing, stop strings and tokens,
 // logprobs, the forking of a request's other choices, and the final event (finish
-// reason, usage, timing) with its metrics. It touches the scheduler and the engine's
-// table of requests only through SequenceHost. Engine thread only.
+// reason, usage, timing) with its statistics (EngineStats). It touches the scheduler and
+// the engine's table of requests only through SequenceHost. Engine thread only.
 #pragma once
 
 #include <chrono>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/canary.h"
-#include "engine/metrics.h"
+#include "engine/engine_stats.h"
 #include "engine/request.h"
 #include "engine/sequence.h"
 #include "sampling/sampler.h"
@@ -76,15 +76,14 @@ class SequenceHost {
 
 struct OutputProcessorOptions {
   QualityCanary* canary = nullptr;  // finished requests it picked go to it; null: none
-  bool count_disk_source = false;   // the prefix cache has a disk tier (prompt token metric)
 };
 
 class OutputProcessor {
  public:
   // All must outlive the processor.
-  OutputProcessor(const Tokenizer& tokenizer, Metrics* metrics, SequenceHost* host,
+  OutputProcessor(const Tokenizer& tokenizer, EngineStatsRecorder* stats, SequenceHost* host,
                   const OutputProcessorOptions& options)
-      : tokenizer_(tokenizer), metrics_(metrics), host_(host), options_(options) {}
+      : tokenizer_(tokenizer), stats_(stats), host_(host), options_(options) {}
 
   // The logits rows a step computed for `a`: row r (of rows.size() / vocab) is absolute
   // position first_pos + r, after the scheduler counted the chunk as computed. Collects
@@ -100,11 +99,11 @@ class OutputProcessor {
   void ForkChoices(RequestState* a, std::span<const float> row);
   void EndForks(RequestState* a, FinishReason reason, const std::string& error);
   void SampleNext(RequestState* a, std::span<const float> row);
-  // Adds a request's prompt tokens (by source) to the metrics.
-  void CountPrompt(const Sequence& seq);
+  // Adds a request's prompt tokens (by source) to the statistics.
+  static void CountPrompt(const Sequence& seq, EngineStats* s);
 
   const Tokenizer& tokenizer_;
-  Metrics* metrics_;
+  EngineStatsRecorder* stats_;
   SequenceHost* host_;
   const OutputProcessorOptions options_;
 };

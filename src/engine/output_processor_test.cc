@@ -49,16 +49,7 @@ struct FakeHost : SequenceHost {
 
 class OutputProcessorTest : public ::testing::Test {
  protected:
-  OutputProcessorTest() : tok_(SmallTokenizer()), out_(*tok_, &metrics_, &host_, OutputProcessorOptions{}) {
-    for (const char* c : {"parley_requests_total", "parley_prompt_tokens_total", "parley_prompt_tokens_computed_total",
-                          "parley_generation_tokens_total", "parley_prompt_tokens_by_source_total"}) {
-      metrics_.Declare(c, "counter", "");
-    }
-    for (const char* h : {"parley_time_to_first_token_seconds", "parley_inter_token_latency_seconds",
-                          "parley_request_latency_seconds"}) {
-      metrics_.Declare(h, "histogram", "", {1.0});
-    }
-  }
+  OutputProcessorTest() : tok_(SmallTokenizer()), out_(*tok_, &stats_, &host_, OutputProcessorOptions{}) {}
 
   // A request as the engine admits it: prompt set, prompt not yet computed.
   std::unique_ptr<RequestState> Make(GenerationRequest r, int64_t id = 1) {
@@ -87,7 +78,7 @@ class OutputProcessorTest : public ::testing::Test {
     return evs;
   }
 
-  Metrics metrics_;
+  EngineStatsRecorder stats_;
   std::unique_ptr<Tokenizer> tok_;
   FakeHost host_;
   OutputProcessor out_;
@@ -116,9 +107,10 @@ TEST_F(OutputProcessorTest, GreedyUntilLength) {
   EXPECT_EQ(evs.back().usage.completion_tokens, 3);
   EXPECT_EQ(a->seq.tokens, (std::vector<int32_t>{3, 4, 5, 10, 11}));
   EXPECT_TRUE(host_.released.at(1));
-  EXPECT_EQ(metrics_.Get("parley_generation_tokens_total"), 3);
-  EXPECT_EQ(metrics_.Get("parley_requests_total", "outcome=\"length\""), 1);
-  EXPECT_EQ(metrics_.Get("parley_prompt_tokens_total"), 3);
+  const EngineStats s = stats_.Snapshot();
+  EXPECT_EQ(s.generation_tokens, 3);
+  EXPECT_EQ(s.finished.at(FinishReason::kLength), 1);
+  EXPECT_EQ(s.prompt_tokens, 3);
 }
 
 TEST_F(OutputProcessorTest, EndOfGenerationAndStopStrings) {

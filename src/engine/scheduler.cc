@@ -15,10 +15,10 @@ void ScheduledSeq::WantLogitsFrom(int32_t position) {
   if (first < start + num_new) logits_from = std::min(logits_from, first - start);
 }
 
-ForwardSeq ToForwardSeq(const ScheduledSeq& x) {
-  Sequence& s = *x.seq;
+ForwardSeq Scheduler::ToForward(const ScheduledSeq& x) const {
+  const Sequence& s = *x.seq;
   ForwardSeq fs;
-  fs.kv = &s.kv;
+  fs.kv = &kv_.Table(s.kv);
   fs.tokens = std::span<const int32_t>(s.tokens.data() + x.start, x.num_new);
   fs.start = x.start;
   fs.logits_from = x.logits_from;
@@ -31,7 +31,6 @@ Scheduler::Scheduler(KvCache* cache, const SchedulerOptions& options, PrefixCach
 }
 
 void Scheduler::Add(Sequence* seq) {
-  if (seq->kv.pages.empty()) seq->kv = kv_.NewSeq();
   seq->state = SeqState::kWaiting;
   seq->enqueued_step = step_;
   waiting_.push_back(seq);
@@ -68,23 +67,49 @@ std::deque<Sequence*>::iterator Scheduler::PickNext() {
   return best;
 }
 
+int32_t Scheduler::ChunkFor(const Sequence& s, int32_t start, int32_t budget, bool pace, const StepShape& planned,
+                            int32_t prefill_so_far) const {
+  int32_t n = std::min(s.num_tokens() - start, budget);
+  if (s.max_chunk > 0) n = std::min(n, s.max_chunk);
+  if (!pace || n <= 0) return n;
+  // Stay within twice the largest step measured (the model does not extrapolate far), and
+  // within the target; but prompts always get `min_prefill_tokens` per step.
+  const int32_t floor = std::max(0, options_.min_prefill_tokens - prefill_so_far);
+  const int32_t cap = std::max(floor, 2 * cost_.max_tokens_seen() - planned.tokens);
+  int32_t lo = 0, hi = std::min(n, cap);
+  while (lo < hi) {
+    const int32_t mid = lo + (hi - lo + 1) / 2;
+    StepShape shape = planned;
+    shape.Add(start, mid);
+    if (cost_.Predict(shape) <= options_.step_target_s) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return std::min(n, std::max(lo, floor));
+}
+
 SchedulerOutput Scheduler::Schedule() {
   ++step_;
   SchedulerOutput out;
   int32_t budget = options_.max_batch_tokens;
-  auto chunk = [&](const Sequence& s) {
-    int32_t n = std::min(s.num_pending(), budget);
-    return s.max_chunk > 0 ? std::min(n, s.max_chunk) : n;
-  };
 
   // Running sequences: decodes first (one pending token), then prefills; oldest first.
   std::vector<Sequence*> order;
   for (Sequence* s : running_) if (s->num_pending() == 1) order.push_back(s);
+  const size_t num_decodes = order.size();
   for (Sequence* s : running_) if (s->num_pending() != 1) order.push_back(s);
-  for (Sequence* s : order) {
+  // Pace the prefills only when streams are decoding (their inter-token latency is at stake).
+  const bool pace = options_.step_target_s > 0 && cost_.ready() && num_decodes > 0;
+  StepShape planned;
+  int32_t prefill = 0;  // prefill tokens in this step so far
+  for (size_t i = 0; i < order.size(); ++i) {
+    Sequence* s = order[i];
     if (budget == 0) break;
     if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
-    const int32_t n = chunk(*s);
+    const bool decode = i < num_decodes;
+    const int32_t n = decode ? 1 : ChunkFor(*s, s->num_computed, budget, pace, planned, prefill);
     if (n <= 0) continue;
     while (!kv_.Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
       // Out of pages even after evicting what only the prefix cache holds: the newest
@@ -102,16 +127,27 @@ SchedulerOutput Scheduler::Schedule() {
     }
     if (s->state != SeqState::kRunning) continue;
     out.scheduled.push_back({s, n});
+    planned.Add(s->num_computed, n);
+    if (!decode) prefill += n;
     budget -= n;
   }
 
   // Admissions, in arrival order, while pages, budget and seats last. None in a step
-  // that had to preempt: memory is tight.
+  // that had to preempt: memory is tight. When pacing, none that would push a decode step
+  // of everyone running past the target: new conversations wait instead.
+  StepShape steady;  // a decode step of every running sequence
+  for (const Sequence* s : running_) steady.Add(s->num_tokens() - 1, 1);
+  const bool gate = options_.step_target_s > 0 && cost_.ready() && !running_.empty();
   int32_t seats = num_seats_taken();
   while (budget > 0 && out.preempted.empty() && !waiting_.empty() && seats < options_.max_seqs) {
     const auto pick = PickNext();
     Sequence* s = *pick;
     if (seats + 1 + s->fork_seats > options_.max_seqs) break;  // its choices need seats too
+    if (gate) {
+      StepShape with = steady;
+      for (int32_t k = 0; k <= s->fork_seats; ++k) with.Add(s->num_tokens(), 1);
+      if (cost_.Predict(with) > options_.step_target_s) break;
+    }
     // Resume after the longest cached prefix and reserve the chunk, in one call that
     // commits or changes nothing. Keep a page per group in reserve for the running
     // sequences to grow into. A cached prefix that could not be restored for lack of room
@@ -121,7 +157,7 @@ SchedulerOutput Scheduler::Schedule() {
     req.computed = s->num_computed;
     req.chunk = [&](int32_t computed) {
       s->num_computed = computed;
-      return chunk(*s);
+      return ChunkFor(*s, computed, budget, pace, planned, prefill);
     };
     req.watermark = running_.empty() ? 0 : 1;
     req.wait_for_restore = !running_.empty();
@@ -142,10 +178,19 @@ SchedulerOutput Scheduler::Schedule() {
     running_.push_back(s);
     seats += 1 + s->fork_seats;
     out.scheduled.push_back({s, n});
+    planned.Add(s->num_computed, n);
+    prefill += n;
+    for (int32_t k = 0; k <= s->fork_seats; ++k) steady.Add(s->num_tokens(), 1);
     budget -= n;
   }
   for (const ScheduledSeq& x : out.scheduled) out.num_tokens += x.num_new;
   return out;
+}
+
+void Scheduler::ObserveStep(const SchedulerOutput& output, double seconds) {
+  StepShape shape;
+  for (const ScheduledSeq& x : output.scheduled) shape.Add(x.start, x.num_new);
+  cost_.Observe(shape, seconds);
 }
 
 void Scheduler::Update(const SchedulerOutput& output) {
@@ -175,10 +220,8 @@ bool Scheduler::Fork(Sequence* parent, Sequence* child) {
   PARLEY_CHECK(child->num_tokens() >= at) << "sequence " << child->id << " is shorter than its parent";
   PARLEY_DCHECK(std::equal(parent->tokens.begin(), parent->tokens.begin() + at, child->tokens.begin()));
   if (parent->fork_seats <= 0) return false;
-  SeqKv kv = kv_.NewSeq();
-  if (!kv_.Fork(parent->kv, at, &kv)) return false;
+  if (!kv_.Fork(parent->kv, at, &child->kv)) return false;
   --parent->fork_seats;
-  child->kv = std::move(kv);
   child->num_computed = at;
   child->state = SeqState::kRunning;
   running_.push_back(child);
@@ -192,27 +235,23 @@ int32_t Scheduler::num_seats_taken() const {
 }
 
 Status Scheduler::CheckIntegrity() const {
-  std::vector<const SeqKv*> tables;
+  std::vector<const KvHandle*> handles;
   for (const Sequence* s : running_) {
     if (s->state != SeqState::kRunning) return Status::Error("a running sequence is not in state running");
     if (s->num_computed < 0 || s->num_computed > s->num_tokens()) {
       return Status::Error("sequence " + std::to_string(s->id) + " has num_computed out of range");
     }
-    if (!kv_.kv().CanResumeAt(s->kv, s->num_computed)) {
+    if (!kv_.CanResumeAt(s->kv, s->num_computed)) {
       return Status::Error("sequence " + std::to_string(s->id) + " lost pages it still needs");
     }
-    tables.push_back(&s->kv);
+    handles.push_back(&s->kv);
   }
   for (const Sequence* s : waiting_) {
     if (s->state != SeqState::kWaiting) return Status::Error("a waiting sequence is not in state waiting");
-    for (const auto& table : s->kv.pages) {
-      for (int32_t page : table) {
-        if (page >= 0) return Status::Error("waiting sequence " + std::to_string(s->id) + " holds pages");
-      }
-    }
+    if (s->kv.holds_pages()) return Status::Error("waiting sequence " + std::to_string(s->id) + " holds pages");
   }
   if (num_seats_taken() > options_.max_seqs) return Status::Error("too many running (or seats held for forks)");
-  return kv_.CheckIntegrity(std::move(tables));
+  return kv_.CheckIntegrity(handles);
 }
 
 }  // namespace parley

@@ -19,6 +19,7 @@
 
 #include "base/status.h"
 #include "engine/sequence.h"
+#include "engine/step_cost.h"
 #include "kv/kv_cache.h"
 #include "model/forward_batch.h"
 #include "prefix_cache/kv_manager.h"
@@ -34,6 +35,14 @@ struct SchedulerOptions {
   // has waited `max_wait_steps` steps or more (then first come, first served). 1: FCFS.
   int32_t cache_aware_window = 16;
   int32_t max_wait_steps = 32;
+  // Stall-free steps (Sarathi-Serve). With a target > 0 and the step-cost model trained
+  // (StepCostModel::ready), a step that carries decodes takes prefill tokens only while its
+  // predicted time stays within the target, but at least `min_prefill_tokens` (so prompts
+  // always progress), and a new sequence is admitted only while a decode step of every
+  // running sequence and it would fit the target. A step of prefills alone is bounded by
+  // max_batch_tokens only. 0: the token budget alone, as before.
+  double step_target_s = 0;
+  int32_t min_prefill_tokens = 16;
 };
 
 // One sequence's share of a step. It keeps where the chunk starts (`Scheduler::Update` moves
@@ -59,10 +68,6 @@ struct SchedulerOutput {
   bool empty() const { return scheduled.empty(); }
 };
 
-// The forward-pass share of one scheduled sequence: its tokens [start, start + num_new), with
-// logits for rows [logits_from, num_new).
-ForwardSeq ToForwardSeq(const ScheduledSeq& x);
-
 class Scheduler {
  public:
   // REQUIRES: `cache` (and `prefix`, if any) outlive the scheduler.
@@ -72,6 +77,14 @@ class Scheduler {
   void Add(Sequence* seq);
   // Picks this step's work and reserves its pages.
   SchedulerOutput Schedule();
+  // The forward-pass share of one scheduled sequence: its tokens [start, start + num_new),
+  // its pages, and logits for rows [logits_from, num_new).
+  ForwardSeq ToForward(const ScheduledSeq& x) const;
+  // Teaches the step-cost model how long a step took (the whole step, as its streams see it).
+  void ObserveStep(const SchedulerOutput& output, double seconds);
+  const StepCostModel& cost_model() const { return cost_; }
+  // A sequence's block tables (read-only; for checks and tests).
+  const SeqKv& BlockTable(const Sequence& seq) const { return kv_.Table(seq.kv); }
   // After the forward pass: advances num_computed of every scheduled sequence and lets
   // window groups release pages that left the window.
   void Update(const SchedulerOutput& output);
@@ -106,12 +119,18 @@ class Scheduler {
   std::deque<Sequence*>::iterator PickNext();
   // Offers a sequence's computed pages to the prefix cache (no-op without one).
 
+  // Tokens of `s` to compute this step from position `start`, within the token budget, the
+  // sequence's max_chunk and (when pacing) the step-time target given `planned` so far.
+  int32_t ChunkFor(const Sequence& s, int32_t start, int32_t budget, bool pace, const StepShape& planned,
+                   int32_t prefill_so_far) const;
+
   KvManager kv_;  // the pool and the prefix cache (a disabled one when none is given)
   SchedulerOptions options_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // admission order: oldest first
   int64_t num_preemptions_ = 0;
   int64_t step_ = 0;  // Schedule calls so far
+  StepCostModel cost_;
 };
 
 }  // namespace parley

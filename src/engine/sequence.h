@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kv/kv_cache.h"
+#include "prefix_cache/kv_manager.h"
 
 namespace parley {
 
@@ -19,7 +19,7 @@ struct Sequence {
   int32_t num_prompt = 0;
   int32_t num_computed = 0;
   int32_t max_chunk = 0;        // most tokens computed per step; 0: no limit
-  SeqKv kv;                     // block tables (one per KV group)
+  KvHandle kv;                  // its KV pages (opaque: the scheduler's KvManager reads them)
   SeqState state = SeqState::kWaiting;
   int32_t num_preemptions = 0;
   int32_t num_cached = -1;      // prompt tokens the prefix cache supplied at first admission; -1: not admitted yet

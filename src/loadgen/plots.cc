@@ -41,6 +41,8 @@ const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
 
 }  // namespace
 
+std::string GnuplotQuote(const std::string& s) { return Quote(s); }
+
 std::string PlotScript(const std::vector<const Report*>& reports, const std::string& dir) {
   std::string s;
   s += "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 960,560 font ',10' }"
@@ -109,11 +111,10 @@ std::string PlotScript(const std::vector<const Report*>& reports, const std::str
   return s;
 }
 
-Status WritePlots(const std::vector<const Report*>& reports, const std::string& dir, std::vector<std::string>* written) {
-  const std::string script_path = dir + "/plots.gp";
+Status RunGnuplot(const std::string& script, const std::string& script_path) {
   {
     std::ofstream out(script_path);
-    out << PlotScript(reports, dir);
+    out << script;
     if (!out) return Status::Error("cannot write " + script_path);
   }
   std::string program = "gnuplot";
@@ -131,6 +132,12 @@ Status WritePlots(const std::vector<const Report*>& reports, const std::string& 
     }
     return Status::Error("gnuplot failed on " + script_path);
   }
+  return Status::Ok();
+}
+
+Status WritePlots(const std::vector<const Report*>& reports, const std::string& dir, std::vector<std::string>* written) {
+  Status s = RunGnuplot(PlotScript(reports, dir), dir + "/plots.gp");
+  if (!s.ok()) return s;
   for (const char* name : {"ttft_by_turn.png", "latency_cdf.png", "throughput.png"}) written->push_back(dir + "/" + name);
   return Status::Ok();
 }

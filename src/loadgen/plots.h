@@ -17,4 +17,10 @@ std::string PlotScript(const std::vector<const Report*>& reports, const std::str
 // Writes DIR/plots.gp and runs gnuplot on it; `written` gets the PNG paths.
 Status WritePlots(const std::vector<const Report*>& reports, const std::string& dir, std::vector<std::string>* written);
 
+// `s` as a gnuplot single-quoted string.
+std::string GnuplotQuote(const std::string& s);
+
+// Writes `script` to `script_path` and runs gnuplot on it; Unavailable when gnuplot is missing.
+Status RunGnuplot(const std::string& script, const std::string& script_path);
+
 }  // namespace parley::loadgen

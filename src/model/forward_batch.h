@@ -11,7 +11,7 @@
 namespace parley {
 
 struct ForwardSeq {
-  SeqKv* kv = nullptr;               // pages for positions [0, start + tokens.size()) reserved
+  const SeqKv* kv = nullptr;         // pages for positions [0, start + tokens.size()) reserved
   std::span<const int32_t> tokens;   // the tokens to compute, at positions start, start+1, ...
   int32_t start = 0;                 // positions [0, start) are already in the cache
   int32_t logits_from = 0;           // rows [logits_from, tokens.size()) get logits;

@@ -3,52 +3,69 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <system_error>
 
 #include "base/check.h"
 
 namespace parley {
-namespace fs = std::filesystem;
 
-StatusOr<std::unique_ptr<DiskTier>> DiskTier::Open(const std::string& dir, int64_t budget_bytes) {
+StatusOr<std::unique_ptr<DiskTier>> DiskTier::Open(const std::string& dir, int64_t budget_bytes,
+                                                   Env* env, int64_t min_free_bytes) {
   if (dir.empty()) return Status::InvalidArgument("the disk cache directory is empty");
   if (budget_bytes <= 0) return Status::InvalidArgument("the disk cache budget must be > 0");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::Error("cannot create the disk cache directory " + dir + ": " + ec.message());
+  if (const int err = env->CreateDirs(dir); err != 0) {
+    return Status::Error("cannot create the disk cache directory " + dir + ": " + ErrnoText(err));
+  }
   const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   const std::string path =
-      (fs::path(dir) / ("parley-kv-" + std::to_string(getpid()) + "-" + std::to_string(now % 1000000007))).string();
-  if (!fs::create_directory(path, ec) || ec) {
-    return Status::Error("cannot create the disk cache folder " + path + (ec ? ": " + ec.message() : ""));
+      dir + "/parley-kv-" + std::to_string(getpid()) + "-" + std::to_string(now % 1000000007);
+  if (const int err = env->CreateDir(path); err != 0) {
+    return Status::Error("cannot create the disk cache folder " + path + ": " + ErrnoText(err));
   }
-  return std::unique_ptr<DiskTier>(new DiskTier(path, budget_bytes));
+  return std::unique_ptr<DiskTier>(new DiskTier(env, path, budget_bytes, min_free_bytes));
 }
 
 DiskTier::~DiskTier() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);  // best effort: nothing to report to at shutdown
+  env_->RemoveAll(path_);  // best effort: nothing to report to at shutdown
 }
 
 std::string DiskTier::FileOf(int64_t id) const { return path_ + "/" + std::to_string(id) + ".kv"; }
 
+bool DiskTier::Write(int64_t id, std::span<const uint8_t> blob) {
+  const std::string file = FileOf(id);
+  const std::string tmp = file + ".tmp";
+  std::unique_ptr<WritableFile> f;
+  int err = env_->NewWritableFile(tmp, &f);
+  if (err == 0) err = f->Append(blob);
+  if (f != nullptr) {
+    const int closed = f->Close();
+    if (err == 0) err = closed;
+  }
+  if (err != 0) {
+    if (f != nullptr) env_->Remove(tmp);
+    ++(err == ENOSPC ? faults_.no_space : faults_.write_failed);
+    return false;
+  }
+  if (env_->Rename(tmp, file) != 0) {
+    env_->Remove(tmp);
+    ++faults_.rename_failed;
+    return false;
+  }
+  return true;
+}
+
 int64_t DiskTier::Put(std::span<const uint8_t> blob) {
   const int64_t size = static_cast<int64_t>(blob.size());
   if (used_ + size > budget_) return -1;
-  const int64_t id = next_id_++;
-  const std::string file = FileOf(id);
-  FILE* f = std::fopen(file.c_str(), "wb");
-  bool ok = f != nullptr;
-  if (ok) ok = std::fwrite(blob.data(), 1, blob.size(), f) == blob.size();
-  if (f != nullptr) ok = std::fclose(f) == 0 && ok;
-  if (!ok) {
-    std::remove(file.c_str());
-    ++write_errors_;
+  // A failed statvfs (negative) leaves the decision to the write itself.
+  const int64_t free = env_->FreeBytes(path_);
+  if (free >= 0 && free < size + min_free_) {
+    ++faults_.no_space;
     return -1;
   }
+  const int64_t id = next_id_++;
+  if (!Write(id, blob)) return -1;
   entries_.emplace(id, Entry{size, XXH3_64bits(blob.data(), blob.size())});
   used_ += size;
   return id;
@@ -58,18 +75,26 @@ Status DiskTier::Get(int64_t id, std::vector<uint8_t>* blob) {
   auto it = entries_.find(id);
   PARLEY_CHECK(it != entries_.end()) << "disk tier page " << id << " is not stored";
   const std::string file = FileOf(id);
-  blob->resize(static_cast<size_t>(it->second.size));
-  FILE* f = std::fopen(file.c_str(), "rb");
-  size_t n = 0;
-  if (f != nullptr) {
-    n = std::fread(blob->data(), 1, blob->size(), f);
-    if (n == blob->size() && std::fgetc(f) != EOF) n = 0;  // longer than written
-    std::fclose(f);
+  const size_t size = static_cast<size_t>(it->second.size);
+  // One byte more than written, so a file that grew is caught too.
+  const int err = env_->ReadFile(file, size + 1, blob);
+  const char* what = nullptr;
+  if (err == ENOENT) {
+    ++faults_.read_missing;
+    what = "is missing";
+  } else if (err != 0) {
+    ++faults_.read_failed;
+    what = "cannot be read";
+  } else if (blob->size() != size) {
+    ++faults_.read_size;
+    what = "has the wrong length";
+  } else if (XXH3_64bits(blob->data(), blob->size()) != it->second.checksum) {
+    ++faults_.read_corrupt;
+    what = "fails its checksum";
   }
-  if (n != blob->size() || XXH3_64bits(blob->data(), blob->size()) != it->second.checksum) {
-    ++read_errors_;
+  if (what != nullptr) {
     Drop(id);
-    return Status::Error("disk cache page " + file + " is missing or damaged");
+    return Status::Error("disk cache page " + file + " " + what + (err != 0 ? ": " + ErrnoText(err) : ""));
   }
   return Status::Ok();
 }
@@ -77,7 +102,7 @@ Status DiskTier::Get(int64_t id, std::vector<uint8_t>* blob) {
 void DiskTier::Drop(int64_t id) {
   auto it = entries_.find(id);
   PARLEY_CHECK(it != entries_.end()) << "disk tier page " << id << " is not stored";
-  std::remove(FileOf(id).c_str());
+  env_->Remove(FileOf(id));
   used_ -= it->second.size;
   entries_.erase(it);
 }

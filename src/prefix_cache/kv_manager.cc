@@ -6,6 +6,19 @@
 
 namespace parley {
 
+bool KvHandle::holds_pages() const {
+  for (const auto& table : table_.pages) {
+    for (int32_t page : table) {
+      if (page >= 0) return true;
+    }
+  }
+  return false;
+}
+
+void KvManager::Init(KvHandle* h) const {
+  if (h->table_.pages.empty()) h->table_ = kv_->NewSeq();
+}
+
 KvManager::KvManager(KvCache* kv, PrefixCache* prefix) : kv_(kv), prefix_(prefix) {
   PARLEY_CHECK(kv != nullptr);
 }
@@ -28,7 +41,9 @@ bool KvManager::Fits(const SeqKv& seq, int32_t computed, int32_t total, int32_t 
   return true;
 }
 
-bool KvManager::Admit(const AdmitRequest& req, SeqKv* seq, Admission* out) {
+bool KvManager::Admit(const AdmitRequest& req, KvHandle* h, Admission* out) {
+  Init(h);
+  SeqKv* seq = &h->table_;
   PrefixCache::MatchInfo match;
   int32_t computed = req.computed;
   if (prefix_ != nullptr && computed == 0) {
@@ -49,33 +64,56 @@ bool KvManager::Admit(const AdmitRequest& req, SeqKv* seq, Admission* out) {
   return true;
 }
 
-bool KvManager::Reserve(SeqKv* seq, int32_t computed, int32_t total) {
+bool KvManager::Reserve(KvHandle* h, int32_t computed, int32_t total) {
+  Init(h);
+  SeqKv* seq = &h->table_;
   while (!kv_->Reserve(seq, computed, total)) {
     if (prefix_ == nullptr || !prefix_->MakeRoom(Needs(*seq, computed, total, 0))) return false;
   }
   return true;
 }
 
-void KvManager::Offer(const SeqKv& seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt) {
-  if (prefix_ == nullptr || computed <= 0) return;
+void KvManager::Offer(const KvHandle& h, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt) {
+  if (prefix_ == nullptr || computed <= 0 || h.table_.pages.empty()) return;
   const int32_t boundaries[] = {std::min(num_prompt, computed), computed};
-  prefix_->Insert(tokens, computed, seq, boundaries);
+  prefix_->Insert(tokens, computed, h.table_, boundaries);
 }
 
-void KvManager::Free(SeqKv* seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt,
+void KvManager::Free(KvHandle* h, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt,
                      bool cache_pages) {
-  if (cache_pages) Offer(*seq, tokens, computed, num_prompt);
-  kv_->Free(seq);
+  if (h->table_.pages.empty()) return;  // never held a page
+  if (cache_pages) Offer(*h, tokens, computed, num_prompt);
+  kv_->Free(&h->table_);
 }
 
-bool KvManager::Fork(const SeqKv& from, int32_t computed, SeqKv* to) {
-  if (kv_->Fork(from, computed, to)) return true;
-  // At most one page per group (the partial page's copy): from what only the cache holds.
-  return prefix_ != nullptr && prefix_->MakeRoom(std::vector<int32_t>(kv_->num_groups(), 1)) &&
-         kv_->Fork(from, computed, to);
+bool KvManager::Fork(const KvHandle& from, int32_t computed, KvHandle* to) {
+  PARLEY_CHECK(!to->holds_pages()) << "Fork into a handle that holds pages";
+  SeqKv table = kv_->NewSeq();
+  if (!kv_->Fork(from.table_, computed, &table)) {
+    // At most one page per group (the partial page's copy): from what only the cache holds.
+    if (prefix_ == nullptr || !prefix_->MakeRoom(std::vector<int32_t>(kv_->num_groups(), 1)) ||
+        !kv_->Fork(from.table_, computed, &table)) {
+      return false;
+    }
+  }
+  to->table_ = std::move(table);
+  return true;
 }
 
-Status KvManager::CheckIntegrity(std::vector<const SeqKv*> tables) const {
+void KvManager::Release(KvHandle* h, int32_t computed) {
+  if (!h->table_.pages.empty()) kv_->ReleaseOutsideWindow(&h->table_, computed);
+}
+
+bool KvManager::CanResumeAt(const KvHandle& h, int32_t computed) const {
+  if (h.table_.pages.empty()) return computed == 0;
+  return kv_->CanResumeAt(h.table_, computed);
+}
+
+Status KvManager::CheckIntegrity(const std::vector<const KvHandle*>& handles) const {
+  std::vector<const SeqKv*> tables;
+  for (const KvHandle* h : handles) {
+    if (!h->table_.pages.empty()) tables.push_back(&h->table_);
+  }
   SeqKv held;
   if (prefix_ != nullptr) {
     PARLEY_RETURN_IF_ERROR(prefix_->CheckIntegrity());

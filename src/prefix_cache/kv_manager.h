@@ -17,6 +17,25 @@
 
 namespace parley {
 
+// One sequence's KV pages, as the manager hands them out: the block tables inside are read
+// and changed only by KvManager (its Table() lends them, read-only, to the forward pass).
+// Move-only, since two owners of the same pages would free them twice.
+class KvHandle {
+ public:
+  KvHandle() = default;
+  KvHandle(KvHandle&&) = default;
+  KvHandle& operator=(KvHandle&&) = default;
+  KvHandle(const KvHandle&) = delete;
+  KvHandle& operator=(const KvHandle&) = delete;
+
+  // Holds at least one page.
+  bool holds_pages() const;
+
+ private:
+  friend class KvManager;
+  SeqKv table_;
+};
+
 class KvManager {
  public:
   // `prefix` may be null (a disabled cache). Neither is owned.
@@ -25,7 +44,8 @@ class KvManager {
   KvCache& kv() { return *kv_; }
   const KvCache& kv() const { return *kv_; }
   bool caching() const { return prefix_ != nullptr; }
-  SeqKv NewSeq() const { return kv_->NewSeq(); }
+  // The block tables behind a handle, for the forward pass and for checks.
+  const SeqKv& Table(const KvHandle& h) const { return h.table_; }
 
   // Tokens of `tokens` (at most max_tokens) an admission would resume; no side effects.
   int32_t ComputedPrefix(std::span<const int32_t> tokens, int32_t max_tokens) const;
@@ -45,28 +65,33 @@ class KvManager {
   };
   // Resumes the cached prefix of req.tokens into *seq and reserves the chunk. True: committed
   // (the lookup counted). False: *seq holds no pages and nothing else changed.
-  bool Admit(const AdmitRequest& req, SeqKv* seq, Admission* out);
+  bool Admit(const AdmitRequest& req, KvHandle* seq, Admission* out);
 
   // Pages for positions [computed, total), evicting what only the cache holds first.
   // False: no room short of preemption.
-  bool Reserve(SeqKv* seq, int32_t computed, int32_t total);
+  bool Reserve(KvHandle* seq, int32_t computed, int32_t total);
+  // Offers the computed pages to the cache (the prompt and the whole computed text as
+  // boundaries) when cache_pages, then frees them.
+  void Free(KvHandle* seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt, bool cache_pages);
+  // Caches without freeing.
+  void Offer(const KvHandle& seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt);
+  // A copy of `from` up to `computed` (shared pages), evicting one page per group if needed.
+  bool Fork(const KvHandle& from, int32_t computed, KvHandle* to);
+  // Drops window pages no longer needed after `computed` tokens.
+  void Release(KvHandle* seq, int32_t computed);
+  // The pages before `computed` are all there (window groups: those still in the window).
+  bool CanResumeAt(const KvHandle& seq, int32_t computed) const;
+
+  // The pool holds exactly the pages of `handles` and of the cache.
+  Status CheckIntegrity(const std::vector<const KvHandle*>& handles) const;
+
+ private:
   // Pages per group still needed to cover [computed, total) plus `watermark`.
   std::vector<int32_t> Needs(const SeqKv& seq, int32_t computed, int32_t total, int32_t watermark) const;
   bool Fits(const SeqKv& seq, int32_t computed, int32_t total, int32_t watermark) const;
-  // Offers the computed pages to the cache (the prompt and the whole computed text as
-  // boundaries) when cache_pages, then frees them.
-  void Free(SeqKv* seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt, bool cache_pages);
-  // Caches without freeing.
-  void Offer(const SeqKv& seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt);
-  // A copy of `from` up to `computed` (shared pages), evicting one page per group if needed.
-  bool Fork(const SeqKv& from, int32_t computed, SeqKv* to);
-  // Drops window pages no longer needed after `computed` tokens.
-  void Release(SeqKv* seq, int32_t computed) { kv_->ReleaseOutsideWindow(seq, computed); }
+  // A handle with one empty table per group (its first use).
+  void Init(KvHandle* h) const;
 
-  // The pool holds exactly the pages of `tables` and of the cache.
-  Status CheckIntegrity(std::vector<const SeqKv*> tables) const;
-
- private:
   KvCache* kv_;
   PrefixCache* prefix_;
 };

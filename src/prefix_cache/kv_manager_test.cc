@@ -39,7 +39,7 @@ KvManager::AdmitRequest Request(const std::vector<int32_t>& tokens, int32_t wate
 
 // Admits and finishes `tokens` as one whole sequence, offering its pages to the cache.
 void RunToCache(KvManager* m, const std::vector<int32_t>& tokens) {
-  SeqKv seq = m->NewSeq();
+  KvHandle seq;
   KvManager::Admission a;
   ASSERT_TRUE(m->Admit(Request(tokens), &seq, &a));
   const int32_t n = static_cast<int32_t>(tokens.size());
@@ -68,7 +68,7 @@ TEST(KvManagerTest, ADisabledCacheNeverMatchesNorStores) {
   const std::vector<int32_t> a = Tokens(17, 1);
   RunToCache(&m, a);
   EXPECT_EQ(m.ComputedPrefix(a, 16), 0);
-  SeqKv seq = m.NewSeq();
+  KvHandle seq;
   KvManager::Admission adm;
   ASSERT_TRUE(m.Admit(Request(a), &seq, &adm));
   EXPECT_EQ(adm.computed, 0);
@@ -85,18 +85,18 @@ TEST(KvManagerTest, AdmissionResumesAndCountsTheLookupOnlyWhenItCommits) {
   RunToCache(&m, a);
   const int64_t lookups = cache.stats().lookups;
   // A longer turn that cannot fit even after eviction (a live sequence holds the rest).
-  SeqKv hog = m.NewSeq();
+  KvHandle hog;
   ASSERT_TRUE(m.Reserve(&hog, 0, 8 * kPs));
   std::vector<int32_t> b = a;
   for (int i = 0; i < 20; ++i) b.push_back(100 + i);
   const int32_t free0 = kv->pool(0).num_free();
-  SeqKv seq = m.NewSeq();
+  KvHandle seq;
   KvManager::Admission adm;
   EXPECT_FALSE(m.Admit(Request(b), &seq, &adm));
   EXPECT_EQ(cache.stats().lookups, lookups);  // refused: nothing counted
   EXPECT_EQ(kv->pool(0).num_free(), free0);
   EXPECT_TRUE(m.CheckIntegrity({&hog, &seq}).ok());
-  kv->Free(&hog);
+  m.Free(&hog, {}, 0, 0, /*cache_pages=*/false);
   ASSERT_TRUE(m.Admit(Request(b), &seq, &adm));
   EXPECT_EQ(adm.computed, 8);
   EXPECT_EQ(adm.num_new, static_cast<int32_t>(b.size()) - 8);
@@ -113,15 +113,15 @@ TEST(KvManagerTest, ReserveEvictsCacheOnlyPagesBeforeSayingNoRoom) {
   KvManager m(kv.get(), &cache);
   RunToCache(&m, Tokens(25, 1));  // 6 full pages cached
   EXPECT_LT(kv->pool(0).num_free(), 8);
-  SeqKv seq = m.NewSeq();
+  KvHandle seq;
   ASSERT_TRUE(m.Reserve(&seq, 0, 8 * kPs));  // needs the whole pool: the cache gives way
   EXPECT_EQ(kv->pool(0).num_free(), 0);
   EXPECT_EQ(cache.stats().evicted_pages, 6);  // the 6 cached pages (both layers share one group)
-  SeqKv other = m.NewSeq();
+  KvHandle other;
   EXPECT_FALSE(m.Reserve(&other, 0, kPs));  // only preemption would help now
   EXPECT_TRUE(m.CheckIntegrity({&seq, &other}).ok());
   m.Free(&seq, {}, 0, 0, false);
-  kv->Free(&other);
+  m.Free(&other, {}, 0, 0, /*cache_pages=*/false);
 }
 
 TEST(KvManagerTest, FreeWithAndWithoutCaching) {
@@ -130,7 +130,7 @@ TEST(KvManagerTest, FreeWithAndWithoutCaching) {
   KvManager m(kv.get(), &cache);
   const std::vector<int32_t> a = Tokens(13, 1), b = Tokens(13, 50);
   for (const auto* t : {&a, &b}) {
-    SeqKv seq = m.NewSeq();
+    KvHandle seq;
     KvManager::Admission adm;
     ASSERT_TRUE(m.Admit(Request(*t), &seq, &adm));
     m.Free(&seq, *t, 13, 13, /*cache_pages=*/t == &a);
@@ -150,18 +150,18 @@ TEST(KvManagerTest, EvictionTakesTheLeastRecentlyUsedFirst) {
   RunToCache(&m, c);
   EXPECT_EQ(m.ComputedPrefix(a, 8), 8);
   // Touch a (a committed lookup): b is now the oldest.
-  SeqKv seq = m.NewSeq();
+  KvHandle seq;
   KvManager::Admission adm;
   ASSERT_TRUE(m.Admit(Request(a), &seq, &adm));
   m.Free(&seq, a, 9, 9, true);
   // 6 of 12 pages are free; room for 8: two cached pages must go, both b's.
-  SeqKv big = m.NewSeq();
+  KvHandle big;
   ASSERT_TRUE(m.Reserve(&big, 0, 8 * kPs));
   EXPECT_EQ(m.ComputedPrefix(b, 8), 0);
   EXPECT_EQ(m.ComputedPrefix(a, 8), 8);
   EXPECT_EQ(m.ComputedPrefix(c, 8), 8);
   EXPECT_TRUE(m.CheckIntegrity({&big}).ok());
-  kv->Free(&big);
+  m.Free(&big, {}, 0, 0, /*cache_pages=*/false);
 }
 
 TEST(KvManagerTest, ForkSharesPagesAndIntegrityCatchesAStrayPage) {
@@ -169,15 +169,35 @@ TEST(KvManagerTest, ForkSharesPagesAndIntegrityCatchesAStrayPage) {
   PrefixCache cache(kv.get(), {});
   KvManager m(kv.get(), &cache);
   const std::vector<int32_t> a = Tokens(10, 1);
-  SeqKv seq = m.NewSeq();
+  KvHandle seq;
   KvManager::Admission adm;
   ASSERT_TRUE(m.Admit(Request(a), &seq, &adm));
-  SeqKv child = m.NewSeq();
+  KvHandle child;
   ASSERT_TRUE(m.Fork(seq, 10, &child));
   EXPECT_TRUE(m.CheckIntegrity({&seq, &child}).ok());
   EXPECT_FALSE(m.CheckIntegrity({&seq}).ok());  // the child's pages are unaccounted for
   m.Free(&child, a, 10, 10, false);
   m.Free(&seq, a, 10, 10, true);
+  EXPECT_TRUE(m.CheckIntegrity({}).ok());
+}
+
+TEST(KvManagerTest, AHandleHoldsPagesFromAdmissionToFree) {
+  auto kv = MakeKv(2);
+  KvManager m(kv.get(), nullptr);
+  const std::vector<int32_t> a = Tokens(10, 1);
+  KvHandle seq;
+  EXPECT_FALSE(seq.holds_pages());
+  EXPECT_TRUE(m.CanResumeAt(seq, 0));
+  EXPECT_FALSE(m.CanResumeAt(seq, 1));
+  m.Free(&seq, a, 0, 0, /*cache_pages=*/true);  // never admitted: nothing to free
+  KvManager::Admission adm;
+  ASSERT_TRUE(m.Admit(Request(a), &seq, &adm));
+  EXPECT_TRUE(seq.holds_pages());
+  EXPECT_EQ(m.Table(seq).pages.size(), static_cast<size_t>(kv->num_groups()));
+  KvHandle moved = std::move(seq);
+  EXPECT_TRUE(m.CheckIntegrity({&moved}).ok());
+  m.Free(&moved, a, 10, 10, /*cache_pages=*/false);
+  EXPECT_FALSE(moved.holds_pages());
   EXPECT_TRUE(m.CheckIntegrity({}).ok());
 }
 

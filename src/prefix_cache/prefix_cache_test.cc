@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 
+#include "base/testing/faulty_env.h"
 #include "prefix_cache/page_hash.h"
 
 namespace parley {
@@ -356,12 +357,13 @@ TEST(PrefixCacheTest, PinnedPagesAreNeverEvicted) {
 // tokens, and on a global-only layout without eviction the matched length checked against
 // a reference: the longest whole-page prefix some finished sequence had.
 PrefixCacheStats RandomOps(const KvLayout& layout, double sequences, int64_t host_bytes, bool check_reference,
-                           uint32_t seed, int64_t disk_bytes = 0, int steps = 400) {
+                           uint32_t seed, int64_t disk_bytes = 0, int steps = 400,
+                           Env* disk_env = Env::Default()) {
   auto kv = MakeKv(layout, sequences);
   PrefixCacheOptions o;
   o.host_bytes = host_bytes;
   std::unique_ptr<DiskTier> disk;
-  if (disk_bytes > 0) disk = std::move(DiskTier::Open(::testing::TempDir() + "/parley-random-ops", disk_bytes).value());
+  if (disk_bytes > 0) disk = std::move(DiskTier::Open(::testing::TempDir() + "/parley-random-ops", disk_bytes, disk_env).value());
   PrefixCache cache(kv.get(), o, std::move(disk));
   std::mt19937 rng(seed);
   struct Live {
@@ -477,6 +479,26 @@ TEST(PrefixCacheTest, RandomOperationsWithSmallHostAndDiskTiersKeepEveryInvarian
   EXPECT_GT(total.disk_written_pages, 0);
   EXPECT_GT(total.disk_restored_pages, 0);
   EXPECT_GT(total.disk_dropped_pages, 0);
+}
+
+TEST(PrefixCacheTest, DiskFaultsUnderRandomOperationsAreMissesNeverWrongKv) {
+  // Each fault, armed for many operations, hits a disk tier under random operations;
+  // RandomOps checks every resumed row against its tokens and the integrity after each step.
+  using Fault = FaultyEnv::Fault;
+  for (Fault fault : {Fault::kOpenFails, Fault::kWriteFails, Fault::kShortWrite, Fault::kTornWrite,
+                      Fault::kNoSpace, Fault::kCloseFails, Fault::kRenameFails, Fault::kReadFails,
+                      Fault::kShortRead, Fault::kCorruptRead, Fault::kVanished}) {
+    SCOPED_TRACE("fault " + std::to_string(static_cast<int>(fault)));
+    FaultyEnv env;
+    env.Inject(fault, 15);
+    const PrefixCacheStats s = RandomOps(Hybrid(), 3, 0, false, 31, /*disk_bytes=*/512, /*steps=*/1000, &env);
+    EXPECT_GT(env.fired(fault), 0);
+    EXPECT_GT(s.disk_written_pages, 0);  // the tier went on working around the faults
+    const bool read_fault = fault == Fault::kTornWrite || fault >= Fault::kReadFails;
+    if (read_fault) {
+      EXPECT_GT(s.disk_read_errors, 0);
+    }
+  }
 }
 
 std::unique_ptr<DiskTier> TestDisk(const std::string& name, int64_t bytes) {

@@ -123,9 +123,9 @@ struct ChatJob {
 void HandleChatCompletions(ServerContext* ctx, const httplib::Request& req,
                            httplib::Response& res) {
   ActiveGeneration active(ctx);
-  StatusOr<json> body = ParseJsonObject(req.body);
-  if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status()));
   std::string param;
+  StatusOr<json> body = ParseJsonObject(req.body, &param);
+  if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status(), param));
   StatusOr<ChatRequest> parsed = ParseChatRequest(*body, ctx->limits, &param);
   ThisRequestLog().session = SessionId(req, BodyUser(*body));
   if (!parsed.ok()) return SendError(res, ApiErrorFromStatus(parsed.status(), param));

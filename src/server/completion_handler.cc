@@ -161,10 +161,10 @@ void Collect(Completion* job, const httplib::Request& req, httplib::Response& re
 
 void HandleCompletions(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
   ActiveGeneration active(ctx);
-  StatusOr<json> body = ParseJsonObject(req.body);
-  if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status()));
-  ThisRequestLog().session = SessionId(req, BodyUser(*body));
   std::string param;
+  StatusOr<json> body = ParseJsonObject(req.body, &param);
+  if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status(), param));
+  ThisRequestLog().session = SessionId(req, BodyUser(*body));
   StatusOr<CompletionRequest> parsed = ParseCompletionRequest(*body, ctx->limits, &param);
   if (!parsed.ok()) return SendError(res, ApiErrorFromStatus(parsed.status(), param));
   if (!CheckModel(*ctx, parsed->model, res)) return;

@@ -48,6 +48,8 @@ void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
 }
 
 void SendError(httplib::Response& res, const ApiError& error) {
+  // Overload (a full queue) and shutdown are both worth retrying, here or on a replica.
+  if (error.http_status == 503 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
   SendJson(res, error.http_status, ErrorJson(error));
 }
 

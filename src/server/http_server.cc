@@ -14,6 +14,7 @@
 #include "server/connection.h"
 #include "server/generation_handler.h"
 #include "server/metrics_exporter.h"
+#include "server/webui/webui.h"
 
 namespace parley {
 namespace {
@@ -23,6 +24,10 @@ using httplib::Response;
 using nlohmann::json;
 using Handler = std::function<void(const Request&, Response&)>;
 using Clock = std::chrono::steady_clock;
+
+// Each connection's kernel send buffer (Linux doubles it for bookkeeping): ample for SSE and
+// JSON responses, and what a client that stops reading can make the server hold.
+constexpr int kSendBufferBytes = 256 << 10;
 
 // Routes known to the metrics (anything else is counted as "other").
 constexpr const char* kRoutes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
@@ -59,6 +64,7 @@ const char* StatusText(int status) {
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
     default: return status >= 500 ? "Internal Server Error" : "request failed";
   }
 }
@@ -96,6 +102,10 @@ HttpServer::HttpServer(const ServerOptions& options, Engine* engine, const Token
       options.max_tokens_limit > 0 ? std::min(options.max_tokens_limit, context) : context;
   ctx_.limits.vocab_size = tokenizer.vocab_size();
   ctx_.limits.sampling_defaults = options.sampling_defaults;
+  DeclareEngineMetrics(engine->Stats(), metrics);
+  ctx_.clients.set_max_per_client(options.max_client_requests == 0
+                                      ? std::max(64, 2 * engine->options().max_seqs)
+                                      : std::max(0, options.max_client_requests));
   metrics->Declare("parley_http_requests_total", "counter", "HTTP requests by route and status.");
   metrics->Declare("parley_http_request_duration_seconds", "histogram",
                    "HTTP request duration (streams: until the last byte) by route.",
@@ -155,11 +165,22 @@ void HttpServer::Route() {
                               : std::max(64, 4 * ctx_.engine->options().max_seqs + 8);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_payload_max_length(static_cast<size_t>(ctx_.options.max_body_bytes));
+  // A reader that stops reading (a stalled SSE client) fails the write after the write
+  // timeout: cpp-httplib waits that long for the socket to take more, and SO_SNDTIMEO
+  // bounds a send() that blocks part way. The handler then cancels the request and the
+  // engine frees its pages. A fixed send buffer (the kernel would grow it to 4 MiB) bounds
+  // what a stalled connection holds. Accepted sockets inherit these from the listener.
+  const int32_t write_timeout = std::max(1, ctx_.options.write_timeout_s);
+  s.set_write_timeout(write_timeout, 0);
   // cpp-httplib 0.11.4 sets SO_REUSEPORT, which lets a second server bind the same port
   // and silently share its connections: ask only for SO_REUSEADDR.
-  s.set_socket_options([](socket_t sock) {
+  s.set_socket_options([write_timeout](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    timeval tv{write_timeout, 0};
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int send_buffer = kSendBufferBytes;
+    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof(send_buffer));
   });
   s.set_tcp_nodelay(true);  // SSE chunks are small: do not hold them back (Nagle)
   s.set_keep_alive_max_count(100);
@@ -253,6 +274,23 @@ void HttpServer::Route() {
       if (generation && ctx_.shutting_down) {
         return SendError(res, {503, "the server is shutting down", "", "", ""});
       }
+      // One client may have at most --max-client-requests generations in flight; the
+      // request's ActiveGeneration holds the slot (ThisClientSlot) until its last byte.
+      std::shared_ptr<void> slot;
+      if (generation) {
+        slot = ctx_.clients.TryAcquire(req.remote_addr);
+        if (slot == nullptr) {
+          return SendError(res, {429,
+                                 "too many requests in flight from this client: at most " +
+                                     std::to_string(ctx_.clients.max_per_client()) +
+                                     " at once (--max-client-requests)",
+                                 "rate_limit_error", "", "rate_limit_exceeded"});
+        }
+      }
+      struct ClearSlot {
+        ~ClearSlot() { ThisClientSlot().reset(); }
+      } clear_slot;
+      ThisClientSlot() = std::move(slot);
       h(req, res);
     };
   };
@@ -292,23 +330,23 @@ void HttpServer::Route() {
           SendJson(res, 200, {{"status", "ok"}});
         }));
   s.Get("/metrics", guarded(false, false, [ctx](const Request&, Response& res) {
-          // The engine's state gauges, from its latest snapshot.
-          ExportEngineGauges(ctx->engine->Stats(), ctx->metrics);
+          // The engine's statistics, from its latest snapshot.
+          ExportEngineStats(ctx->engine->Stats(), ctx->metrics);
           res.set_content(ctx->metrics->Render(), "text/plain; version=0.0.4");
         }));
   s.Post("/tokenize", guarded(true, false, [ctx](const Request& req, Response& res) {
-           StatusOr<json> body = ParseJsonObject(req.body);
-           if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status()));
            std::string param;
+           StatusOr<json> body = ParseJsonObject(req.body, &param);
+           if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status(), param));
            StatusOr<TokenizeRequest> r = ParseTokenizeRequest(*body, &param);
            if (!r.ok()) return SendError(res, ApiErrorFromStatus(r.status(), param));
            SendJson(res, 200,
                     {{"tokens", ctx->tokenizer->Encode(r->content, r->add_special, true)}});
          }));
   s.Post("/detokenize", guarded(true, false, [ctx](const Request& req, Response& res) {
-           StatusOr<json> body = ParseJsonObject(req.body);
-           if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status()));
            std::string param;
+           StatusOr<json> body = ParseJsonObject(req.body, &param);
+           if (!body.ok()) return SendError(res, ApiErrorFromStatus(body.status(), param));
            StatusOr<std::vector<int32_t>> ids = ParseDetokenizeRequest(*body, ctx->limits, &param);
            if (!ids.ok()) return SendError(res, ApiErrorFromStatus(ids.status(), param));
            SendJson(res, 200, {{"content", ctx->tokenizer->Decode(*ids, true)}});
@@ -316,6 +354,8 @@ void HttpServer::Route() {
 
   for (const char* path : {"/tokenize", "/detokenize"}) s.Get(path, not_allowed("POST"));
   for (const char* path : {"/health", "/metrics"}) s.Post(path, not_allowed("GET"));
+  // The chat page is public; each API call it makes carries the user's key (--no-webui: 404).
+  if (ctx_.options.webui) AddWebUiRoutes(s);
 }
 
 }  // namespace parley

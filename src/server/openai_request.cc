@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <string_view>
 
 #include "server/refused_params.h"
 
@@ -41,11 +42,18 @@ class Fields {
     return Status::Ok();
   }
 
-  Status String(const char* name, std::string* out) const {
+  // A string of at most `max_bytes` bytes.
+  Status String(const char* name, std::string* out,
+                size_t max_bytes = std::numeric_limits<size_t>::max()) const {
     const json* v = Find(name);
     if (v == nullptr) return Status::Ok();
     if (!v->is_string()) return Fail(name, std::string("'") + name + "' must be a string");
-    *out = v->get<std::string>();
+    const std::string& s = v->get_ref<const std::string&>();
+    if (s.size() > max_bytes) {
+      return Fail(name, std::string("'") + name + "' is " + std::to_string(s.size()) +
+                            " bytes long; at most " + std::to_string(max_bytes));
+    }
+    *out = s;
     return Status::Ok();
   }
 
@@ -168,8 +176,9 @@ Status ParseLogitBias(const Fields& f, const RequestLimits& limits,
 // The fields /v1/chat/completions and /v1/completions share.
 Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
                    GenerationFields* out) {
-  PARLEY_RETURN_IF_ERROR(f.String("model", &out->model));
-  PARLEY_RETURN_IF_ERROR(f.String("user", &out->user));
+  const size_t name_bytes = static_cast<size_t>(limits.max_name_bytes);
+  PARLEY_RETURN_IF_ERROR(f.String("model", &out->model, name_bytes));
+  PARLEY_RETURN_IF_ERROR(f.String("user", &out->user, name_bytes));
   out->generation.session_id = out->user;
 
   SamplingParams& s = out->generation.sampling;
@@ -225,6 +234,10 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
     }
     for (const std::string& s : list) {
       if (s.empty()) return f.Fail("stop", "'stop' strings must not be empty");
+      if (s.size() > static_cast<size_t>(limits.max_stop_bytes)) {
+        return f.Fail("stop", "'stop' has a string of " + std::to_string(s.size()) +
+                                  " bytes; at most " + std::to_string(limits.max_stop_bytes));
+      }
     }
   }
 
@@ -248,13 +261,17 @@ Status ParseCommon(const Fields& f, const RequestLimits& limits, bool chat,
 
 // message.content: a string, or an array of {"type": "text", "text": ...} parts.
 Status ParseContent(const json& content, const std::string& where, const Fields& f,
-                    std::string* out) {
+                    const RequestLimits& limits, std::string* out) {
   if (content.is_string()) {
     *out = content.get<std::string>();
     return Status::Ok();
   }
   if (!content.is_array()) {
     return f.Fail("messages", where + ".content must be a string or an array of text parts");
+  }
+  if (content.size() > static_cast<size_t>(limits.max_content_parts)) {
+    return f.Fail("messages", where + ".content has " + std::to_string(content.size()) +
+                                  " parts; at most " + std::to_string(limits.max_content_parts));
   }
   for (size_t i = 0; i < content.size(); ++i) {
     const json& part = content[i];
@@ -277,11 +294,15 @@ Status ParseContent(const json& content, const std::string& where, const Fields&
   return Status::Ok();
 }
 
-Status ParseMessages(const Fields& f, std::vector<ChatMessage>* out) {
+Status ParseMessages(const Fields& f, const RequestLimits& limits, std::vector<ChatMessage>* out) {
   const json* messages = f.Find("messages");
   if (messages == nullptr) return f.Fail("messages", "'messages' is required");
   if (!messages->is_array() || messages->empty()) {
     return f.Fail("messages", "'messages' must be a non-empty array");
+  }
+  if (messages->size() > static_cast<size_t>(limits.max_messages)) {
+    return f.Fail("messages", "'messages' has " + std::to_string(messages->size()) +
+                                  " messages; at most " + std::to_string(limits.max_messages));
   }
   for (size_t i = 0; i < messages->size(); ++i) {
     const json& m = (*messages)[i];
@@ -302,7 +323,7 @@ Status ParseMessages(const Fields& f, std::vector<ChatMessage>* out) {
     if (content == m.end() || content->is_null()) {
       if (msg.role != "assistant") return f.Fail("messages", where + ".content is required");
     } else {
-      PARLEY_RETURN_IF_ERROR(ParseContent(*content, where, f, &msg.content));
+      PARLEY_RETURN_IF_ERROR(ParseContent(*content, where, f, limits, &msg.content));
     }
     out->push_back(std::move(msg));
   }
@@ -364,9 +385,56 @@ Status ParsePrompts(const Fields& f, const RequestLimits& limits, std::vector<Pr
   return Status::Ok();
 }
 
+// Where `body` nests arrays and objects deeper than `max_depth`: the top-level key being
+// read then ("" before any), or nullopt when it does not. Tolerates malformed JSON (the
+// parser reports that). One pass, no allocation.
+std::optional<std::string> TooDeep(const std::string& body, int32_t max_depth) {
+  int32_t depth = 0;
+  bool in_string = false, escaped = false;
+  size_t string_start = 0;
+  std::string_view last_string, key;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+        last_string = std::string_view(body).substr(string_start, i - string_start);
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        string_start = i + 1;
+        break;
+      case ':':
+        if (depth == 1) key = last_string;
+        break;
+      case '{':
+      case '[':
+        if (++depth > max_depth) return std::string(key.substr(0, 64));
+        break;
+      case '}':
+      case ']': --depth; break;
+      default: break;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-StatusOr<json> ParseJsonObject(const std::string& body) {
+StatusOr<json> ParseJsonObject(const std::string& body, std::string* param) {
+  if (std::optional<std::string> key = TooDeep(body, kMaxJsonDepth)) {
+    if (param != nullptr) *param = *key;
+    return Status::InvalidArgument(
+        (key->empty() ? std::string("the request body") : "'" + *key + "'") +
+        " nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return Status::InvalidArgument("the request body is not valid JSON");
@@ -379,7 +447,7 @@ StatusOr<ChatRequest> ParseChatRequest(const json& body, const RequestLimits& li
                                        std::string* param) {
   Fields f(body, param);
   ChatRequest req;
-  PARLEY_RETURN_IF_ERROR(ParseMessages(f, &req.messages));
+  PARLEY_RETURN_IF_ERROR(ParseMessages(f, limits, &req.messages));
   PARLEY_RETURN_IF_ERROR(ParseCommon(f, limits, /*chat=*/true, &req));
   PARLEY_RETURN_IF_ERROR(CheckRefusedParams(body, kChatEndpoint, param));
   PARLEY_RETURN_IF_ERROR(f.Bool("logprobs", &req.logprobs));

@@ -24,6 +24,10 @@ struct RequestLimits {
   int32_t vocab_size = 0;           // token-id prompts must be in [0, vocab_size); 0: unchecked
   int32_t max_prompts = 64;         // /v1/completions: prompts (times n: choices) per request
   int32_t max_stop = 16;            // stop strings per request
+  int32_t max_stop_bytes = 1024;    // bytes per stop string (the stream holds back that much)
+  int32_t max_messages = 2048;      // /v1/chat/completions: messages per request
+  int32_t max_content_parts = 256;  // ... and content parts per message
+  int32_t max_name_bytes = 256;     // `model` and `user` (the session id)
   // What a request that omits temperature / top_p / top_k / min_p samples with (`parley serve
   // --temp --top-k --top-p --min-p`). The struct's own default is OpenAI's (temperature 1, no
   // cuts); the server's are llama-server's (0.8, 40, 0.95, 0.05), which keep a small model's
@@ -71,8 +75,14 @@ struct TokenizeRequest {
   bool add_special = false;
 };
 
-// Parses `body` as a JSON object. InvalidArgument for malformed JSON or a non-object.
-StatusOr<nlohmann::json> ParseJsonObject(const std::string& body);
+// How deep a request body may nest arrays and objects (a request needs 5 levels; deeper
+// nesting is refused before parsing, so a body of brackets cannot make a huge tree).
+inline constexpr int32_t kMaxJsonDepth = 32;
+
+// Parses `body` as a JSON object. InvalidArgument for malformed JSON, a non-object, or
+// nesting deeper than kMaxJsonDepth (then *param, if not null, names the top-level field
+// that nests too deep).
+StatusOr<nlohmann::json> ParseJsonObject(const std::string& body, std::string* param = nullptr);
 
 // REQUIRES: body.is_object(). On error, *param (if not null) names the parameter.
 StatusOr<ChatRequest> ParseChatRequest(const nlohmann::json& body, const RequestLimits& limits,

@@ -57,6 +57,22 @@ TEST(ParseJsonObjectTest, RejectsMalformedAndNonObjects) {
   }
 }
 
+TEST(ParseJsonObjectTest, RefusesDeepNestingAndNamesTheField) {
+  const std::string deep = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  EXPECT_TRUE(ParseJsonObject("{\"a\": " + deep.substr(1, deep.size() - 2) + "}").ok());  // at the limit
+  std::string param;
+  StatusOr<json> r = ParseJsonObject("{\"model\": \"m\", \"messages\": [" + deep + "]}", &param);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(param, "messages");
+  EXPECT_NE(r.status().message().find("deeper than"), std::string::npos);
+  // Brackets inside strings do not count; a body of brackets is refused without a key.
+  EXPECT_TRUE(ParseJsonObject("{\"a\": \"" + std::string(1000, '[') + "\\\"{\"}").ok());
+  param = "x";
+  EXPECT_FALSE(ParseJsonObject(std::string(1 << 20, '['), &param).ok());
+  EXPECT_EQ(param, "");
+}
+
 TEST(ParseChatRequestTest, Defaults) {
   std::string param;
   StatusOr<ChatRequest> r = ParseChatRequest(Chat(), Limits(), &param);
@@ -246,6 +262,14 @@ TEST(ParseChatRequestTest, RejectsEveryBadParameter) {
       {{{"n", 0}}, "n"},
       {{{"user", 5}}, "user"},
       {{{"ignore_eos", "true"}}, "ignore_eos"},
+      // Lengths and counts, each bounded (RequestLimits).
+      {{{"stop", std::string(1025, 'x')}}, "stop"},
+      {{{"stop", {"a", std::string(1025, 'x')}}}, "stop"},
+      {{{"user", std::string(257, 'u')}}, "user"},
+      {{{"model", std::string(257, 'm')}}, "model"},
+      {{{"n", 1000000}}, "n"},
+      {{{"max_tokens", int64_t{1} << 40}}, "max_tokens"},
+      {{{"logprobs", true}, {"top_logprobs", 1000000}}, "top_logprobs"},
   };
   for (const auto& [extra, param] : cases) {
     EXPECT_EQ(ChatError(Chat(extra)), param) << extra.dump();
@@ -254,6 +278,22 @@ TEST(ParseChatRequestTest, RejectsEveryBadParameter) {
 
 // logit_bias on both endpoints: string keys holding token ids in [0, vocab), numbers in
 // [-100, 100], carried sorted into SamplingParams.
+TEST(ParseChatRequestTest, LengthsAtTheLimitPassAndOneMoreFails) {
+  RequestLimits l = Limits();
+  EXPECT_EQ(ChatError(Chat({{"stop", std::string(l.max_stop_bytes, 'x')}})), "");
+  EXPECT_EQ(ChatError(Chat({{"user", std::string(l.max_name_bytes, 'u')}})), "");
+  json messages = json::array();
+  for (int i = 0; i < l.max_messages; ++i) messages.push_back({{"role", "user"}, {"content", "x"}});
+  EXPECT_EQ(ChatError({{"messages", messages}}), "");
+  messages.push_back({{"role", "user"}, {"content", "x"}});
+  EXPECT_EQ(ChatError({{"messages", messages}}), "messages");
+  json parts = json::array();
+  for (int i = 0; i < l.max_content_parts; ++i) parts.push_back({{"type", "text"}, {"text", "x"}});
+  EXPECT_EQ(ChatError({{"messages", {{{"role", "user"}, {"content", parts}}}}}), "");
+  parts.push_back({{"type", "text"}, {"text", "x"}});
+  EXPECT_EQ(ChatError({{"messages", {{{"role", "user"}, {"content", parts}}}}}), "messages");
+}
+
 TEST(ParseLogitBiasTest, AcceptedOnBothEndpoints) {
   const json bias = {{"logit_bias", {{"42", 100}, {"7", -100}, {"0", 0.5}, {"99", -1.25}}}};
   std::string param;

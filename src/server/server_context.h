@@ -8,10 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/engine.h"
 #include "engine/metrics.h"
+#include "server/client_limiter.h"
 #include "server/openai_request.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -26,6 +28,13 @@ struct ServerOptions {
   int64_t max_body_bytes = 8 << 20;
   int32_t max_tokens_limit = 0;       // 0: the engine's context size
   int32_t http_threads = 0;           // 0: max(64, 4 * max_seqs + 8)
+  // Generation requests one client address may have in flight (429 beyond); 0: max(64, 2 *
+  // max_seqs), half the default HTTP workers; -1: no cap.
+  int32_t max_client_requests = 0;
+  // A response write that makes no progress for this long fails: the client is treated as
+  // gone and its request cancelled (a reader that stops reading an SSE stream).
+  int32_t write_timeout_s = 30;
+  bool webui = true;                  // serve the chat page at "/" (server/webui/)
   // Every response and chunk carries it: the build and the configuration that shape the
   // output (cmd_serve.cc: "parley-<git hash>-<weights>-<activations>-<kv dtype>").
   std::string system_fingerprint = "parley";
@@ -43,18 +52,30 @@ struct ServerContext {
   std::chrono::system_clock::time_point started;
   std::atomic<bool> shutting_down{false};
   std::atomic<int32_t> active_generations{0};  // generation requests not yet answered
+  ClientLimiter clients;                        // generation requests in flight per address
 };
 
-// Counts a generation request as active for as long as it lives (Stop() waits for these).
+// The per-client slot (ClientLimiter) of the generation request this thread is serving,
+// set by the HTTP layer around the handler; null outside one.
+inline std::shared_ptr<void>& ThisClientSlot() {
+  thread_local std::shared_ptr<void> slot;
+  return slot;
+}
+
+// Counts a generation request as active for as long as it lives (Stop() waits for these),
+// and holds its client's slot as long (a streaming job keeps both until its last byte).
 class ActiveGeneration {
  public:
-  explicit ActiveGeneration(ServerContext* ctx) : ctx_(ctx) { ctx_->active_generations++; }
+  explicit ActiveGeneration(ServerContext* ctx) : ctx_(ctx), client_slot_(ThisClientSlot()) {
+    ctx_->active_generations++;
+  }
   ~ActiveGeneration() { ctx_->active_generations--; }
   ActiveGeneration(const ActiveGeneration&) = delete;
   ActiveGeneration& operator=(const ActiveGeneration&) = delete;
 
  private:
   ServerContext* ctx_;
+  std::shared_ptr<void> client_slot_;
 };
 
 // What the access-log line of the current request reports beyond method, path and status.

@@ -1,6 +1,7 @@
 """Every error status of the API, each with an OpenAI error object: 400 (malformed JSON,
-missing fields, bad parameters, prompt longer than the context), 401, 404 (model, route),
-405, 413, 503 (queue full)."""
+missing fields, bad parameters, every count and length over its limit, JSON nested too
+deep, prompt longer than the context), 401, 404 (model, route), 405, 413, 503 (queue
+full). The 429 of --max-client-requests is in test_slow_client.py."""
 import concurrent.futures
 
 import openai
@@ -40,6 +41,17 @@ MSGS = [{"role": "user", "content": "hi"}]
     ({"messages": MSGS, "stream_options": {"include_usage": True}}, "stream_options"),
     ({"messages": MSGS, "presence_penalty": 3}, "presence_penalty"),
     ({"messages": MSGS, "seed": "x"}, "seed"),
+    # Every count and length is bounded (docs/serving.md, "Request limits").
+    ({"messages": MSGS, "n": 10 ** 9}, "n"),
+    ({"messages": MSGS, "max_tokens": 2 ** 62}, "max_tokens"),
+    ({"messages": MSGS, "logprobs": True, "top_logprobs": 10 ** 6}, "top_logprobs"),
+    ({"messages": MSGS, "stop": ["s"] * 17}, "stop"),
+    ({"messages": MSGS, "stop": "x" * 1025}, "stop"),
+    ({"messages": MSGS, "logit_bias": {str(i): 1 for i in range(1025)}}, "logit_bias"),
+    ({"messages": MSGS * 2049}, "messages"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}] * 257}]}, "messages"),
+    ({"messages": MSGS, "user": "u" * 257}, "user"),
+    ({"messages": MSGS, "model": "m" * 257}, "model"),
 ])
 def test_chat_400(tiny_server, body, param):
     err = assert_error(tiny_server.post(CHAT, json=body), 400, param)
@@ -55,9 +67,22 @@ def test_chat_400(tiny_server, body, param):
     ({"prompt": "x", "logprobs": True}, "logprobs"),
     ({"prompt": "x", "best_of": 2}, "best_of"),
     ({"prompt": "x", "echo": "yes"}, "echo"),
+    ({"prompt": ["x"] * 65}, "prompt"),
+    ({"prompt": ["x"] * 8, "n": 16}, "n"),
+    ({"prompt": "x", "logprobs": 10 ** 6}, "logprobs"),
 ])
 def test_completions_400(tiny_server, body, param):
     assert_error(tiny_server.post("/v1/completions", json=body), 400, param)
+
+
+def test_json_nested_too_deep(tiny_server):
+    deep = "[" * 100 + "]" * 100
+    body = '{"messages": [{"role": "user", "content": "hi"}], "metadata": ' + deep + "}"
+    err = assert_error(tiny_server.post(CHAT, data=body), 400, "metadata")
+    assert "deeper than 32" in err["message"]
+    assert_error(tiny_server.post("/v1/completions", data="[" * (1 << 20)), 400)  # 1 MiB of brackets
+    assert_error(tiny_server.post("/tokenize", data='{"content": ' + deep + "}"), 400, "content")
+    assert tiny_server.get("/health").status_code == 200
 
 
 def test_malformed_json_and_wrong_types(tiny_server):
@@ -136,8 +161,10 @@ def test_503_when_the_queue_is_full(slow_model, start_server):
     assert codes.count(200) >= 1
     assert codes.count(503) >= 1, codes
     assert set(codes) <= {200, 503}
-    err = assert_error(next(r for r in results if r.status_code == 503), 503)
+    busy = next(r for r in results if r.status_code == 503)
+    err = assert_error(busy, 503)
     assert "try again" in err["message"]
+    assert busy.headers.get("Retry-After") == "1"  # overload: clients may retry (here or elsewhere)
     with pytest.raises(openai.InternalServerError) as e:  # the openai client's class for 5xx
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             fs = [pool.submit(s.client().chat.completions.create, model="slow-llama", messages=MSGS,
