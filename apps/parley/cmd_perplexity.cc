@@ -3,7 +3,9 @@
 // -c tokens, each chunk starts with BOS and is evaluated from an empty cache, and only the
 // second half of each chunk is scored (every scored token sees at least c/2 tokens of
 // context). Prints the running estimate per chunk and the final figure with its standard
-// error.
+// error. Each chunk is one prompt-scoring request to the engine (Generator::ScorePrompt,
+// prefix cache off): computed in its -b token prefill chunks, every scored token's
+// log-probability summed in double.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,11 +13,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "base/thread_pool.h"
 #include "commands.h"
-#include "kv/page_pool.h"
-#include "model/sequence_kv.h"
-#include "model/transformer.h"
+#include "generator.h"
 
 namespace parley {
 
@@ -45,12 +44,11 @@ int RunPerplexity(const PerplexityOptions& opts) {
     std::fprintf(stderr, "error: %s\n", loaded.status().message().c_str());
     return 1;
   }
-  StatusOr<KvDtype> dtype = ParseKvDtype(opts.model.kv_dtype);
-  if (!dtype.ok()) {
-    std::fprintf(stderr, "error: --kv-dtype: %s\n", dtype.status().message().c_str());
+  StatusOr<GeneratorOptions> go = GeneratorOptionsFrom(opts.model);
+  if (!go.ok()) {
+    std::fprintf(stderr, "error: %s\n", go.status().message().c_str());
     return 1;
   }
-  const Model& model = *loaded->model;
   const Tokenizer& tok = *loaded->tokenizer;
   const int32_t n_ctx = opts.model.ctx_size;
   const std::vector<int32_t> tokens = tok.Encode(text, /*add_special=*/true, /*parse_special=*/false);
@@ -61,46 +59,34 @@ int RunPerplexity(const PerplexityOptions& opts) {
                  tokens.size(), n_ctx);
     return 1;
   }
-  const int32_t threads = ResolveThreads(opts.model.threads);
-  ThreadPool pool(threads);
-  Transformer transformer(model.config(), model.weights(), &pool, ParseActivationMode(opts.model.activations));
-  const int32_t batch = std::max(1, std::min(opts.model.batch_tokens, n_ctx));
-  const int32_t vocab = model.config().vocab_size;
-  const int32_t first = n_ctx / 2;
+  go->context = n_ctx + 1;  // a chunk, plus the token the engine always leaves room for
+  go->batch_tokens = std::max(1, std::min(opts.model.batch_tokens, n_ctx));
+  go->prefix_cache = false;  // every chunk from an empty cache
+  auto gen = Generator::Create(*loaded->model, tok, *go);
+  if (!gen.ok()) {
+    std::fprintf(stderr, "error: %s\n", gen.status().message().c_str());
+    return 1;
+  }
+  const int32_t first = n_ctx / 2;  // the first row scored: it predicts token first + 1
   std::fprintf(stderr, "perplexity: %zu tokens, %lld chunks of %d, scoring the last %d of each; %d threads, %s "
                "weights, %s activations, %s KV\n",
-               tokens.size(), static_cast<long long>(chunks), n_ctx, n_ctx - 1 - first, threads,
+               tokens.size(), static_cast<long long>(chunks), n_ctx, n_ctx - 1 - first, go->threads,
                opts.model.weights.c_str(), opts.model.activations.c_str(), opts.model.kv_dtype.c_str());
   double nll = 0.0, nll2 = 0.0;
   int64_t count = 0;
-  std::vector<float> logits;
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t c = 0; c < chunks; ++c) {
     std::vector<int32_t> chunk(tokens.begin() + c * n_ctx, tokens.begin() + (c + 1) * n_ctx);
     if (tok.add_bos() && tok.bos_id() >= 0) chunk[0] = tok.bos_id();
-    SequenceKv kv(model.config(), n_ctx, *dtype, "", batch);
-    for (int32_t start = 0; start < n_ctx; start += batch) {
-      const int32_t n = std::min(batch, n_ctx - start);
-      const bool scored = start + n > first;
-      Status st = transformer.Forward(std::span<const int32_t>(chunk.data() + start, n), &kv,
-                                      scored ? LogitRows::kAll : LogitRows::kNone, &logits);
-      if (!st.ok()) {
-        std::fprintf(stderr, "error: %s\n", st.message().c_str());
-        return 1;
-      }
-      if (!scored) continue;
-      for (int32_t i = 0; i < n; ++i) {
-        const int32_t pos = start + i;
-        if (pos < first || pos + 1 >= n_ctx) continue;
-        const float* row = logits.data() + static_cast<size_t>(i) * vocab;
-        const float mx = *std::max_element(row, row + vocab);
-        double sum = 0.0;
-        for (int32_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(row[v]) - mx);
-        const double lp = static_cast<double>(row[chunk[pos + 1]]) - mx - std::log(sum);
-        nll -= lp;
-        nll2 += lp * lp;
-        ++count;
-      }
+    StatusOr<std::vector<double>> scores = (*gen)->ScorePrompt(std::move(chunk), first + 1);
+    if (!scores.ok()) {
+      std::fprintf(stderr, "error: %s\n", scores.status().message().c_str());
+      return 1;
+    }
+    for (const double lp : *scores) {
+      nll -= lp;
+      nll2 += lp * lp;
+      ++count;
     }
     std::printf("[%lld]%.4f%s", static_cast<long long>(c + 1), std::exp(nll / count), c + 1 < chunks ? "," : "\n");
     std::fflush(stdout);

@@ -16,19 +16,18 @@ StatusOr<std::unique_ptr<Generator>> Generator::Create(const Model& model, const
   std::unique_ptr<Generator> g(new Generator(model, options));
   EngineOptions eo;
   eo.max_batch_tokens = std::max(1, options.batch_tokens);
-  eo.max_seqs = 1;
-  eo.max_queue = 1;
+  eo.max_seqs = std::max(1, options.max_seqs);
+  eo.max_queue = eo.max_seqs;
   eo.max_context = options.context;
-  eo.kv.arena_bytes = 0;  // sized for one sequence of the whole context
+  eo.kv.arena_bytes = 0;  // sized for max_seqs sequences of the whole context
   eo.kv.dtype = options.kv_dtype;
   eo.kv.max_context = options.context;
-  eo.prefix_cache = true;  // chat: a turn resumes after the conversation's cached pages
+  eo.prefix_cache = options.prefix_cache;  // chat: a turn resumes after the conversation's cached pages
   PARLEY_ASSIGN_OR_RETURN(g->engine_, Engine::Create(&g->runner_, tokenizer, eo));
   return g;
 }
 
-StatusOr<std::unique_ptr<Generator>> CreateGenerator(const Model& model, const Tokenizer& tokenizer,
-                                                     const ModelOptions& opts) {
+StatusOr<GeneratorOptions> GeneratorOptionsFrom(const ModelOptions& opts) {
   StatusOr<KvDtype> kv_dtype = ParseKvDtype(opts.kv_dtype);
   if (!kv_dtype.ok()) return Status::InvalidArgument("--kv-dtype: " + kv_dtype.status().message());
   GeneratorOptions go;
@@ -37,7 +36,32 @@ StatusOr<std::unique_ptr<Generator>> CreateGenerator(const Model& model, const T
   go.batch_tokens = opts.batch_tokens;
   go.mode = ParseActivationMode(opts.activations);
   go.kv_dtype = *kv_dtype;
+  return go;
+}
+
+StatusOr<std::unique_ptr<Generator>> CreateGenerator(const Model& model, const Tokenizer& tokenizer,
+                                                     const ModelOptions& opts) {
+  PARLEY_ASSIGN_OR_RETURN(GeneratorOptions go, GeneratorOptionsFrom(opts));
   return Generator::Create(model, tokenizer, go);
+}
+
+StatusOr<std::vector<double>> Generator::ScorePrompt(std::vector<int32_t> prompt, int32_t from) {
+  const size_t want = from >= 1 && static_cast<size_t>(from) < prompt.size() ? prompt.size() - from : 0;
+  GenerationRequest req;
+  req.prompt = std::move(prompt);
+  req.max_tokens = 0;
+  req.score_prompt_from = from;
+  std::vector<double> scores;
+  StatusOr<GenerationStats> done = Generate(std::move(req), [&](const EngineEvent& ev) {
+    scores.insert(scores.end(), ev.prompt_scores.begin(), ev.prompt_scores.end());
+    return true;
+  });
+  if (!done.ok()) return done.status();
+  if (scores.size() != want) {
+    return Status::Error("scored " + std::to_string(scores.size()) + " prompt tokens, expected " +
+                         std::to_string(want));
+  }
+  return scores;
 }
 
 StatusOr<GenerationStats> Generator::Generate(GenerationRequest request,

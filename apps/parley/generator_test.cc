@@ -1,11 +1,18 @@
 // Generator (the CLI's facade over the engine) on tiny models: a follow-up turn resumes
 // after the cached pages (computes only the rest) and gives the same tokens as computing
-// everything from scratch; the engine's validation and stop strings reach the CLI.
+// everything from scratch; the engine's validation and stop strings reach the CLI;
+// ScorePrompt (perplexity) matches the hand-driven forward pass bit for bit.
 #include "generator.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include "base/thread_pool.h"
 #include "gguf/testing/tiny_model.h"
+#include "model/sequence_kv.h"
+#include "model/transformer.h"
 
 namespace parley {
 namespace {
@@ -133,6 +140,59 @@ TEST_P(GeneratorTest, StopStringsAndCancellingEndTheRequest) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(events, 1);
   EXPECT_TRUE(r->finish == FinishReason::kCancelled || r->finish == FinishReason::kLength);
+}
+
+// ScorePrompt (perplexity's chunks) gives exactly what driving the forward pass by hand
+// in -b chunks and summing log-softmax in double gives, token for token, including a chunk
+// that starts before the first scored row; it needs the prefix cache off.
+TEST_P(GeneratorTest, ScorePromptMatchesTheForwardPassBitForBit) {
+  Loaded l = LoadTiny(GetParam().first, GetParam().second);
+  const Model& model = *l.model;
+  std::vector<int32_t> prompt;
+  while (prompt.size() < 50) {
+    std::vector<int32_t> more = l.tokenizer->Encode("the thin hen in the inn, then the end", true, true);
+    prompt.insert(prompt.end(), more.begin(), more.end());
+  }
+  prompt.resize(50);
+  const int32_t batch = 16, from = 21;  // rows 20..48 score tokens 21..49; chunk [16, 32) straddles
+
+  ThreadPool pool(2);
+  Transformer transformer(model.config(), model.weights(), &pool, ActivationMode::kF32);
+  SequenceKv kv(model.config(), 50, KvDtype::kF32, "", batch);
+  std::vector<double> want;
+  std::vector<float> logits;
+  const int32_t vocab = model.config().vocab_size;
+  for (int32_t start = 0; start < 50; start += batch) {
+    const int32_t n = std::min(batch, 50 - start);
+    ASSERT_TRUE(transformer.Forward(std::span<const int32_t>(prompt.data() + start, n), &kv, LogitRows::kAll, &logits)
+                    .ok());
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t pos = start + i;
+      if (pos + 1 < from || pos + 1 >= 50) continue;
+      const float* row = logits.data() + static_cast<size_t>(i) * vocab;
+      const float mx = *std::max_element(row, row + vocab);
+      double sum = 0.0;
+      for (int32_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(row[v]) - mx);
+      want.push_back(static_cast<double>(row[prompt[pos + 1]]) - mx - std::log(sum));
+    }
+  }
+
+  GeneratorOptions o;
+  o.context = 51;
+  o.threads = 2;
+  o.batch_tokens = batch;
+  o.prefix_cache = false;
+  auto g = Generator::Create(model, *l.tokenizer, o);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  for (int pass = 0; pass < 2; ++pass) {  // the second from an empty cache again
+    StatusOr<std::vector<double>> got = (*g)->ScorePrompt(prompt, from);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    ASSERT_EQ(got->size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*got)[i], want[i]) << "token " << from + i;
+  }
+  EXPECT_EQ((*g)->ScorePrompt(prompt, 50).status().code(), StatusCode::kInvalidArgument);
+  auto cached = Make(l, 64, 1, batch);
+  EXPECT_EQ(cached->ScorePrompt(prompt, from).status().code(), StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, GeneratorTest,

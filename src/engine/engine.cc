@@ -119,6 +119,17 @@ StatusOr<std::vector<std::shared_ptr<RequestStream>>> Engine::Loop::Submit(Gener
   }
   if (request.max_tokens < 0) return Status::InvalidArgument("max_tokens must be >= 0");
   if (request.logprobs > 20) return Status::InvalidArgument("logprobs must be at most 20");
+  if (request.score_prompt_from != 0) {
+    if (request.score_prompt_from < 1 || request.score_prompt_from >= n) {
+      return Status::InvalidArgument("score_prompt_from must be in [1, " + std::to_string(n - 1) + "], got " +
+                                     std::to_string(request.score_prompt_from));
+    }
+    if (request.prompt_logprobs) {
+      return Status::InvalidArgument("score_prompt_from and prompt_logprobs cannot be combined");
+    }
+    if (request.n != 1) return Status::InvalidArgument("score_prompt_from needs n == 1");
+    if (prefix_ != nullptr) return Status::InvalidArgument("score_prompt_from needs the prefix cache off");
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return Status::Unavailable("the server is shutting down");
   if (num_queued_ + static_cast<int32_t>(inbox_.size()) >= options_.max_queue) {

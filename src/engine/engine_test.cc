@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/fake_runner.h"
+#include "engine/output_processor.h"
 #include "engine/small_tokenizer.h"
 
 namespace parley {
@@ -142,6 +143,56 @@ TEST_F(EngineTest, PromptLogprobsWithZeroMaxTokens) {
     std::vector<int32_t> ctx(r.prompt.begin(), r.prompt.begin() + i + 1);
     EXPECT_EQ(c.last.prompt_logprobs[i].top[0].first, runner_->ReferenceNext(ctx));
   }
+}
+
+// score_prompt_from (parley perplexity): one double per prompt token from the index on,
+// from the fake model's one-hot rows, with the prompt in the engine's own chunks (not the
+// 32-token chunks of prompt_logprobs); bad values and combinations are refused.
+TEST_F(EngineTest, PromptScoresFromAnIndexInWholeChunks) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 64;
+  opts.prefix_cache = false;
+  Start(opts);
+  std::vector<int32_t> prompt;
+  for (int32_t i = 0; i < 80; ++i) prompt.push_back(3 + (i * 7) % 61);
+  GenerationRequest r = Request(prompt, 0);
+  r.score_prompt_from = 41;
+  auto s = engine_->Submit(r);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Collected c = Drain(s->get());
+  EXPECT_EQ(c.last.finish, FinishReason::kLength);
+  EXPECT_TRUE(c.tokens.empty());
+  EXPECT_TRUE(c.last.prompt_logprobs.empty());
+  ASSERT_EQ(c.last.prompt_scores.size(), 39u);  // tokens 41..79
+  for (size_t i = 0; i < c.last.prompt_scores.size(); ++i) {
+    const int32_t pos = 40 + static_cast<int32_t>(i);  // the row that predicts token pos + 1
+    std::vector<float> row(64, 0.0f);
+    row[runner_->ReferenceNext(std::vector<int32_t>(prompt.begin(), prompt.begin() + pos + 1))] = 1.0f;
+    EXPECT_EQ(c.last.prompt_scores[i], PromptTokenScore(row, prompt[pos + 1])) << "token " << pos + 1;
+  }
+  EXPECT_EQ(engine_->Stats().forward_passes, 2);  // 64 + 16 tokens
+
+  r.score_prompt_from = 0;  // off: nothing scored
+  s = engine_->Submit(r);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(Drain(s->get()).last.prompt_scores.empty());
+
+  for (int32_t from : {-1, 80, 81}) {
+    r.score_prompt_from = from;
+    EXPECT_EQ(engine_->Submit(r).status().code(), StatusCode::kInvalidArgument) << from;
+  }
+  r.score_prompt_from = 79;
+  EXPECT_TRUE(engine_->Submit(r).ok());
+  r.prompt_logprobs = true;
+  EXPECT_EQ(engine_->Submit(r).status().code(), StatusCode::kInvalidArgument);
+  r.prompt_logprobs = false;
+  r.n = 2;
+  EXPECT_EQ(engine_->SubmitChoices(r).status().code(), StatusCode::kInvalidArgument);
+
+  engine_.reset();
+  Start(EngineOptions{});  // the prefix cache on: it would supply rows never computed
+  r.n = 1;
+  EXPECT_EQ(engine_->Submit(r).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(EngineTest, InvalidRequestsAreRejected) {

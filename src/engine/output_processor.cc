@@ -1,6 +1,7 @@
 #include "engine/output_processor.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace parley {
 namespace {
@@ -8,6 +9,13 @@ namespace {
 double Seconds(RequestState::Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
+
+double PromptTokenScore(std::span<const float> row, int32_t token) {
+  const float mx = *std::max_element(row.begin(), row.end());
+  double sum = 0.0;
+  for (float v : row) sum += std::exp(static_cast<double>(v) - mx);
+  return static_cast<double>(row[token]) - mx - std::log(sum);
+}
 
 void OutputProcessor::Process(RequestState* a, int32_t first_pos, std::span<const float> rows, int32_t vocab) {
   const int32_t num_rows = static_cast<int32_t>(rows.size() / vocab);
@@ -24,7 +32,11 @@ void OutputProcessor::Process(RequestState* a, int32_t first_pos, std::span<cons
 void OutputProcessor::HandleLogits(RequestState* a, int32_t pos, std::span<const float> row) {
   Sequence& s = a->seq;
   if (a->wants_prompt_lps() && pos + 1 == a->prompt_lp_next && pos + 1 < s.num_prompt) {
-    a->prompt_lps.push_back(ComputeLogprob(row, s.tokens[pos + 1], std::max(0, a->req.logprobs)));
+    if (a->scores_prompt()) {
+      a->prompt_scores.push_back(PromptTokenScore(row, s.tokens[pos + 1]));
+    } else {
+      a->prompt_lps.push_back(ComputeLogprob(row, s.tokens[pos + 1], std::max(0, a->req.logprobs)));
+    }
     ++a->prompt_lp_next;
   }
   if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && !a->forks.empty()) {
@@ -129,8 +141,9 @@ void OutputProcessor::SampleNext(RequestState* a, std::span<const float> row) {
     return;
   }
   a->seq.tokens.push_back(token);  // computed next step
-  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
+  if ((a->req.prompt_logprobs || a->scores_prompt()) && !a->prompt_lps_sent) {
     ev.prompt_logprobs = std::move(a->prompt_lps);
+    ev.prompt_scores = std::move(a->prompt_scores);
     a->prompt_lps_sent = true;
   }
   a->stream->Push(std::move(ev));
@@ -145,8 +158,9 @@ void OutputProcessor::Finish(RequestState* a, FinishReason reason, EngineEvent e
   const int32_t cached = std::clamp(a->seq.num_cached, 0, a->seq.num_prompt);
   ev.finish = reason;
   ev.error = error;
-  if (a->req.prompt_logprobs && !a->prompt_lps_sent) {
+  if ((a->req.prompt_logprobs || a->scores_prompt()) && !a->prompt_lps_sent) {
     ev.prompt_logprobs = std::move(a->prompt_lps);
+    ev.prompt_scores = std::move(a->prompt_scores);
     a->prompt_lps_sent = true;
   }
   ev.usage.prompt_tokens = a->seq.num_prompt;

@@ -26,7 +26,9 @@ namespace parley {
 struct RequestState {
   using Clock = std::chrono::steady_clock;
   RequestState(const Tokenizer& tok, GenerationRequest r, std::shared_ptr<RequestStream> s)
-      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {}
+      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {
+    if (req.score_prompt_from > 0) prompt_lp_next = req.score_prompt_from;
+  }
   GenerationRequest req;
   std::shared_ptr<RequestStream> stream;
   Sequence seq;
@@ -40,13 +42,23 @@ struct RequestState {
   int32_t generated = 0;
   int32_t prompt_lp_next = 1;  // next prompt position whose logprob is still to collect
   std::vector<TokenLogprob> prompt_lps;
+  std::vector<double> prompt_scores;  // req.score_prompt_from > 0
   bool prompt_lps_sent = false;
   std::unique_ptr<CanaryRecord> canary;  // set when the quality canary picked this request
   bool has_first = false;
   Clock::time_point first_token, last_token;
 
-  bool wants_prompt_lps() const { return req.prompt_logprobs && prompt_lp_next < seq.num_prompt; }
+  bool scores_prompt() const { return req.score_prompt_from > 0; }
+  // Prompt logprobs or scores still to collect.
+  bool wants_prompt_lps() const {
+    return (req.prompt_logprobs || scores_prompt()) && prompt_lp_next < seq.num_prompt;
+  }
 };
+
+// log_softmax(row)[token] in double, the way `parley perplexity` has always summed it:
+// row[token] - max - log(sum_v exp(row[v] - max)), max taken over the floats, each
+// exp and the sum in double.
+double PromptTokenScore(std::span<const float> row, int32_t token);
 
 // What output processing asks of the engine (the scheduler and the table of requests).
 class SequenceHost {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "engine/small_tokenizer.h"
@@ -166,6 +167,49 @@ TEST_F(OutputProcessorTest, PromptScoringOnly) {
   EXPECT_TRUE(evs[0].tokens.empty());
   EXPECT_EQ(evs[0].prompt_logprobs.size(), 2u);
   EXPECT_EQ(evs[0].usage.completion_tokens, 0);
+}
+
+// score_prompt_from: a double per prompt token from that index on, from the raw rows (no
+// TokenLogprob entries), in the final event of a max_tokens == 0 request.
+TEST_F(OutputProcessorTest, PromptScoresFromAnIndex) {
+  GenerationRequest r = Request(0);
+  r.prompt = {3, 4, 5, 6};
+  r.score_prompt_from = 2;
+  auto a = Make(std::move(r));
+  // Rows 1..3 as the engine asks for them (row p predicts prompt token p + 1).
+  a->seq.num_computed = a->seq.num_tokens();
+  std::vector<float> flat;
+  for (int32_t t : {5, 9, 7}) {
+    const std::vector<float> row = Row(t);
+    flat.insert(flat.end(), row.begin(), row.end());
+  }
+  out_.Process(a.get(), 1, flat, kVocab);
+  const std::vector<EngineEvent> evs = Events(a.get());
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].finish, FinishReason::kLength);
+  EXPECT_TRUE(evs[0].prompt_logprobs.empty());
+  ASSERT_EQ(evs[0].prompt_scores.size(), 2u);  // tokens 2 and 3 (5 and 6)
+  EXPECT_EQ(evs[0].prompt_scores[0], PromptTokenScore(Row(5), 5));
+  EXPECT_EQ(evs[0].prompt_scores[1], PromptTokenScore(Row(9), 6));
+  EXPECT_GT(evs[0].prompt_scores[0], evs[0].prompt_scores[1]);
+}
+
+// PromptTokenScore is log-softmax: exact on a uniform row, ComputeLogprob's value to
+// float precision elsewhere, and in double.
+TEST(PromptTokenScoreTest, IsLogSoftmaxInDouble) {
+  const std::vector<float> uniform(8, 0.5f);
+  EXPECT_DOUBLE_EQ(PromptTokenScore(uniform, 3), -std::log(8.0));
+  const std::vector<float> row = {1.0f, -2.5f, 3.25f, 0.0f, 7.0f, -1.0f};
+  double total = 0.0;
+  for (int32_t t = 0; t < 6; ++t) {
+    const double s = PromptTokenScore(row, t);
+    EXPECT_NEAR(s, ComputeLogprob(row, t, 0).logprob, 1e-6);
+    total += std::exp(s);
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  // A tail probability far below float's range stays finite (exp and log in double).
+  const std::vector<float> far = {0.0f, -120.0f};
+  EXPECT_DOUBLE_EQ(PromptTokenScore(far, 1), -120.0);
 }
 
 TEST_F(OutputProcessorTest, ForksSampleFromTheSameRow) {

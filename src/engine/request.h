@@ -32,6 +32,12 @@ struct GenerationRequest {
   bool ignore_eos = false;              // do not stop at the model's end-of-turn tokens
   int32_t logprobs = -1;                // -1: none; n >= 0: each token's logprob + top n
   bool prompt_logprobs = false;         // logprobs of every prompt token (completions echo)
+  // Prompt scoring (`parley perplexity`): > 0 asks for the log-probability of each prompt
+  // token from this index on (1 <= from < prompt size), as a double in
+  // EngineEvent::prompt_scores, from the model's raw logits, with the prompt computed in the
+  // engine's own prefill chunks from an empty cache: only for an engine without a prefix
+  // cache, not with prompt_logprobs, and with n == 1. 0: off.
+  int32_t score_prompt_from = 0;
   std::string session_id;               // X-Session-Id / `user`: logged, used for routing
 };
 
@@ -53,6 +59,9 @@ struct EngineEvent {
   // Only in the first event of a request that asked prompt_logprobs: one per prompt token
   // after the first (tokens 1..n-1; the first token has no logprob), in order.
   std::vector<TokenLogprob> prompt_logprobs;
+  // Likewise for score_prompt_from: one per prompt token from that index on, in order
+  // (PromptTokenScore).
+  std::vector<double> prompt_scores;
   FinishReason finish = FinishReason::kNone;
   std::string error;                  // finish == kError: what went wrong
   Usage usage;                        // filled in the final event
