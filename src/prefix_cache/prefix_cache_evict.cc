@@ -102,10 +102,10 @@ bool PrefixCache::FreeHost() {
     if (victims.size() == kBatch) break;
   }
   if (victims.empty()) return false;
-  const size_t take = victims.size();
-  for (size_t i = 0; i < take; ++i) {
-    Node* n = victims[i];
-    n->busy = true;  // PutDisk may drop disk leaves: not this one
+  // PutDisk may drop disk leaves: none of the batch (a victim already moved is a disk leaf;
+  // dropping it freed the node this loop still used).
+  for (Node* n : victims) n->busy = true;
+  for (Node* n : victims) {
     for (int32_t g = 0; g < kv_->num_groups(); ++g) {
       if (n->host[g] < 0) continue;
       std::vector<uint8_t> blob = host_->Take(n->host[g]);
@@ -115,13 +115,15 @@ bool PrefixCache::FreeHost() {
         if (n->disk[g] < 0) ++stats_.host_dropped_pages;
       }
     }
+  }
+  for (Node* n : victims) {
     n->busy = false;
     Reindex(n);
   }
   // Nodes whose host copy could not move are pruned when they hold nothing else (by key:
   // pruning one may remove another victim, its parent).
   std::vector<uint64_t> keys;
-  for (size_t i = 0; i < take; ++i) keys.push_back(victims[i]->key);
+  for (Node* n : victims) keys.push_back(n->key);
   for (uint64_t key : keys) {
     auto it = nodes_.find(key);
     if (it != nodes_.end()) Prune(it->second.get());
