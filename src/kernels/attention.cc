@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/attention_internal.h"
@@ -15,16 +16,22 @@ namespace parley {
 namespace scalar {
 namespace {
 // Value i of a row of d values as the kernels read it (int8 rows: times its group's scale).
+// Rows need not be aligned (the SIMD kernels load them unaligned): memcpy, not a cast.
 float Value(const uint8_t* row, int32_t i, int32_t d, KvRowFormat format) {
   switch (format) {
-    case KvRowFormat::kF16:
-      return F16ToF32(reinterpret_cast<const uint16_t*>(row)[i]);
+    case KvRowFormat::kF16: {
+      uint16_t h;
+      std::memcpy(&h, row + sizeof(uint16_t) * i, sizeof(h));
+      return F16ToF32(h);
+    }
     case KvRowFormat::kI8:
       return KvI8Scale(row, d, i / kKvI8Group) * static_cast<float>(static_cast<int8_t>(row[i]));
     case KvRowFormat::kF32:
       break;
   }
-  return reinterpret_cast<const float*>(row)[i];
+  float x;
+  std::memcpy(&x, row + sizeof(float) * i, sizeof(x));
+  return x;
 }
 }  // namespace
 
