@@ -81,7 +81,7 @@ int32_t Scheduler::ChunkFor(const Sequence& s, int32_t start, int32_t budget, bo
     const int32_t mid = lo + (hi - lo + 1) / 2;
     StepShape shape = planned;
     shape.Add(start, mid);
-    if (cost_.Predict(shape) <= options_.step_target_s) {
+    if (cost_.Predict(shape) <= step_target_) {
       lo = mid;
     } else {
       hi = mid - 1;
@@ -104,8 +104,12 @@ SchedulerOutput Scheduler::Schedule() {
   const bool pace = options_.step_target_s > 0 && cost_.ready() && num_decodes > 0;
   StepShape planned;
   int32_t prefill = 0;  // prefill tokens in this step so far
+  step_target_ = options_.step_target_s;
   for (size_t i = 0; i < order.size(); ++i) {
     Sequence* s = order[i];
+    // When the decodes alone take most of the target (a loaded machine, a long context),
+    // prompts still get as much time as the decodes: pacing never starves them.
+    if (pace && i == num_decodes) step_target_ = std::max(step_target_, 2 * cost_.Predict(planned));
     if (budget == 0) break;
     if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
     const bool decode = i < num_decodes;
@@ -137,7 +141,13 @@ SchedulerOutput Scheduler::Schedule() {
   // of everyone running past the target: new conversations wait instead.
   StepShape steady;  // a decode step of every running sequence
   for (const Sequence* s : running_) steady.Add(s->num_tokens() - 1, 1);
-  const bool gate = options_.step_target_s > 0 && cost_.ready() && !running_.empty();
+  // The gate holds only where the target is within reach: a step of one token (the floor:
+  // every weight read once) takes at most half of it. On a machine slower than the target
+  // assumes, admission falls back to seats and pages.
+  StepShape floor;
+  floor.Add(0, 1);
+  const bool gate = options_.step_target_s > 0 && cost_.ready() && !running_.empty() &&
+                    2 * cost_.Predict(floor) <= options_.step_target_s;
   int32_t seats = num_seats_taken();
   while (budget > 0 && out.preempted.empty() && !waiting_.empty() && seats < options_.max_seqs) {
     const auto pick = PickNext();

@@ -40,7 +40,9 @@ struct SchedulerOptions {
   // predicted time stays within the target, but at least `min_prefill_tokens` (so prompts
   // always progress), and a new sequence is admitted only while a decode step of every
   // running sequence and it would fit the target. A step of prefills alone is bounded by
-  // max_batch_tokens only. 0: the token budget alone, as before.
+  // max_batch_tokens only. When the decodes alone would take over half the target, the
+  // prefill share is as long as theirs instead, and admission is no longer held back (the
+  // target is out of reach: pacing must not starve prompts). 0: the token budget alone.
   double step_target_s = 0;
   int32_t min_prefill_tokens = 16;
 };
@@ -131,6 +133,7 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   int64_t step_ = 0;  // Schedule calls so far
   StepCostModel cost_;
+  double step_target_ = 0;  // this step's target for prefill pacing (see Schedule)
 };
 
 }  // namespace parley
