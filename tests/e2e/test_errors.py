@@ -165,10 +165,13 @@ def test_503_when_the_queue_is_full(slow_model, start_server):
     err = assert_error(busy, 503)
     assert "try again" in err["message"]
     assert busy.headers.get("Retry-After") == "1"  # overload: clients may retry (here or elsewhere)
+    # One client made up front (making one per call is slow enough to serialize the calls),
+    # and replies long enough that the first still runs when the others arrive.
+    client = s.client()
     with pytest.raises(openai.InternalServerError) as e:  # the openai client's class for 5xx
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            fs = [pool.submit(s.client().chat.completions.create, model="slow-llama", messages=MSGS,
-                              max_tokens=150, extra_body={"ignore_eos": True}) for _ in range(6)]
+            fs = [pool.submit(client.chat.completions.create, model="slow-llama", messages=MSGS,
+                              max_tokens=600, extra_body={"ignore_eos": True}) for _ in range(6)]
             for f in fs:
                 f.result(timeout=120)
     assert e.value.status_code == 503
