@@ -106,8 +106,6 @@ SchedulerOutput Scheduler::Schedule() {
   const bool pace = options_.step_target_s > 0 && cost_.ready() && num_decodes > 0;
   StepShape planned;
   int32_t prefill = 0;  // prefill tokens in this step so far
-  // Drafted tokens ride with their decodes, but never take a later decode's place.
-  int32_t draft_budget = budget - static_cast<int32_t>(num_decodes);
   step_target_ = options_.step_target_s;
   for (size_t i = 0; i < order.size(); ++i) {
     Sequence* s = order[i];
@@ -117,8 +115,7 @@ SchedulerOutput Scheduler::Schedule() {
     if (budget == 0) break;
     if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
     const bool decode = i < num_decodes;
-    const int32_t drafts = decode ? std::clamp(static_cast<int32_t>(s->draft.size()), 0, std::max(0, draft_budget)) : 0;
-    const int32_t n = decode ? 1 + drafts : ChunkFor(*s, s->num_computed, budget, pace, planned, prefill);
+    const int32_t n = decode ? 1 : ChunkFor(*s, s->num_computed, budget, pace, planned, prefill);
     if (n <= 0) continue;
     while (!kv_.Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
       // Out of pages even after evicting what only the prefix cache holds: the newest
@@ -135,22 +132,7 @@ SchedulerOutput Scheduler::Schedule() {
       if (victim == s) break;
     }
     if (s->state != SeqState::kRunning) continue;
-    if (drafts > 0) {
-      ScheduledSeq x;
-      x.seq = s;
-      x.num_new = n;
-      x.start = s->num_computed;
-      x.logits_from = 0;
-      x.num_draft = drafts;
-      x.input.reserve(n);
-      x.input.push_back(s->tokens.back());
-      x.input.insert(x.input.end(), s->draft.begin(), s->draft.begin() + drafts);
-      out.scheduled.push_back(std::move(x));
-      draft_budget -= drafts;
-    } else {
-      out.scheduled.push_back({s, n});
-    }
-    s->draft.clear();
+    out.scheduled.push_back({s, n});
     planned.Add(s->num_computed, n);
     if (!decode) prefill += n;
     budget -= n;
@@ -213,8 +195,39 @@ SchedulerOutput Scheduler::Schedule() {
     for (int32_t k = 0; k <= s->fork_seats; ++k) steady.Add(s->num_tokens(), 1);
     budget -= n;
   }
+  AddDrafts(&out, budget, pace, &planned);
   for (const ScheduledSeq& x : out.scheduled) out.num_tokens += x.num_new;
   return out;
+}
+
+// Drafted tokens are a bet: they take what the decodes, prefills and admissions left of the
+// token budget and, when pacing, of the step-time target; a draft is shortened to fit, and
+// dropped rather than making anyone give up pages.
+void Scheduler::AddDrafts(SchedulerOutput* out, int32_t budget, bool pace, StepShape* planned) {
+  for (ScheduledSeq& x : out->scheduled) {
+    Sequence* s = x.seq;
+    const bool decode = x.num_new == 1 && x.start + 1 == s->num_tokens();
+    int32_t k = decode ? std::min(static_cast<int32_t>(s->draft.size()), budget) : 0;
+    if (pace) {
+      while (k > 0) {
+        StepShape with = *planned;
+        with.Add(x.start + 1, k);
+        if (cost_.Predict(with) <= step_target_) break;
+        --k;
+      }
+    }
+    if (k > 0 && kv_.Reserve(&s->kv, x.start + 1, x.start + 1 + k, /*evict=*/false)) {
+      x.num_new = 1 + k;
+      x.num_draft = k;
+      x.logits_from = 0;
+      x.input.reserve(1 + k);
+      x.input.push_back(s->tokens.back());
+      x.input.insert(x.input.end(), s->draft.begin(), s->draft.begin() + k);
+      planned->Add(x.start + 1, k);
+      budget -= k;
+    }
+  }
+  for (Sequence* s : running_) s->draft.clear();
 }
 
 void Scheduler::ObserveStep(const SchedulerOutput& output, double seconds) {

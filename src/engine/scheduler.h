@@ -135,6 +135,9 @@ class Scheduler {
   std::deque<Sequence*>::iterator PickNext();
   // Offers a sequence's computed pages to the prefix cache (no-op without one).
 
+  // Gives the scheduled decodes that carry a draft (Sequence::draft) as much of it as the
+  // leftover token budget, the step-time target (when pacing) and free pages allow.
+  void AddDrafts(SchedulerOutput* out, int32_t budget, bool pace, StepShape* planned);
   // Tokens of `s` to compute this step from position `start`, within the token budget, the
   // sequence's max_chunk and (when pacing) the step-time target given `planned` so far.
   int32_t ChunkFor(const Sequence& s, int32_t start, int32_t budget, bool pace, const StepShape& planned,

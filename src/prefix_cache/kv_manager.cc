@@ -64,11 +64,11 @@ bool KvManager::Admit(const AdmitRequest& req, KvHandle* h, Admission* out) {
   return true;
 }
 
-bool KvManager::Reserve(KvHandle* h, int32_t computed, int32_t total) {
+bool KvManager::Reserve(KvHandle* h, int32_t computed, int32_t total, bool evict) {
   Init(h);
   SeqKv* seq = &h->table_;
   while (!kv_->Reserve(seq, computed, total)) {
-    if (prefix_ == nullptr || !prefix_->MakeRoom(Needs(*seq, computed, total, 0))) return false;
+    if (!evict || prefix_ == nullptr || !prefix_->MakeRoom(Needs(*seq, computed, total, 0))) return false;
   }
   return true;
 }

@@ -67,9 +67,9 @@ class KvManager {
   // (the lookup counted). False: *seq holds no pages and nothing else changed.
   bool Admit(const AdmitRequest& req, KvHandle* seq, Admission* out);
 
-  // Pages for positions [computed, total), evicting what only the cache holds first.
-  // False: no room short of preemption.
-  bool Reserve(KvHandle* seq, int32_t computed, int32_t total);
+  // Pages for positions [computed, total), evicting what only the cache holds first (unless
+  // !evict: free pages only). False: no room short of preemption.
+  bool Reserve(KvHandle* seq, int32_t computed, int32_t total, bool evict = true);
   // Offers the computed pages to the cache (the prompt and the whole computed text as
   // boundaries) when cache_pages, then frees them.
   void Free(KvHandle* seq, std::span<const int32_t> tokens, int32_t computed, int32_t num_prompt, bool cache_pages);
