@@ -50,7 +50,8 @@ def turn(url, messages, max_tokens):
     with requests.post(url + "/v1/chat/completions", stream=True, timeout=600, json={
             "model": "m", "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
             "stream_options": {"include_usage": True}, "ignore_eos": True}) as r:
-        r.raise_for_status()
+        if r.status_code != 200:
+            raise RuntimeError(r.text)
         for line in r.iter_lines():
             if not line.startswith(b"data: ") or line == b"data: [DONE]":
                 continue
@@ -84,7 +85,7 @@ def main():
         for name, shared in (("A", True), ("B", True), ("C", False)):
             port = free_port()
             cmd = [a.bin, "serve", "-m", a.model, "--port", str(port), "-c", "4096", "-t", "1",
-                   "--canary-rate", "0", "--no-webui"] + a.rest
+                   "--canary-rate", "0", "--no-webui", "--model-name", "m"] + a.rest
             if shared:
                 cmd += ["--redis-url", f"redis://127.0.0.1:{rport}"]
             log = open(os.path.join(tmp, f"{name}.log"), "w")
@@ -95,7 +96,7 @@ def main():
         print(f"{'history':>8} {'prompt':>7} | {'sticky (A) ttft':>16} {'cached':>6} | "
               f"{'moved, Redis (B)':>16} {'cached':>6} | {'recompute (C)':>14} | same reply")
         for i, h in enumerate(a.history):
-            words = " ".join(f"fact{j % 97} about topic {i} is number {j}." for j in range(h // 6))
+            words = " ".join(f"fact{j % 97} about topic {i} is number {j}." for j in range(h // 32))
             messages = [{"role": "system", "content": f"Conversation {i}. Notes: {words}"},
                         {"role": "user", "content": "Summarise the notes in one line."}]
             _, reply, _ = turn(urls["A"], messages, 16)
