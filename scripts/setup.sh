@@ -9,6 +9,7 @@ BUILD_DIR=${1:-build}
 PKGS=(build-essential cmake pkg-config python3 python3-venv
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev libpcre2-dev libxxhash-dev libzstd-dev libcpp-httplib-dev
+      libhiredis-dev redis-server haproxy  # the fleet: shared KV tier on Redis, sticky routing (docs/fleet.md)
       gnuplot-nox    # gnuplot draws parley bench's PNG plots
       chromium chromium-driver)  # the chat page's browser tests (tests/e2e/test_webui.py)
 missing=()

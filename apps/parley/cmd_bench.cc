@@ -55,6 +55,10 @@ void AddWorkloadOptions(CLI::App* cmd, BenchOptions* o, bool sweep = false) {
                 "in rotation (many open chats), instead of playing them one after another");
   cmd->add_option("--persona-tokens", o->persona_tokens, std::string("system prompt length") + dist_help)
       ->check(DistributionSpec());
+  cmd->add_option("--characters", o->characters,
+                  "conversations draw their persona from this many shared characters (a system prompt shared "
+                  "across conversations, as with Character.AI's characters); 0: each its own")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--user-tokens", o->user_tokens, std::string("user message length") + dist_help)
       ->check(DistributionSpec());
   cmd->add_option("--reply-tokens", o->reply_tokens, std::string("reply budget, max_tokens") + dist_help)
@@ -105,6 +109,7 @@ StatusOr<std::vector<ConversationPlan>> MakePlans(const BenchOptions& o) {
   s.reply_tokens = *Distribution::Parse(o.reply_tokens);
   s.think_time_s = *Distribution::Parse(o.think_time);
   s.seed = o.seed;
+  s.characters = o.characters;
   return MakeSyntheticWorkload(s);
 }
 
@@ -126,6 +131,7 @@ nlohmann::json WorkloadJson(const BenchOptions& o, const std::vector<Conversatio
                       {"users", o.users},
                       {"rate", o.rate},
                       {"persona_tokens", o.persona_tokens},
+                      {"characters", o.characters},
                       {"user_tokens", o.user_tokens},
                       {"reply_tokens", o.reply_tokens},
                       {"think_time_s", o.think_time},

@@ -4,6 +4,7 @@
 // an error event, the process exits 0).
 #include <pthread.h>
 #include <signal.h>
+#include <xxhash.h>
 
 #include <atomic>
 #include <cerrno>
@@ -11,10 +12,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/mapped_file.h"
 #include "commands.h"
 #include "engine/engine.h"
 #include "engine/exact_scorer.h"
 #include "engine/transformer_runner.h"
+#include "gguf/gguf.h"
 #include "kv/page_pool.h"
 #include "model/config.h"
 #include "server/http_server.h"
@@ -44,8 +47,13 @@ class SignalWatcher {
     thread_.join();
   }
 
-  // From now on a signal stops `server` (before: it ends the process).
-  void Attach(HttpServer* server) { server_.store(server); }
+  // From now on a signal stops `server` (before: it ends the process). SIGTERM drains it:
+  // streams in flight get up to `finish`, cached pages up to `flush` to reach the shared tier.
+  void Attach(HttpServer* server, std::chrono::milliseconds finish, std::chrono::milliseconds flush) {
+    finish_ = finish;
+    flush_ = flush;
+    server_.store(server);
+  }
 
  private:
   static sigset_t Set() {
@@ -72,15 +80,36 @@ class SignalWatcher {
       }
       if (stopped) continue;
       stopped = true;
-      std::fprintf(stderr, "\n%s from pid %d: shutting down (finishing in-flight requests with an "
-                   "error)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<int>(info.si_pid));
-      server->Stop();
+      if (sig == SIGTERM && (finish_.count() > 0 || flush_.count() > 0)) {
+        std::fprintf(stderr, "\nSIGTERM from pid %d: draining, then shutting down (/health answers 503; streams "
+                     "in flight get %lld s to finish; cached pages go to the shared tier)\n",
+                     static_cast<int>(info.si_pid), static_cast<long long>(finish_.count() / 1000));
+        server->Drain(finish_, flush_);
+      } else {
+        std::fprintf(stderr, "\n%s from pid %d: shutting down (finishing in-flight requests with an "
+                     "error)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<int>(info.si_pid));
+        server->Stop();
+      }
     }
   }
 
   std::atomic<HttpServer*> server_{nullptr};
+  std::chrono::milliseconds finish_{0};  // set before server_ (whose store publishes them)
+  std::chrono::milliseconds flush_{0};
   std::thread thread_;
 };
+
+// Names the model file and the numerics for the shared KV tier: replicas share pages only
+// when their K/V would be the same bytes. The whole file is hashed (XXH3, about 10 GB/s from
+// the page cache; it is mapped and read at load anyway), so two fine-tunes never collide.
+uint64_t ModelFingerprint(const GgufFile& gguf, const ServeOptions& opts) {
+  const std::string numerics = std::string(PARLEY_GIT_HASH) + "|" + opts.model.weights + "|" + opts.model.activations + "|" + opts.model.kv_dtype +
+                               "|" + opts.kv_sharing + "|" + std::to_string(opts.model.exact);
+  StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(gguf.path());
+  const uint64_t seed = XXH3_64bits(numerics.data(), numerics.size());
+  if (!mapped.ok()) return seed ^ gguf.file_size();
+  return XXH3_64bits_withSeed((*mapped)->data(), (*mapped)->size(), seed);
+}
 
 std::string KiB(double bytes) {
   char buf[32];
@@ -250,6 +279,28 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "weights, f32 activations, f32 KV), reported as parley_canary_* in /metrics (0: off; "
                         "default 0.02, or 0 with --exact)")
       ->check(CLI::Range(0.0, 1.0));
+  serve_cmd->add_option("--redis-url", opts->redis_url,
+                        "shared KV tier below the host and disk tiers, on Redis: redis://HOST:PORT[/DB]. Replicas "
+                        "of the same model and options share cached pages (docs/fleet.md); run Redis with "
+                        "maxmemory and maxmemory-policy allkeys-lru. Redis down: local tiers only, retried");
+  serve_cmd->add_option("--redis-ttl", opts->redis_ttl_s,
+                        "seconds a page stays in Redis after it is written (0: no expiry; maxmemory's LRU decides)")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  serve_cmd->add_option("--redis-timeout-ms", opts->redis_timeout_ms, "Redis connect and command timeout")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  serve_cmd->add_option("--redis-wait-ms", opts->redis_wait_ms,
+                        "longest a request the local tiers miss waits for its Redis lookup before it is admitted "
+                        "without it")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
+  serve_cmd->add_option("--drain-timeout", opts->drain_timeout_s,
+                        "SIGTERM drains: /health answers 503 at once, streams in flight get this many seconds to "
+                        "finish, cached pages are published to Redis, then the process exits 0 (0: streams end "
+                        "at once with an error event)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
   return serve_cmd;
 }
 
@@ -314,6 +365,13 @@ int RunServe(const ServeOptions& opts) {
     canary = std::move(c).value();
     eo.canary = canary.get();
   }
+  if (!opts.redis_url.empty()) {
+    eo.remote.url = opts.redis_url;
+    eo.remote.ttl_s = opts.redis_ttl_s;
+    eo.remote.timeout_ms = opts.redis_timeout_ms;
+    eo.remote_wait_ms = opts.redis_wait_ms;
+    eo.remote_fingerprint = ModelFingerprint(loaded->model->gguf(), opts);
+  }
   StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Create(&runner, *loaded->tokenizer, eo);
   if (!engine.ok()) {
@@ -348,7 +406,15 @@ int RunServe(const ServeOptions& opts) {
     std::fprintf(stderr, "quality canary: %g%% of requests re-scored by the exact path in idle steps "
                  "(parley_canary_* in /metrics)\n", 100 * canary_rate);
   }
-  watcher.Attach(&server);
+  if (!opts.redis_url.empty()) {
+    std::fprintf(stderr, "shared KV tier: %s (fingerprint of model, numerics and KV layout; TTL %s; lookups wait "
+                 "up to %d ms)\n", opts.redis_url.c_str(),
+                 opts.redis_ttl_s > 0 ? (std::to_string(opts.redis_ttl_s) + " s").c_str() : "none",
+                 opts.redis_wait_ms);
+  }
+  // The flush gets a bounded time of its own: a slow Redis must not hold the exit up.
+  watcher.Attach(&server, std::chrono::seconds(opts.drain_timeout_s),
+                 std::chrono::milliseconds(opts.redis_url.empty() ? 0 : 5000));
   Status served = server.Serve();
   watcher.Finish();
   server.Stop(std::chrono::milliseconds(0));

@@ -63,6 +63,13 @@ struct ServeOptions {
   float default_top_p = 0.95f;
   float default_min_p = 0.05f;
   double canary_rate = -1;  // share of requests re-scored by the exact path; -1: 0.02, or 0 with --exact
+  // The fleet (docs/fleet.md): the shared KV tier on Redis and the drain on SIGTERM.
+  std::string redis_url;        // "" = no shared tier
+  int redis_ttl_s = 0;          // 0: pages never expire (Redis's maxmemory LRU decides)
+  int redis_timeout_ms = 100;
+  int redis_wait_ms = 100;      // longest an admission waits for its lookup
+  int drain_timeout_s = 0;      // SIGTERM: streams in flight may run this long (0: end them at once)
+
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);
@@ -80,6 +87,7 @@ struct BenchOptions {
   double rate = 0;
   bool interleave = false;
   std::string persona_tokens = "normal:800:100,min=300,max=1500";
+  int characters = 0;  // > 0: personas drawn from this many shared characters
   std::string user_tokens = "normal:40:10,min=5";
   std::string reply_tokens = "96";
   std::string think_time = "exp:1";

@@ -7,6 +7,7 @@
 #include <map>
 
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "base/check.h"
 #include "engine/canary.h"
@@ -19,6 +20,7 @@ namespace parley {
 namespace {
 
 using Active = RequestState;
+using Clock = std::chrono::steady_clock;
 
 // Before the step-cost model has seen enough steps: draft tokens kept with a fair chance.
 constexpr double kUntrainedTokenPrice = 0.3;
@@ -59,7 +61,7 @@ const char* SpecModeName(SpecMode mode) {
 class Engine::Loop : private SequenceHost {
  public:
   Loop(ModelRunner* runner, const Tokenizer& tokenizer, const EngineOptions& options,
-       std::unique_ptr<KvCache> cache, std::unique_ptr<DiskTier> disk)
+       std::unique_ptr<KvCache> cache, std::unique_ptr<DiskTier> disk, uint64_t remote_fingerprint)
       : runner_(runner),
         tokenizer_(tokenizer),
         options_(options),
@@ -74,6 +76,11 @@ class Engine::Loop : private SequenceHost {
     if (options.spec == SpecMode::kNgram && options.spec_pool_slots > 0) {
       pool_ = std::make_unique<NgramPool>(options.spec_pool_slots, /*n=*/3, /*continuation=*/options.spec_max_draft);
     }
+    if (prefix_ != nullptr && !options.remote.url.empty()) {
+      // The URL was checked in Engine::Create; Redis itself may be down (a miss until it is up).
+      remote_ = std::move(RedisTier::Open(options.remote, remote_fingerprint, [this] { cv_.notify_one(); })).value();
+      prefix_->set_remote(remote_.get());
+    }
     PublishStats();
     thread_ = std::thread([this] { Run(); });
   }
@@ -82,6 +89,7 @@ class Engine::Loop : private SequenceHost {
   StatusOr<std::vector<std::shared_ptr<RequestStream>>> Submit(GenerationRequest request);
   EngineStats Stats() const { return stats_.Snapshot(); }
   void Shutdown();
+  int64_t FlushRemote(std::chrono::milliseconds timeout);
   const KvCache& cache() const { return *cache_; }
   int32_t vocab_size() const { return runner_->vocab_size(); }
 
@@ -89,6 +97,12 @@ class Engine::Loop : private SequenceHost {
   void Run();
   bool Step();
   void Admit(std::unique_ptr<Active> a);
+  // Sends a lookup to the shared tier for what the local tiers miss of a's prompt and parks
+  // it until the answer (or remote_wait_ms); false (a untouched) when there is nothing to ask.
+  bool Park(std::unique_ptr<Active>& a);
+  // Imports the answers that came, admits their requests, and those whose wait is over.
+  void Unpark(bool all);
+  void DoFlush();
   void InitSeq(Active* a);
   void ReapCancelled();
   void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "") {
@@ -126,11 +140,23 @@ class Engine::Loop : private SequenceHost {
   bool stopping_ = false;
   int32_t num_queued_ = 0;  // inbox + scheduler's waiting queue (updated each step)
   int64_t next_id_ = 1;
+  // A drain's flush (FlushRemote), done by the engine thread.
+  std::condition_variable flush_cv_;
+  bool flush_asked_ = false;
+  bool flush_done_ = false;
+  Clock::time_point flush_deadline_;
+  int64_t flush_pages_ = 0;
 
   // Engine thread only.
   std::map<int64_t, std::unique_ptr<Active>> active_;
+  struct Parked {
+    std::unique_ptr<Active> a;
+    Clock::time_point asked;
+  };
+  std::map<int64_t, Parked> parked_;  // waiting for a shared-tier lookup, by request id
   std::vector<ForwardSeq> batch_;
   std::vector<float> logits_;
+  std::unique_ptr<RedisTier> remote_;  // after cv_ (its worker notifies it): destroyed first
   std::thread thread_;
 };
 
@@ -231,16 +257,24 @@ void Engine::Loop::Admit(std::unique_ptr<Active> a) {
 void Engine::Loop::Run() {
   for (;;) {
     std::deque<std::unique_ptr<Active>> arrived;
+    bool flush = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       const bool canary_work = options_.canary != nullptr && options_.canary->has_work();
-      if (active_.empty() && inbox_.empty() && !stopping_ && !canary_work) {
-        cv_.wait_for(lock, std::chrono::milliseconds(50));
+      if (active_.empty() && inbox_.empty() && !stopping_ && !canary_work && !flush_asked_) {
+        // A parked request's answer wakes the loop (the worker notifies cv_); the short
+        // timeout bounds a wake-up lost between this check and the wait.
+        cv_.wait_for(lock, std::chrono::milliseconds(parked_.empty() ? 50 : 1));
       }
       if (stopping_) return;
       arrived.swap(inbox_);
+      flush = flush_asked_;
     }
-    for (auto& a : arrived) Admit(std::move(a));
+    for (auto& a : arrived) {
+      if (!Park(a)) Admit(std::move(a));
+    }
+    if (remote_ != nullptr) Unpark(/*all=*/false);
+    if (flush) DoFlush();
     ReapCancelled();
     PARLEY_DCHECK(scheduler_.CheckIntegrity().ok());
     if (active_.empty() && options_.canary != nullptr && options_.canary->has_work()) {
@@ -253,6 +287,85 @@ void Engine::Loop::Run() {
     }
     PublishStats();
   }
+}
+
+bool Engine::Loop::Park(std::unique_ptr<Active>& a) {
+  if (remote_ == nullptr || a->req.score_prompt_from != 0) return false;
+  const std::vector<int32_t>& prompt = a->req.prompt;
+  // Admission resumes at most prompt - 1 tokens (the last one's logits pick the next token).
+  std::vector<RemotePageId> ids = prefix_->RemotePlan(prompt, static_cast<int32_t>(prompt.size()) - 1, options_.remote_min_tokens);
+  if (ids.empty()) return false;
+  const int64_t id = a->stream->id();
+  remote_->Lookup(id, std::move(ids));
+  parked_[id] = Parked{std::move(a), Clock::now()};
+  return true;
+}
+
+void Engine::Loop::Unpark(bool all) {
+  for (RemoteLookupResult& r : remote_->TakeResults()) {
+    auto it = parked_.find(r.ticket);
+    if (it == parked_.end()) continue;  // admitted without it, its wait over
+    prefix_->ImportRemote(it->second.a->req.prompt, r);
+    stats_.Record([&](EngineStats& s) {
+      ++s.remote_waits;
+      s.remote_wait.Observe(r.seconds);
+    });
+    std::unique_ptr<Active> a = std::move(it->second.a);
+    parked_.erase(it);
+    Admit(std::move(a));
+  }
+  const auto now = Clock::now();
+  const auto wait = std::chrono::milliseconds(options_.remote_wait_ms);
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (!all && now - it->second.asked < wait) {
+      ++it;
+      continue;
+    }
+    const double waited = std::chrono::duration<double>(now - it->second.asked).count();
+    stats_.Record([&](EngineStats& s) {
+      ++s.remote_waits;
+      ++s.remote_wait_timeouts;
+      s.remote_wait.Observe(waited);
+    });
+    std::unique_ptr<Active> a = std::move(it->second.a);
+    it = parked_.erase(it);
+    Admit(std::move(a));
+  }
+}
+
+// On the engine thread, at a drain: blocks it (no request runs then) until Redis has the
+// pages or the deadline passes.
+void Engine::Loop::DoFlush() {
+  Clock::time_point deadline;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadline = flush_deadline_;
+  }
+  int64_t pages = 0;
+  if (remote_ != nullptr) {
+    pages = prefix_->PublishAll(deadline);
+    remote_->Flush(deadline);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    flush_asked_ = false;
+    flush_done_ = true;
+    flush_pages_ = pages;
+  }
+  flush_cv_.notify_all();
+}
+
+int64_t Engine::Loop::FlushRemote(std::chrono::milliseconds timeout) {
+  if (remote_ == nullptr) return 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return 0;
+  flush_deadline_ = Clock::now() + timeout;
+  flush_asked_ = true;
+  flush_done_ = false;
+  cv_.notify_all();
+  // The engine thread may be in a long step: wait a little past the deadline for it.
+  flush_cv_.wait_until(lock, flush_deadline_ + std::chrono::seconds(1), [this] { return flush_done_; });
+  return flush_done_ ? flush_pages_ : 0;
 }
 
 void Engine::Loop::ReapCancelled() {
@@ -379,7 +492,7 @@ void Engine::Loop::PublishStats() {
   int32_t waiting = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    num_queued_ = scheduler_.num_waiting();
+    num_queued_ = scheduler_.num_waiting() + static_cast<int32_t>(parked_.size());
     waiting = num_queued_ + static_cast<int32_t>(inbox_.size());
   }
   stats_.Record([&](EngineStats& s) {
@@ -409,6 +522,8 @@ void Engine::Loop::PublishStats() {
     s.disk_bytes = disk != nullptr ? disk->bytes_used() : 0;
     s.disk_write_errors = disk != nullptr ? disk->write_errors() : 0;
     if (disk != nullptr) s.disk_faults = disk->faults();
+    s.has_remote_tier = remote_ != nullptr;
+    if (remote_ != nullptr) s.remote = remote_->stats();
   });
 }
 
@@ -427,6 +542,7 @@ void Engine::Loop::Shutdown() {
     rest.swap(inbox_);
   }
   for (auto& a : rest) Admit(std::move(a));
+  if (remote_ != nullptr) Unpark(/*all=*/true);
   for (auto& [id, a] : active_) Finish(a.get(), FinishReason::kError, EngineEvent{}, "the server is shutting down");
   active_.clear();
   PublishStats();
@@ -474,10 +590,27 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   if (options.prefix_cache && !options.prefix.disk_dir.empty()) {
     PARLEY_ASSIGN_OR_RETURN(disk, DiskTier::Open(options.prefix.disk_dir, options.prefix.disk_bytes));
   }
+  uint64_t remote_fingerprint = 0;
+  if (!options.remote.url.empty()) {
+    if (!options.prefix_cache) return Status::InvalidArgument("the shared KV tier (--redis-url) needs the prefix cache");
+    std::string host;
+    int port = 0, db = 0;
+    PARLEY_RETURN_IF_ERROR(ParseRedisUrl(options.remote.url, &host, &port, &db));
+    if (options.remote.timeout_ms < 1 || options.remote.ttl_s < 0 || options.remote_wait_ms < 0) {
+      return Status::InvalidArgument("the Redis timeout must be >= 1 ms, its TTL and wait >= 0");
+    }
+    // Pages are shared only between replicas whose K/V would be the same bytes: the same
+    // model and numerics (the caller's fingerprint) and the same layout, page size and dtype.
+    const std::string layout_text = layout.Describe() + "|page " + std::to_string(kv.page_size) + "|" +
+                                    KvDtypeName(kv.dtype) + "|kv_dim " + std::to_string(runner->kv_dim()) +
+                                    "|head_dim " + std::to_string(runner->head_dim());
+    remote_fingerprint = XXH3_64bits_withSeed(layout_text.data(), layout_text.size(), options.remote_fingerprint);
+  }
   EngineOptions resolved = options;
   resolved.kv = kv;
   std::unique_ptr<Engine> engine(new Engine(resolved));
-  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, options, std::move(cache), std::move(disk));
+  engine->loop_ = std::make_unique<Loop>(runner, tokenizer, options, std::move(cache), std::move(disk),
+                                         remote_fingerprint);
   return engine;
 }
 
@@ -496,6 +629,8 @@ StatusOr<std::vector<std::shared_ptr<RequestStream>>> Engine::SubmitChoices(Gene
 }
 
 EngineStats Engine::Stats() const { return loop_->Stats(); }
+
+int64_t Engine::FlushRemote(std::chrono::milliseconds timeout) { return loop_->FlushRemote(timeout); }
 
 int32_t Engine::vocab_size() const { return loop_->vocab_size(); }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,16 @@ struct EngineOptions {
   std::string kv_sharing;          // "L:O,..." sharing map; "" = from the model / none
   bool prefix_cache = true;        // keep finished sequences' KV for later requests
   PrefixCacheOptions prefix;       // its host and disk tiers
+  // The shared KV tier on Redis (redis_tier.h; remote.url "" = none; needs the prefix cache).
+  // Pages are published after each turn; a request whose prompt the local tiers miss waits
+  // up to remote_wait_ms in a parking area (not the scheduler's queue) for its lookup.
+  RedisTierOptions remote;
+  uint64_t remote_fingerprint = 0;  // names the model file and numerics; the KV layout is mixed in
+  int32_t remote_wait_ms = 100;
+  // A request asks Redis only when the local tiers miss at least this many of its prompt's
+  // tokens: a sticky conversation's new turn (a few pages past its cached history) is
+  // recomputed without a round trip.
+  int32_t remote_min_tokens = 64;
   int32_t cache_aware_window = 16; // SchedulerOptions
   int32_t max_wait_steps = 32;
   // Stall-free steps (SchedulerOptions::step_target_s): while streams decode, a step takes
@@ -92,6 +103,11 @@ class Engine {
   // keeping every layer's K/V at f32.
   int64_t KvBytesForContext(int32_t tokens) const;
   int64_t FullKvBytesForContext(int32_t tokens) const;
+
+  // Drain: queues every cached page not yet in the shared tier and waits until Redis has
+  // them or `timeout` passes (the engine thread does the work, so call it before
+  // Shutdown, once no request runs). Returns the pages queued; 0 without a shared tier.
+  int64_t FlushRemote(std::chrono::milliseconds timeout);
 
   // Stops the engine thread; requests in flight and queued get a final kError event
   // ("server shutting down"). Idempotent.

@@ -12,6 +12,7 @@
 #include "spec/drafter.h"
 #include "prefix_cache/disk_tier.h"
 #include "prefix_cache/prefix_cache.h"
+#include "prefix_cache/redis_tier.h"
 
 namespace parley {
 
@@ -32,6 +33,8 @@ inline const std::vector<double> kLatencyBoundsSeconds = {0.005, 0.01, 0.025, 0.
                                                           1,     2.5,  5,     10,   30,  60};
 inline const std::vector<double> kTokenGapBoundsSeconds = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04,
                                                            0.08,  0.16,   0.32,  0.64, 1.28};
+inline const std::vector<double> kRemoteWaitBoundsSeconds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                             0.025,  0.05,  0.1,    0.25,  0.5};
 inline const std::vector<double> kBatchTokenBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048};
 
 struct EngineStats {
@@ -98,6 +101,13 @@ struct EngineStats {
   int64_t disk_bytes = 0;         // in the disk tier
   int64_t disk_write_errors = 0;  // disk pages that could not be written
   DiskTierFaults disk_faults;     // every disk fault by kind (each a miss)
+
+  // The shared (Redis) tier, when there is one.
+  bool has_remote_tier = false;
+  RedisTierStats remote;
+  int64_t remote_waits = 0;            // requests that waited for a shared-tier lookup
+  int64_t remote_wait_timeouts = 0;    // ... admitted before its answer came (remote_wait_ms)
+  Distribution remote_wait{kRemoteWaitBoundsSeconds};  // each wait, answered or not
 };
 
 // The engine's statistics behind a mutex: the engine thread records, readers snapshot.

@@ -77,13 +77,25 @@ int32_t EstimateTokens(const std::string& text) {
 
 std::vector<ConversationPlan> MakeSyntheticWorkload(const SyntheticOptions& opts) {
   std::vector<ConversationPlan> plans;
+  // Shared characters come from streams of their own, so a conversation's messages are the
+  // same whichever character it draws.
+  std::vector<std::string> characters;
+  for (int32_t k = 0; k < opts.characters; ++k) {
+    Rng rng = Rng::For(opts.seed ^ 0x6368617261637465ull, static_cast<uint64_t>(k));  // "characte"
+    const int32_t persona = ToCount(opts.persona_tokens.Sample(rng), 0);
+    characters.push_back(persona > 0 ? MakePersona(persona, rng) : "");
+  }
   for (int32_t c = 0; c < opts.conversations; ++c) {
     Rng rng = Rng::For(opts.seed, static_cast<uint64_t>(c));
     ConversationPlan plan;
     plan.index = c;
     plan.session_id = "bench-" + std::to_string(opts.seed) + "-" + std::to_string(c);
     int32_t persona = ToCount(opts.persona_tokens.Sample(rng), 0);
-    if (persona > 0) plan.system_prompt = MakePersona(persona, rng);
+    if (!characters.empty()) {
+      plan.system_prompt = characters[rng.Below(characters.size())];
+    } else if (persona > 0) {
+      plan.system_prompt = MakePersona(persona, rng);
+    }
     for (int32_t t = 0; t < opts.turns; ++t) {
       TurnPlan turn;
       turn.user_message = MakeUserMessage(ToCount(opts.user_tokens.Sample(rng), 1), rng);

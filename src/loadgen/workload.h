@@ -37,6 +37,10 @@ struct SyntheticOptions {
   Distribution reply_tokens = Distribution::Fixed(96);   // max_tokens of each reply
   Distribution think_time_s = Distribution::Fixed(0);
   uint64_t seed = 1;
+  // > 0: conversations draw their persona from this many shared characters (Character.AI's
+  // case: many users talk to the same character, so its system prompt is a prefix shared
+  // across conversations); 0: each conversation has its own persona.
+  int32_t characters = 0;
 };
 
 // Rough tokens in English text (~1.3 tokens per word for BPE/SPM vocabularies of 32k-262k).

@@ -164,3 +164,28 @@ TEST(WorkloadTest, BadDatasetsFailClearly) {
 
 }  // namespace
 }  // namespace parley::loadgen
+
+namespace parley::loadgen {
+namespace {
+
+TEST(WorkloadTest, CharactersAreSharedPersonas) {
+  SyntheticOptions o;
+  o.conversations = 40;
+  o.turns = 2;
+  o.persona_tokens = Distribution::Fixed(200);
+  o.characters = 3;
+  const std::vector<ConversationPlan> plans = MakeSyntheticWorkload(o);
+  std::set<std::string> personas;
+  for (const ConversationPlan& p : plans) personas.insert(p.system_prompt);
+  EXPECT_EQ(personas.size(), 3u);  // 40 draws from 3 characters: each drawn (1 in ~10^7 not)
+  for (const std::string& p : personas) EXPECT_GT(EstimateTokens(p), 100);
+  // Users stay distinct: the same character, different conversations.
+  EXPECT_NE(plans[0].turns[0].user_message, plans[1].turns[0].user_message);
+  o.characters = 0;
+  std::set<std::string> own;
+  for (const ConversationPlan& p : MakeSyntheticWorkload(o)) own.insert(p.system_prompt);
+  EXPECT_EQ(own.size(), 40u);
+}
+
+}  // namespace
+}  // namespace parley::loadgen

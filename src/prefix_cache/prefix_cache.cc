@@ -268,20 +268,7 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       n = it->second.get();
       if (!SamePage(n, parent, page_tokens)) break;  // a collision: cache no further
     } else {
-      auto node = std::make_unique<Node>();
-      node->key = keys[i];
-      node->parent = parent;
-      node->depth = i;
-      node->tokens.assign(page_tokens.begin(), page_tokens.end());
-      node->page.assign(num_groups, -1);
-      node->host.assign(num_groups, -1);
-      node->disk.assign(num_groups, -1);
-      node->resident_children.assign(num_groups, 0);
-      n = node.get();
-      nodes_.emplace(keys[i], std::move(node));
-      if (parent != nullptr) ++parent->num_children;
-      if (i == 0) evicted_keys_.erase(keys[i]);
-      ++stats_.inserted_pages;
+      n = NewNode(keys[i], parent, i, page_tokens);
     }
     for (int32_t g = 0; g < num_groups; ++g) {
       if (n->page[g] >= 0 || g >= static_cast<int32_t>(seq.pages.size())) continue;
@@ -301,6 +288,31 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
   for (const KvGroup& group : kv_->layout().groups()) max_window = std::max(max_window, group.window);
   if (max_window > 0) KeepWindows(path, computed, boundaries, max_window);
   for (Node* n : path) Reindex(n);  // new ticks, pages, children, keep_window
+  if (remote_ != nullptr) {
+    for (Node* n : path) {
+      if (!Publish(n, std::chrono::steady_clock::time_point::min())) break;
+    }
+  }
+}
+
+PrefixCache::Node* PrefixCache::NewNode(uint64_t key, Node* parent, int32_t depth,
+                                        std::span<const int32_t> page_tokens) {
+  const int32_t num_groups = kv_->num_groups();
+  auto node = std::make_unique<Node>();
+  node->key = key;
+  node->parent = parent;
+  node->depth = depth;
+  node->tokens.assign(page_tokens.begin(), page_tokens.end());
+  node->page.assign(num_groups, -1);
+  node->host.assign(num_groups, -1);
+  node->disk.assign(num_groups, -1);
+  node->resident_children.assign(num_groups, 0);
+  Node* n = node.get();
+  nodes_.emplace(key, std::move(node));
+  if (parent != nullptr) ++parent->num_children;
+  if (depth == 0) evicted_keys_.erase(key);
+  ++stats_.inserted_pages;
+  return n;
 }
 
 void PrefixCache::KeepWindows(const std::vector<Node*>& path, int32_t computed, std::span<const int32_t> boundaries,

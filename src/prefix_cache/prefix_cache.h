@@ -25,6 +25,7 @@
 // Owned by the engine thread (or one test); not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -39,6 +40,7 @@
 #include "kv/kv_cache.h"
 #include "prefix_cache/disk_tier.h"
 #include "prefix_cache/host_tier.h"
+#include "prefix_cache/redis_tier.h"
 
 namespace parley {
 
@@ -67,6 +69,10 @@ struct PrefixCacheStats {
   int64_t disk_restored_pages = 0;  // of restored_pages, read from the disk tier
   int64_t disk_dropped_pages = 0;
   int64_t disk_read_errors = 0;     // disk pages missing or damaged when read (a miss, not an error)
+  int64_t remote_published_pages = 0;  // pages handed to the shared (Redis) tier's write queue
+  int64_t remote_unpublished_pages = 0;  // ... refused: its queue was full
+  int64_t remote_imported_pages = 0;   // pages copied from the shared tier into the pool
+  int64_t remote_undecodable_pages = 0;  // shared-tier values that passed their checks but did not decode
 };
 
 class PrefixCache {
@@ -111,6 +117,25 @@ class PrefixCache {
 
   // Drops everything (pool references and host copies).
   void Clear();
+
+  // The shared tier (redis_tier.h; not owned, may be null): Insert then publishes each
+  // cached pool page once, write-behind; admission asks it for what the local tiers miss
+  // (RemotePlan), and ImportRemote puts the answer into the tree.
+  void set_remote(RedisTier* remote) { remote_ = remote; }
+  RedisTier* remote() const { return remote_; }
+  // The pages (per group) of the first max_tokens of `tokens` (whole pages) that the local
+  // tiers lack; empty when the local tiers could resume all but fewer than
+  // `min_missing_tokens` of them (recomputing so few costs less than asking).
+  std::vector<RemotePageId> RemotePlan(std::span<const int32_t> tokens, int32_t max_tokens,
+                                       int32_t min_missing_tokens) const;
+  // Copies the good pages of a lookup's answer for `tokens` into pool pages the cache holds
+  // (nodes made as Insert makes them), in page order, from the first page the tree lacks;
+  // stops at a gap (a page with no copy anywhere) or when the pool has no room. Returns the
+  // pages imported.
+  int32_t ImportRemote(std::span<const int32_t> tokens, const RemoteLookupResult& result);
+  // Publishes every resident page not yet published (a drain's flush), waiting for room in
+  // the write queue until `deadline`. Returns the pages queued.
+  int64_t PublishAll(std::chrono::steady_clock::time_point deadline);
 
   const PrefixCacheStats& stats() const { return stats_; }
   int64_t num_nodes() const { return static_cast<int64_t>(nodes_.size()); }
@@ -167,6 +192,10 @@ class PrefixCache {
   // Stores an encoded page in the disk tier, dropping its LRU leaves for room; -1 if it
   // cannot.
   int64_t PutDisk(std::span<const uint8_t> blob);
+  // A new node for page `depth` of a sequence, under `parent` (null at depth 0).
+  Node* NewNode(uint64_t key, Node* parent, int32_t depth, std::span<const int32_t> page_tokens);
+  // Queues n's resident pages not yet in the shared tier; false when the queue refused one.
+  bool Publish(Node* n, std::chrono::steady_clock::time_point wait_until);
   // Removes n, then its parents, while they have no children and hold nothing anywhere.
   void Prune(Node* n);
   // Removes a node with no children and no pinned pages from the tree.
@@ -203,6 +232,7 @@ class PrefixCache {
   PrefixCacheOptions options_;
   std::unique_ptr<HostTier> host_;
   std::unique_ptr<DiskTier> disk_;
+  RedisTier* remote_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
   std::vector<int64_t> resident_;  // pool pages held per group

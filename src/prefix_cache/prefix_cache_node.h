@@ -22,6 +22,7 @@ struct PrefixCache::Node {
   uint64_t last_use = 0;
   uint64_t indexed_use = 0;      // last_use when last put in the eviction sets
   bool keep_window = false;      // a turn-boundary resume needs this node's window pages
+  uint64_t remote = 0;           // bit g: group g's page was queued for the shared tier
   bool busy = false;             // part of a Match in progress: not evictable
 };
 

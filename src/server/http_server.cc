@@ -138,6 +138,23 @@ Status HttpServer::Serve() {
   return Status::Ok();
 }
 
+void HttpServer::Drain(std::chrono::milliseconds finish, std::chrono::milliseconds flush) {
+  if (stopping_) return;
+  ctx_.shutting_down = true;  // /health 503, new generation requests 503
+  const auto deadline = Clock::now() + finish;
+  while (ctx_.active_generations > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (flush.count() > 0) {
+    const auto began = Clock::now();
+    const int64_t pages = ctx_.engine->FlushRemote(flush);
+    std::fprintf(stderr, "drain: %d streams left unfinished; %lld cached pages published to the shared tier in %.0f ms\n",
+                 static_cast<int>(ctx_.active_generations), static_cast<long long>(pages),
+                 std::chrono::duration<double, std::milli>(Clock::now() - began).count());
+  }
+  Stop();
+}
+
 void HttpServer::Stop(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   ctx_.shutting_down = true;

@@ -40,6 +40,13 @@ class HttpServer {
   // connections so Serve() returns. Idempotent; thread-safe.
   void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(3000));
 
+  // A drain (SIGTERM in a fleet): /health and new generation requests get 503 at once, so a
+  // load balancer moves traffic away; streams in flight run to their end for up to `finish`;
+  // then the engine publishes its cached pages to the shared tier and waits up to `flush`
+  // for Redis to have them (Engine::FlushRemote); then Stop() as above (streams still
+  // running end with the error event). Thread-safe.
+  void Drain(std::chrono::milliseconds finish, std::chrono::milliseconds flush);
+
  private:
   void Route();
 

@@ -44,6 +44,26 @@ void ExportPrefixCache(const EngineStats& stats, Metrics* m) {
   }
 }
 
+void ExportRemoteTier(const EngineStats& stats, Metrics* m) {
+  const RedisTierStats& r = stats.remote;
+  const PrefixCacheStats& p = stats.prefix;
+  m->Set("parley_prefix_cache_remote_lookups_total", D(r.lookups));
+  m->Set("parley_prefix_cache_remote_pages_total", D(r.hit_pages), "result=\"hit\"");
+  m->Set("parley_prefix_cache_remote_pages_total", D(r.miss_pages), "result=\"miss\"");
+  m->Set("parley_prefix_cache_remote_pages_total", D(r.bad_pages), "result=\"bad\"");
+  m->Set("parley_prefix_cache_remote_bytes_total", D(r.read_bytes), "direction=\"read\"");
+  m->Set("parley_prefix_cache_remote_bytes_total", D(r.written_bytes), "direction=\"written\"");
+  m->Set("parley_prefix_cache_remote_imported_pages_total", D(p.remote_imported_pages));
+  m->Set("parley_prefix_cache_remote_published_pages_total", D(r.published_pages));
+  m->Set("parley_prefix_cache_remote_written_pages_total", D(r.written_pages));
+  m->Set("parley_prefix_cache_remote_dropped_pages_total", D(r.dropped_pages));
+  m->Set("parley_prefix_cache_remote_errors_total", D(r.errors));
+  m->Set("parley_prefix_cache_remote_connected", r.connected ? 1 : 0);
+  m->Set("parley_prefix_cache_remote_queued_bytes", D(r.queued_bytes));
+  m->Set("parley_prefix_cache_remote_wait_timeouts_total", D(stats.remote_wait_timeouts));
+  SetHistogram("parley_prefix_cache_remote_wait_seconds", stats.remote_wait, m);
+}
+
 void ExportSpec(const EngineStats::Spec& spec, Metrics* m) {
   int64_t drafted = 0, accepted = 0;
   for (int src = 1; src < kNumDraftSources; ++src) {
@@ -112,6 +132,30 @@ void DeclareEngineMetrics(const EngineStats& stats, Metrics* m) {
   m->Declare("parley_prefix_cache_nodes", "gauge", "Pages of tokens in the prefix tree.");
   m->Declare("parley_prefix_cache_resident_pages", "gauge", "Pool pages the prefix cache holds, per KV group.");
   m->Declare("parley_prefix_cache_host_bytes", "gauge", "Bytes in the host tier.");
+  if (stats.has_remote_tier) {
+    m->Declare("parley_prefix_cache_remote_lookups_total", "counter",
+               "Shared-tier (Redis) lookups: one MGET per admitted request the local tiers missed.");
+    m->Declare("parley_prefix_cache_remote_pages_total", "counter",
+               "Pages asked of the shared tier by result: hit, miss (no value, or Redis unreachable), bad "
+               "(a value that failed its length, checksum, fingerprint, key or token check: a miss).");
+    m->Declare("parley_prefix_cache_remote_bytes_total", "counter",
+               "Bytes read from (hit values) and written to the shared tier.");
+    m->Declare("parley_prefix_cache_remote_imported_pages_total", "counter",
+               "Shared-tier pages copied into the KV pool.");
+    m->Declare("parley_prefix_cache_remote_published_pages_total", "counter",
+               "Pages queued for writing to the shared tier (write-behind).");
+    m->Declare("parley_prefix_cache_remote_written_pages_total", "counter", "Pages Redis acknowledged.");
+    m->Declare("parley_prefix_cache_remote_dropped_pages_total", "counter",
+               "Pages not written to the shared tier: its queue was full, or Redis failed.");
+    m->Declare("parley_prefix_cache_remote_errors_total", "counter",
+               "Connections and commands to Redis that failed (refused, timed out, broken).");
+    m->Declare("parley_prefix_cache_remote_connected", "gauge", "1 while the shared tier has a Redis connection.");
+    m->Declare("parley_prefix_cache_remote_queued_bytes", "gauge", "Bytes waiting in the write-behind queue.");
+    m->Declare("parley_prefix_cache_remote_wait_timeouts_total", "counter",
+               "Requests admitted before their shared-tier lookup answered (--redis-wait-ms).");
+    m->Declare("parley_prefix_cache_remote_wait_seconds", "histogram",
+               "Time a request waited for its shared-tier lookup before admission.", stats.remote_wait.bounds);
+  }
   if (!stats.has_disk_tier) return;
   m->Declare("parley_prefix_cache_disk_written_pages_total", "counter",
              "Pages written to the disk tier (moved down from the host tier, or spilled).");
@@ -159,6 +203,7 @@ void ExportEngineStats(const EngineStats& stats, Metrics* m) {
     if (stats.has_disk_tier) m->Set("parley_prompt_tokens_by_source_total", D(src.disk), "source=\"disk\"");
   }
   if (stats.has_prefix_cache) ExportPrefixCache(stats, m);
+  if (stats.has_remote_tier) ExportRemoteTier(stats, m);
 }
 
 void ExportEngineGauges(const EngineStats& stats, Metrics* metrics) {

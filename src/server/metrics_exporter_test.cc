@@ -265,6 +265,51 @@ TEST(MetricsExporterTest, RendersAHandMadeSnapshotWithPrefixAndDiskTiers) {
   EXPECT_EQ(Samples(text), want);
 }
 
+TEST(MetricsExporterTest, RendersTheSharedTier) {
+  EngineStats s;
+  s.has_prefix_cache = true;
+  s.has_remote_tier = true;
+  s.remote.lookups = 3;
+  s.remote.hit_pages = 40;
+  s.remote.miss_pages = 5;
+  s.remote.bad_pages = 1;
+  s.remote.read_bytes = 4000;
+  s.remote.written_bytes = 9000;
+  s.remote.published_pages = 50;
+  s.remote.written_pages = 45;
+  s.remote.dropped_pages = 5;
+  s.remote.errors = 2;
+  s.remote.connected = true;
+  s.prefix.remote_imported_pages = 39;
+  s.remote_wait_timeouts = 1;
+  s.remote_wait.Observe(0.002);
+  Metrics m;
+  DeclareEngineMetrics(s, &m);
+  ExportEngineStats(s, &m);
+  const std::string text = m.Render();
+  for (const char* line : {"parley_prefix_cache_remote_lookups_total 3",
+                           "parley_prefix_cache_remote_pages_total{result=\"hit\"} 40",
+                           "parley_prefix_cache_remote_pages_total{result=\"miss\"} 5",
+                           "parley_prefix_cache_remote_pages_total{result=\"bad\"} 1",
+                           "parley_prefix_cache_remote_bytes_total{direction=\"read\"} 4000",
+                           "parley_prefix_cache_remote_bytes_total{direction=\"written\"} 9000",
+                           "parley_prefix_cache_remote_imported_pages_total 39",
+                           "parley_prefix_cache_remote_dropped_pages_total 5",
+                           "parley_prefix_cache_remote_errors_total 2",
+                           "parley_prefix_cache_remote_connected 1",
+                           "parley_prefix_cache_remote_wait_timeouts_total 1",
+                           "parley_prefix_cache_remote_wait_seconds_count 1"}) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+  }
+  // Without a shared tier, none of its families.
+  EngineStats plain;
+  plain.has_prefix_cache = true;
+  Metrics m2;
+  DeclareEngineMetrics(plain, &m2);
+  ExportEngineStats(plain, &m2);
+  EXPECT_EQ(m2.Render().find("remote"), std::string::npos);
+}
+
 TEST(MetricsExporterTest, RendersSpeculationAndTheStepCostModels) {
   EngineStats s;
   s.step_cost_ready = true;
