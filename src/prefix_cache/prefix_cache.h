@@ -39,6 +39,7 @@
 #include "kv/kv_cache.h"
 #include "prefix_cache/disk_tier.h"
 #include "prefix_cache/host_tier.h"
+#include "prefix_cache/recent_keys.h"
 
 namespace parley {
 
@@ -204,7 +205,7 @@ class PrefixCache {
   std::unique_ptr<HostTier> host_;
   std::unique_ptr<DiskTier> disk_;
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
-  std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
+  RecentKeys evicted_keys_;  // first pages once cached, then evicted (for miss reasons; fixed size)
   std::vector<int64_t> resident_;  // pool pages held per group
   uint64_t tick_ = 0;
   std::vector<EvSet> frontier_;  // [group] resident nodes with no resident children there
