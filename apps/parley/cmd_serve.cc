@@ -236,6 +236,10 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "weights, f32 activations, f32 KV), reported as parley_canary_* in /metrics (0: off; "
                         "default 0.02, or 0 with --exact)")
       ->check(CLI::Range(0.0, 1.0));
+  serve_cmd->add_flag("--check-integrity", opts->check_integrity,
+                      "check the scheduler, KV pages and prefix cache after every engine step and at shutdown; "
+                      "a failure aborts the server (for tests and scripts/soak.sh; costs a walk of the prefix "
+                      "tree per step; passed checks: parley_kv_integrity_checks_total in /metrics)");
   return serve_cmd;
 }
 
@@ -284,6 +288,7 @@ int RunServe(const ServeOptions& opts) {
   eo.cache_aware_window = opts.cache_aware_window;
   eo.max_wait_steps = opts.max_wait_steps;
   eo.step_target_s = opts.itl_target_ms / 1000.0;
+  eo.check_integrity = opts.check_integrity;
   Metrics metrics;
   // The exact path compared with itself reads 0: no canary with --exact unless asked for.
   const double canary_rate = opts.canary_rate >= 0 ? opts.canary_rate : opts.model.exact ? 0.0 : 0.02;
@@ -328,6 +333,9 @@ int RunServe(const ServeOptions& opts) {
     return 1;
   }
   PrintBanner(opts, so, *loaded->model, *tmpl, **engine, threads, server.port());
+  if (eo.check_integrity) {
+    std::fprintf(stderr, "integrity checks: after every step and at shutdown (--check-integrity)\n");
+  }
   if (canary != nullptr) {
     std::fprintf(stderr, "quality canary: %g%% of requests re-scored by the exact path in idle steps "
                  "(parley_canary_* in /metrics)\n", 100 * canary_rate);

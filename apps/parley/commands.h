@@ -61,6 +61,7 @@ struct ServeOptions {
   float default_top_p = 0.95f;
   float default_min_p = 0.05f;
   double canary_rate = -1;  // share of requests re-scored by the exact path; -1: 0.02, or 0 with --exact
+  bool check_integrity = false;  // EngineOptions::check_integrity (tests, the soak)
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);
