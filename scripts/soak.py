@@ -392,7 +392,7 @@ def plot(out_dir, warm_end):
         return None
     png = os.path.join(out_dir, "soak.png")
     script = f"""
-set terminal pngcairo size 1200,800
+if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {{ set terminal pngcairo size 1200,800 }} else {{ set terminal png size 1200,800 }}
 set output '{png}'
 set datafile separator ','
 set key autotitle columnhead left top
@@ -451,7 +451,12 @@ def main():
             soak.run.set()
         if elapsed >= duration:
             break
-        s, _ = soak.sample("load" if idle_warm is not None else "warm-up")
+        try:
+            s, _ = soak.sample("load" if idle_warm is not None else "warm-up")
+        except (OSError, http.client.HTTPException):
+            if soak.alive():
+                raise
+            break  # the server died: reported below
         if elapsed >= next_report:
             print(f"soak: {elapsed:6.0f}s rss {s['rss_kib'] / 1024:.1f} MiB fds {s['fds']} threads {s['threads']} "
                   f"kv {s['kv_pages_used']} (cached {s['kv_pages_cached']}) nodes {s['prefix_nodes']} "

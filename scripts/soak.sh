@@ -31,8 +31,9 @@ case "$MODEL" in
     WRITER=${PARLEY_WRITE_TINY_MODEL:-$(dirname "$BIN")/write_tiny_model}
     MODEL_PATH="$OUT/tiny-gemma3.gguf"
     "$WRITER" "$MODEL_PATH" gemma3 > /dev/null
-    # ~136 B of KV per token: a 1 MiB arena holds a few of the 48 conversations.
-    LOAD=(--workers 8 --conversations 6 --context 1024 --max-reply 48)
+    # ~136 B of KV per token: a 1 MiB arena holds a few of the 48 conversations. Its
+    # vocabulary is nearly one token per character: a longer context for a few turns each.
+    LOAD=(--workers 8 --conversations 6 --context 2048 --max-reply 48)
     SERVE=(-t 1 --kv-cache-mb 1 --host-cache-mb 1 --disk-cache-mb 4 --max-seqs 8) ;;
   smol)
     MODEL_PATH=models/SmolLM2-135M-Instruct.Q4_1.gguf
