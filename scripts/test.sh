@@ -33,12 +33,21 @@ if ! skip soak; then
 fi
 
 if ! skip asan; then
-  echo "== AddressSanitizer + UBSan: every unit test and the tiny-model e2e tests (build-asan) =="
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_ASAN=ON > /dev/null
-  cmake --build build-asan -j "$(nproc)"
+  # One clang build serves this stage and the fuzz stage: -DPARLEY_FUZZ=ON compiles every
+  # library with ASan + UBSan (and libFuzzer's coverage hooks, inert outside a fuzz target).
+  echo "== AddressSanitizer + UBSan: every unit test and the tiny-model e2e tests (build-fuzz, clang) =="
+  # Configured exactly as scripts/fuzz.sh configures it, so the fuzz stage rebuilds nothing.
+  export PARLEY_FUZZ_BUILD_TESTS=ON
+  LAUNCHER=()
+  if command -v ccache > /dev/null; then
+    LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_BUILD_TESTS=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" > /dev/null
+  cmake --build build-fuzz -j "$(nproc)"
   export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  (cd build-asan && ctest --output-on-failure -j "$(nproc)" --timeout 900)
-  PARLEY_BIN=build-asan/bin/parley PARLEY_WRITE_TINY_MODEL=build-asan/bin/write_tiny_model \
+  (cd build-fuzz && ctest --output-on-failure -j "$(nproc)" --timeout 900)
+  PARLEY_BIN=build-fuzz/bin/parley PARLEY_WRITE_TINY_MODEL=build-fuzz/bin/write_tiny_model \
     timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS" tests/e2e
   unset ASAN_OPTIONS UBSAN_OPTIONS
   stage_time "asan"
