@@ -121,6 +121,8 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                e.step_target_s > 0
                    ? ("stall-free steps: prefill paced to " + std::to_string(opts.itl_target_ms) + " ms while streams decode").c_str()
                    : "stall-free steps off");
+  std::fprintf(stderr, "speculative decoding: %s%s\n", SpecModeName(e.spec),
+               e.spec == SpecMode::kOff ? "" : (", up to " + std::to_string(e.spec_max_draft) + " drafted tokens per step").c_str());
   if (!e.prefix_cache) {
     std::fprintf(stderr, "prefix cache: off\n");
   } else {
@@ -220,6 +222,18 @@ CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts) {
                         "wait rather than push a decode step past it (0: off, steps take --max-batch-tokens)")
       ->check(CLI::Range(0, 60000))
       ->capture_default_str();
+  serve_cmd->add_option("--spec", opts->spec,
+                        "speculative decoding: each decoding stream drafts tokens and verifies them in its next "
+                        "step (the output is exactly the one without it): 'ngram' drafts from the request's "
+                        "prediction, the conversation so far and an n-gram pool shared by all streams; "
+                        "'prediction' only from requests' predictions (OpenAI Predicted Outputs); 'off'")
+      ->check(CLI::IsMember({"off", "ngram", "prediction"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--spec-max-draft", opts->spec_max_draft,
+                        "speculative decoding: tokens drafted per stream per step at most (fewer when the "
+                        "stream's drafts are often rejected or the batch is compute-bound)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   serve_cmd->add_option("--temp", opts->default_temperature,
                         "temperature of requests that do not set one (OpenAI's default is 1; this is llama-server's)")
       ->check(CLI::Range(0.0, 100.0))
@@ -302,6 +316,8 @@ int RunServe(const ServeOptions& opts) {
   eo.max_wait_steps = opts.max_wait_steps;
   eo.step_target_s = opts.itl_target_ms / 1000.0;
   eo.check_integrity = opts.check_integrity;
+  eo.spec = *ParseSpecMode(opts.spec);
+  eo.spec_max_draft = opts.spec_max_draft;
   Metrics metrics;
   // The exact path compared with itself reads 0: no canary with --exact unless asked for.
   const double canary_rate = opts.canary_rate >= 0 ? opts.canary_rate : opts.model.exact ? 0.0 : 0.02;

@@ -54,6 +54,8 @@ struct ServeOptions {
   int cache_aware_window = 16;
   int max_wait_steps = 32;
   int itl_target_ms = 100;    // stall-free steps: target step time while streams decode; 0: off
+  std::string spec = "ngram";  // speculative decoding: off | ngram | prediction
+  int spec_max_draft = 8;      // drafted tokens per sequence per step at most
   // Sampling for requests that omit temperature / top_p / top_k / min_p: llama-server's
   // defaults (a small model's replies at OpenAI's temperature 1 with no cut wander).
   float default_temperature = 0.8f;

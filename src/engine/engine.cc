@@ -13,13 +13,48 @@
 #include "engine/model_runner.h"
 #include "engine/output_processor.h"
 #include "engine/scheduler.h"
+#include "spec/ngram_pool.h"
 
 namespace parley {
 namespace {
 
 using Active = RequestState;
 
+// Before the step-cost model has seen enough steps: draft tokens kept with a fair chance.
+constexpr double kUntrainedTokenPrice = 0.3;
+
+// What one drafted token costs the next step, as the acceptance chance it must beat
+// (DraftLength): with B decodes whose step the model predicts takes T seconds, and m more
+// seconds per token added, a token kept with chance p raises the batch's throughput iff
+// p > B*m/T. Near 0 for a lone stream on a memory-bound machine (the weights are read once
+// for all rows); near 1 when the batch is already compute-bound (speculation stops).
+double DraftTokenPrice(const StepCostModel& cost, const StepShape& decodes, int32_t num_decodes, int32_t position) {
+  if (!cost.ready() || num_decodes == 0) return kUntrainedTokenPrice;
+  const double t = cost.Predict(decodes);
+  StepShape more = decodes;
+  more.Add(position, 1);
+  const double m = cost.Predict(more) - t;
+  if (!(t > 0)) return kUntrainedTokenPrice;
+  return std::clamp(num_decodes * m / t, 0.0, 1.0);
+}
+
 }  // namespace
+
+StatusOr<SpecMode> ParseSpecMode(const std::string& name) {
+  if (name == "off") return SpecMode::kOff;
+  if (name == "ngram") return SpecMode::kNgram;
+  if (name == "prediction") return SpecMode::kPrediction;
+  return Status::InvalidArgument("--spec must be off, ngram or prediction, got '" + name + "'");
+}
+
+const char* SpecModeName(SpecMode mode) {
+  switch (mode) {
+    case SpecMode::kOff: return "off";
+    case SpecMode::kNgram: return "ngram";
+    case SpecMode::kPrediction: return "prediction";
+  }
+  return "off";
+}
 
 class Engine::Loop : private SequenceHost {
  public:
@@ -36,6 +71,9 @@ class Engine::Loop : private SequenceHost {
                                     options.max_wait_steps, options.step_target_s},
                    prefix_.get()),
         outputs_(tokenizer, &stats_, this, OutputProcessorOptions{options.canary}) {
+    if (options.spec == SpecMode::kNgram && options.spec_pool_slots > 0) {
+      pool_ = std::make_unique<NgramPool>(options.spec_pool_slots, /*n=*/3, /*continuation=*/options.spec_max_draft);
+    }
     PublishStats();
     thread_ = std::thread([this] { Run(); });
   }
@@ -70,12 +108,17 @@ class Engine::Loop : private SequenceHost {
   }
   void PublishStats();
   void EraseFinished();
+  // Speculative decoding: checks a verifying decode's drafts (OutputProcessor::Verify) and
+  // settles its pages; then, after the step, drafts for every sequence that decodes next.
+  void VerifyDraft(const ScheduledSeq& x, std::span<const float> rows);
+  void ProposeDrafts();
 
   ModelRunner* runner_;
   const Tokenizer& tokenizer_;
   const EngineOptions options_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<PrefixCache> prefix_;  // null when disabled; before scheduler_, after cache_
+  std::unique_ptr<NgramPool> pool_;      // speculative decoding's shared n-grams; null: none
   Scheduler scheduler_;
   EngineStatsRecorder stats_;  // before outputs_, which records into it
   OutputProcessor outputs_;
@@ -170,6 +213,11 @@ void Engine::Loop::InitSeq(Active* a) {
   // Prompt logprobs need a [rows, vocab] logits block per step: keep chunks small.
   if (a->req.prompt_logprobs) a->seq.max_chunk = 32;
   if (a->req.sampling.has_penalties()) a->sampler.AcceptPrompt(a->req.prompt);
+  if (options_.spec != SpecMode::kOff) {
+    DrafterOptions d;
+    d.history = options_.spec == SpecMode::kNgram;
+    a->drafter = std::make_unique<SequenceDrafter>(a->req.prediction, d);
+  }
 }
 
 void Engine::Loop::Admit(std::unique_ptr<Active> a) {
@@ -256,10 +304,15 @@ bool Engine::Loop::Step() {
   size_t row = 0;  // first logits row of x
   for (const ScheduledSeq& x : out.scheduled) {
     const size_t rows = static_cast<size_t>(x.num_logit_rows());
-    outputs_.Process(active_.at(x.seq->id).get(), x.start + x.logits_from,
-                     std::span<const float>(logits_.data() + row * vocab, rows * vocab), vocab);
+    const std::span<const float> logits(logits_.data() + row * vocab, rows * vocab);
+    if (x.num_draft > 0) {
+      VerifyDraft(x, logits);
+    } else {
+      outputs_.Process(active_.at(x.seq->id).get(), x.start + x.logits_from, logits, vocab);
+    }
     row += rows;
   }
+  ProposeDrafts();
   // The whole step, as the streams see it: what the step-cost model learns from.
   scheduler_.ObserveStep(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   EraseFinished();
@@ -267,8 +320,52 @@ bool Engine::Loop::Step() {
   return true;
 }
 
+void Engine::Loop::VerifyDraft(const ScheduledSeq& x, std::span<const float> rows) {
+  Active* a = active_.at(x.seq->id).get();
+  const int32_t before = a->generated;
+  const DraftSource source = a->draft_source;
+  const int32_t kept = outputs_.Verify(a, std::span<const int32_t>(x.input).subspan(1), rows, runner_->vocab_size());
+  if (a->seq.state != SeqState::kFinished) scheduler_.SettleDraft(&a->seq);
+  if (a->drafter) a->drafter->Feedback(source, x.num_draft, kept);
+  stats_.Record([&](EngineStats& s) {
+    s.spec.drafted[static_cast<int>(source)] += x.num_draft;
+    s.spec.accepted[static_cast<int>(source)] += kept;
+    ++s.spec.verifications;
+    s.spec.verified_tokens += a->generated - before;
+  });
+}
+
+void Engine::Loop::ProposeDrafts() {
+  if (options_.spec == SpecMode::kOff) return;
+  std::vector<Active*> decoding;
+  StepShape decodes;
+  int64_t positions = 0;
+  for (auto& [id, a] : active_) {
+    const Sequence& s = a->seq;
+    if (s.state != SeqState::kRunning || s.num_pending() != 1 || !a->drafter) continue;
+    decoding.push_back(a.get());
+    decodes.Add(s.num_computed, 1);
+    positions += s.num_computed;
+  }
+  if (decoding.empty()) return;
+  const int32_t n = static_cast<int32_t>(decoding.size());
+  const double price = options_.spec_fixed_price >= 0 ? options_.spec_fixed_price
+                                                      : DraftTokenPrice(scheduler_.small_step_cost_model(), decodes, n,
+                                                                        static_cast<int32_t>(positions / n));
+  for (Active* a : decoding) {
+    Sequence& s = a->seq;
+    // Every drafted token and the one the model adds must fit max_tokens (and so the context).
+    const int32_t room = std::min(options_.spec_max_draft, a->max_new - a->generated - 1);
+    a->draft_source = room > 0 ? a->drafter->Propose(s.tokens, pool_.get(), price, room, &s.draft) : DraftSource::kNone;
+    if (room <= 0) s.draft.clear();
+  }
+  stats_.Record([&](EngineStats& st) { st.spec.token_price = price; });
+}
+
 void Engine::Loop::EraseFinished() {
   for (auto it = active_.begin(); it != active_.end();) {
+    // What a finished conversation said may be said again in another one.
+    if (pool_ && it->second->seq.state == SeqState::kFinished) pool_->Add(it->second->seq.tokens);
     it = it->second->seq.state == SeqState::kFinished ? active_.erase(it) : std::next(it);
   }
 }
@@ -301,6 +398,17 @@ void Engine::Loop::PublishStats() {
     s.preemptions = scheduler_.num_preemptions();
     s.checks_integrity = options_.check_integrity;
     ++s.steps;
+    s.spec.enabled = options_.spec != SpecMode::kOff;
+    const StepCostModel& cost = scheduler_.cost_model();
+    s.step_cost_ready = cost.ready();
+    s.step_cost[0] = cost.base_seconds();
+    s.step_cost[1] = cost.token_seconds();
+    s.step_cost[2] = cost.pair_seconds();
+    const StepCostModel& small = scheduler_.small_step_cost_model();
+    s.small_step_cost_ready = small.ready();
+    s.small_step_cost[0] = small.base_seconds();
+    s.small_step_cost[1] = small.token_seconds();
+    s.small_step_cost[2] = small.pair_seconds();
     s.has_prefix_cache = prefix_ != nullptr;
     if (prefix_ == nullptr) return;
     s.prefix = prefix_->stats();
@@ -366,6 +474,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(ModelRunner* runner, const Toke
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, KvCache::Create(layout, kv));
   if (options.cache_aware_window < 1 || options.max_wait_steps < 0) {
     return Status::InvalidArgument("cache-aware-window must be >= 1 and max-wait-steps >= 0");
+  }
+  if (options.spec_max_draft < 1 || options.spec_max_draft > 64 || options.spec_pool_slots < 0) {
+    return Status::InvalidArgument("spec-max-draft must be in [1, 64] and the pool size >= 0");
   }
   if (!(options.step_target_s >= 0 && options.step_target_s <= 60)) {
     return Status::InvalidArgument("the step-time target must be in [0, 60] seconds");

@@ -26,6 +26,13 @@ namespace parley {
 class ModelRunner;
 class QualityCanary;
 
+// What speculative decoding drafts from: nothing; the prediction, the sequence's own tokens
+// and the shared pool (kNgram); or only requests' predictions (kPrediction).
+enum class SpecMode { kOff, kNgram, kPrediction };
+// "off", "ngram", "prediction"; InvalidArgument for anything else.
+StatusOr<SpecMode> ParseSpecMode(const std::string& name);
+const char* SpecModeName(SpecMode mode);
+
 struct EngineOptions {
   int32_t max_batch_tokens = 512;  // tokens computed per step (decodes first, then prefill)
   int32_t max_seqs = 16;           // sequences running at once
@@ -48,6 +55,15 @@ struct EngineOptions {
   // and once more at Shutdown; a failure is a bug and aborts the process. Tests, the soak
   // (`parley serve --check-integrity`); costs a walk of the prefix tree per step.
   bool check_integrity = false;
+  // Speculative decoding (spec/drafter.h): each decoding sequence drafts tokens from its
+  // request's prediction, its own history and a pool shared by all sequences, and verifies
+  // them in its next decode step; lossless (the output is the one without it).
+  SpecMode spec = SpecMode::kOff;
+  int32_t spec_max_draft = 8;      // tokens drafted per sequence per step at most
+  int32_t spec_pool_slots = 1 << 16;  // entries of the shared n-gram pool (0: no pool)
+  // Tests: the acceptance chance a drafted token must beat (DraftLength), instead of the
+  // price the step-cost model sets each step; < 0: the model's.
+  double spec_fixed_price = -1;
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "spec/drafter.h"
 #include "prefix_cache/disk_tier.h"
 #include "prefix_cache/prefix_cache.h"
 
@@ -70,6 +71,27 @@ struct EngineStats {
     int64_t disk = 0;      // cached, restored from the disk tier
   };
   PromptSources prompt_sources;
+
+  // Speculative decoding, counted as verifications happen; by DraftSource.
+  struct Spec {
+    bool enabled = false;
+    int64_t drafted[4] = {};   // tokens drafted and verified
+    int64_t accepted[4] = {};  // of them, kept
+    int64_t verifications = 0;   // decodes that verified a draft
+    int64_t verified_tokens = 0; // tokens those decodes produced (kept drafts + the model's own)
+    double token_price = 0;      // the latest step's drafting threshold (drafter.h DraftLength)
+  };
+  Spec spec;
+
+  // The step-cost model (stall-free steps, speculation's token price): seconds per step
+  // ~ base + per_token * tokens + per_pair * attention pairs; trained once it has seen
+  // StepCostModel::kMinSteps steps.
+  bool step_cost_ready = false;
+  double step_cost[3] = {0, 0, 0};
+  // The same fitted over small steps only (decodes, drafts, paced chunks), where a step is
+  // mostly reading the weights: what a drafted token costs (speculative decoding's price).
+  bool small_step_cost_ready = false;
+  double small_step_cost[3] = {0, 0, 0};
 
   // The prefix cache after the latest step; the rest is zero when it has none.
   bool has_prefix_cache = false;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/check.h"
+
 namespace parley {
 namespace {
 
@@ -45,6 +47,27 @@ void OutputProcessor::HandleLogits(RequestState* a, int32_t pos, std::span<const
   if (pos + 1 == s.num_tokens() && s.num_computed == s.num_tokens() && a->generated < a->max_new) {
     SampleNext(a, row);
   }
+}
+
+int32_t OutputProcessor::Verify(RequestState* a, std::span<const int32_t> draft, std::span<const float> rows,
+                                int32_t vocab) {
+  Sequence& s = a->seq;
+  const int32_t k = static_cast<int32_t>(draft.size());
+  PARLEY_DCHECK(rows.size() == static_cast<size_t>(k + 1) * vocab);
+  int32_t kept = 0;
+  for (int32_t i = 0; i <= k; ++i) {
+    SampleNext(a, rows.subspan(static_cast<size_t>(i) * vocab, vocab));
+    if (s.state == SeqState::kFinished || i == k || s.tokens.back() != draft[i]) break;
+    // The model chose the drafted token: the K/V computed from it stand, and the next row
+    // (computed after it) is the model's own next distribution.
+    ++s.num_computed;
+    ++kept;
+  }
+  Usage& u = a->spec_usage;
+  u.draft_tokens += k;
+  u.draft_accepted += kept;
+  if (a->draft_source == DraftSource::kPrediction) u.prediction_rejected += k - kept;
+  return kept;
 }
 
 // The prompt of choice 0 is computed and `row` holds its last token's logits: the other
@@ -97,6 +120,7 @@ void OutputProcessor::EndForks(RequestState* a, FinishReason reason, const std::
 void OutputProcessor::SampleNext(RequestState* a, std::span<const float> row) {
   const int32_t token = a->sampler.Sample(row);
   if (a->req.sampling.has_penalties()) a->sampler.Accept(token);
+  if (a->drafter) a->drafter->Accept(token);
   if (a->canary) a->canary->Record(row, token);
   ++a->generated;
   const auto now = RequestState::Clock::now();
@@ -166,6 +190,10 @@ void OutputProcessor::Finish(RequestState* a, FinishReason reason, EngineEvent e
   ev.usage.prompt_tokens = a->seq.num_prompt;
   ev.usage.completion_tokens = a->generated;
   ev.usage.cached_tokens = cached;
+  ev.usage.draft_tokens = a->spec_usage.draft_tokens;
+  ev.usage.draft_accepted = a->spec_usage.draft_accepted;
+  ev.usage.prediction_accepted = a->drafter ? a->drafter->prediction_matched() : 0;
+  ev.usage.prediction_rejected = a->spec_usage.prediction_rejected;
   const auto now = RequestState::Clock::now();
   ev.ttft_seconds = a->has_first ? Seconds(a->first_token - a->stream->created()) : 0.0;
   stats_->Record([&](EngineStats& s) {

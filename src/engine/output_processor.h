@@ -18,6 +18,7 @@
 #include "engine/sequence.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_strings.h"
+#include "spec/drafter.h"
 #include "tokenizer/tokenizer.h"
 
 namespace parley {
@@ -47,6 +48,11 @@ struct RequestState {
   std::unique_ptr<CanaryRecord> canary;  // set when the quality canary picked this request
   bool has_first = false;
   Clock::time_point first_token, last_token;
+  // Speculative decoding (null: the engine does not speculate): the drafter, the source of
+  // the draft in flight, and the counts for usage.
+  std::unique_ptr<SequenceDrafter> drafter;
+  DraftSource draft_source = DraftSource::kNone;
+  Usage spec_usage;  // only the draft_* and prediction_* fields
 
   bool scores_prompt() const { return req.score_prompt_from > 0; }
   // Prompt logprobs or scores still to collect.
@@ -92,6 +98,11 @@ class OutputProcessor {
   void Process(RequestState* a, int32_t first_pos, std::span<const float> rows, int32_t vocab);
   // The logits of position `pos` (they predict position pos + 1).
   void HandleLogits(RequestState* a, int32_t pos, std::span<const float> row);
+  // A verifying decode's rows: row i predicts the token after the i-th input (the sequence's
+  // last token, then `draft`). Samples from each row in turn as a plain decode would, keeping
+  // a drafted token's K/V (num_computed + 1) while the sample equals it, so the output is
+  // exactly the one without speculation. Returns the drafted tokens kept.
+  int32_t Verify(RequestState* a, std::span<const int32_t> draft, std::span<const float> rows, int32_t vocab);
   // Frees the sequence, ends (or releases) its unforked choices, pushes the final event.
   void Finish(RequestState* a, FinishReason reason, EngineEvent event, const std::string& error = "");
 

@@ -39,6 +39,10 @@ struct GenerationRequest {
   // cache, not with prompt_logprobs, and with n == 1. 0: off.
   int32_t score_prompt_from = 0;
   std::string session_id;               // X-Session-Id / `user`: logged, used for routing
+  // OpenAI Predicted Outputs: tokens the output is expected to mostly repeat (e.g. a document
+  // being edited); drafted for speculative decoding when the engine speculates. Never changes
+  // the output.
+  std::vector<int32_t> prediction;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
@@ -48,6 +52,14 @@ struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   int32_t cached_tokens = 0;  // prompt tokens whose K/V came from a cache, not computed
+  // Speculative decoding: tokens drafted and verified for this choice and those kept; output
+  // tokens the request's prediction had next where they came (OpenAI's
+  // accepted_prediction_tokens), and drafted prediction tokens verification rejected
+  // (rejected_prediction_tokens: computed, not used). All 0 when the engine does not speculate.
+  int32_t draft_tokens = 0;
+  int32_t draft_accepted = 0;
+  int32_t prediction_accepted = 0;
+  int32_t prediction_rejected = 0;
 };
 
 // One batch of progress for one request. Events arrive in order; the last one has

@@ -19,7 +19,8 @@ ForwardSeq Scheduler::ToForward(const ScheduledSeq& x) const {
   const Sequence& s = *x.seq;
   ForwardSeq fs;
   fs.kv = &kv_.Table(s.kv);
-  fs.tokens = std::span<const int32_t>(s.tokens.data() + x.start, x.num_new);
+  fs.tokens = x.num_draft > 0 ? std::span<const int32_t>(x.input)
+                              : std::span<const int32_t>(s.tokens.data() + x.start, x.num_new);
   fs.start = x.start;
   fs.logits_from = x.logits_from;
   return fs;
@@ -40,6 +41,7 @@ void Scheduler::Preempt(Sequence* seq) {
   // Its pages stay cached (and spill rather than vanish when evicted).
   kv_.Free(&seq->kv, seq->tokens, seq->num_computed, seq->num_prompt, /*cache_pages=*/true);
   seq->num_computed = 0;
+  seq->draft.clear();
   seq->state = SeqState::kWaiting;
   running_.erase(std::find(running_.begin(), running_.end(), seq));
   seq->enqueued_step = step_;
@@ -104,6 +106,8 @@ SchedulerOutput Scheduler::Schedule() {
   const bool pace = options_.step_target_s > 0 && cost_.ready() && num_decodes > 0;
   StepShape planned;
   int32_t prefill = 0;  // prefill tokens in this step so far
+  // Drafted tokens ride with their decodes, but never take a later decode's place.
+  int32_t draft_budget = budget - static_cast<int32_t>(num_decodes);
   step_target_ = options_.step_target_s;
   for (size_t i = 0; i < order.size(); ++i) {
     Sequence* s = order[i];
@@ -113,7 +117,8 @@ SchedulerOutput Scheduler::Schedule() {
     if (budget == 0) break;
     if (s->state != SeqState::kRunning) continue;  // preempted earlier in this loop
     const bool decode = i < num_decodes;
-    const int32_t n = decode ? 1 : ChunkFor(*s, s->num_computed, budget, pace, planned, prefill);
+    const int32_t drafts = decode ? std::clamp(static_cast<int32_t>(s->draft.size()), 0, std::max(0, draft_budget)) : 0;
+    const int32_t n = decode ? 1 + drafts : ChunkFor(*s, s->num_computed, budget, pace, planned, prefill);
     if (n <= 0) continue;
     while (!kv_.Reserve(&s->kv, s->num_computed, s->num_computed + n)) {
       // Out of pages even after evicting what only the prefix cache holds: the newest
@@ -130,7 +135,22 @@ SchedulerOutput Scheduler::Schedule() {
       if (victim == s) break;
     }
     if (s->state != SeqState::kRunning) continue;
-    out.scheduled.push_back({s, n});
+    if (drafts > 0) {
+      ScheduledSeq x;
+      x.seq = s;
+      x.num_new = n;
+      x.start = s->num_computed;
+      x.logits_from = 0;
+      x.num_draft = drafts;
+      x.input.reserve(n);
+      x.input.push_back(s->tokens.back());
+      x.input.insert(x.input.end(), s->draft.begin(), s->draft.begin() + drafts);
+      out.scheduled.push_back(std::move(x));
+      draft_budget -= drafts;
+    } else {
+      out.scheduled.push_back({s, n});
+    }
+    s->draft.clear();
     planned.Add(s->num_computed, n);
     if (!decode) prefill += n;
     budget -= n;
@@ -201,14 +221,23 @@ void Scheduler::ObserveStep(const SchedulerOutput& output, double seconds) {
   StepShape shape;
   for (const ScheduledSeq& x : output.scheduled) shape.Add(x.start, x.num_new);
   cost_.Observe(shape, seconds);
+  if (shape.tokens <= kSmallStepTokens) small_cost_.Observe(shape, seconds);
 }
 
 void Scheduler::Update(const SchedulerOutput& output) {
   for (const ScheduledSeq& x : output.scheduled) {
-    x.seq->num_computed += x.num_new;
+    x.seq->num_computed += x.num_new - x.num_draft;
     PARLEY_DCHECK(x.seq->num_computed <= x.seq->num_tokens());
     kv_.Release(&x.seq->kv, x.seq->num_computed);
   }
+}
+
+void Scheduler::SettleDraft(Sequence* seq) {
+  PARLEY_DCHECK(seq->num_computed <= seq->num_tokens());
+  // Positions past the last token (rejected drafts) hold no K/V anyone will read: their
+  // pages go back; the rows a kept page holds past it are overwritten when computed.
+  kv_.Truncate(&seq->kv, seq->num_tokens());
+  kv_.Release(&seq->kv, seq->num_computed);
 }
 
 void Scheduler::Finish(Sequence* seq, bool cache_pages) {

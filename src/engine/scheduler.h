@@ -61,6 +61,11 @@ struct ScheduledSeq {
   int32_t num_new = 0;      // compute tokens [start, start + num_new)
   int32_t start = 0;        // seq->num_computed when scheduled
   int32_t logits_from = 0;  // rows [logits_from, num_new) get logits
+  // A decode that verifies drafted tokens: its rows are the sequence's last token then
+  // `num_draft` drafted ones (`input`), all with logits; only the first counts as computed
+  // until verification (Scheduler::SettleDraft).
+  int32_t num_draft = 0;
+  std::vector<int32_t> input;
 };
 
 struct SchedulerOutput {
@@ -85,11 +90,20 @@ class Scheduler {
   // Teaches the step-cost model how long a step took (the whole step, as its streams see it).
   void ObserveStep(const SchedulerOutput& output, double seconds);
   const StepCostModel& cost_model() const { return cost_; }
+  // The same model fitted over steps of at most kSmallStepTokens tokens only: decodes (with
+  // drafts) and paced chunks, where a step is mostly reading the weights once.
+  const StepCostModel& small_step_cost_model() const { return small_cost_; }
+  static constexpr int32_t kSmallStepTokens = 192;
   // A sequence's block tables (read-only; for checks and tests).
   const SeqKv& BlockTable(const Sequence& seq) const { return kv_.Table(seq.kv); }
-  // After the forward pass: advances num_computed of every scheduled sequence and lets
-  // window groups release pages that left the window.
+  // After the forward pass: advances num_computed of every scheduled sequence (by its
+  // chunk; a verifying decode by one: its drafts are not verified yet) and lets window
+  // groups release pages that left the window.
   void Update(const SchedulerOutput& output);
+  // After a verifying decode's drafts were checked (the caller advanced num_computed past
+  // the accepted ones and appended the kept tokens): gives back the pages reserved for
+  // rejected drafts and lets window groups release pages that left the window.
+  void SettleDraft(Sequence* seq);
   // Removes a sequence (finished or cancelled) wherever it is and frees its pages, after
   // offering them to the prefix cache when `cache_pages` (not after a failed forward pass).
   void Finish(Sequence* seq, bool cache_pages = true);
@@ -133,6 +147,7 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   int64_t step_ = 0;  // Schedule calls so far
   StepCostModel cost_;
+  StepCostModel small_cost_;
   double step_target_ = 0;  // this step's target for prefill pacing (see Schedule)
 };
 

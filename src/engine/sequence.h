@@ -29,6 +29,10 @@ struct Sequence {
   // Seats (of max_seqs) held for sequences that will Fork from this one once its prompt is
   // computed (the other choices of an `n` request); the engine zeroes it after forking.
   int32_t fork_seats = 0;
+  // Speculative decoding: tokens proposed to follow `tokens`, verified in the next decode step
+  // (computed with it in one forward pass, each kept only if the model's own choice equals
+  // it). Never part of `tokens`; cleared when the sequence is preempted.
+  std::vector<int32_t> draft;
 
   int32_t num_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t num_pending() const { return num_tokens() - num_computed; }

@@ -67,6 +67,10 @@ void StepCostModel::Observe(const StepShape& shape, double seconds) {
   Refit();
 }
 
+double StepCostModel::base_seconds() const { return coef_[0]; }
+double StepCostModel::token_seconds() const { return coef_[1] * kTokenScale; }
+double StepCostModel::pair_seconds() const { return coef_[2] * kPairScale; }
+
 double StepCostModel::Predict(const StepShape& shape) const {
   double x[3];
   Features(shape, x);

@@ -38,7 +38,10 @@ class StepCostModel {
   // never extrapolates far beyond what it has measured.
   int32_t max_tokens_seen() const { return max_tokens_seen_; }
   int64_t num_seen() const { return num_seen_; }
-  const double* coefficients() const { return coef_; }
+  // The fitted terms in seconds: per step, per token, per attention pair.
+  double base_seconds() const;
+  double token_seconds() const;
+  double pair_seconds() const;
 
   static constexpr int32_t kMinSteps = 8;
 

@@ -46,7 +46,7 @@ TEST(StepCostModelTest, RecoversALinearCostFromNoisySteps) {
                              Shape({{1500, 200}})}) {
     EXPECT_NEAR(m.Predict(s), cost(s), 0.05 * cost(s)) << s.tokens << " tokens";
   }
-  for (int i = 0; i < 3; ++i) EXPECT_GE(m.coefficients()[i], 0);
+  for (double c : {m.base_seconds(), m.token_seconds(), m.pair_seconds()}) EXPECT_GE(c, 0);
 }
 
 TEST(StepCostModelTest, KeepsCoefficientsNonNegativeAndForgetsOldSteps) {
@@ -54,7 +54,7 @@ TEST(StepCostModelTest, KeepsCoefficientsNonNegativeAndForgetsOldSteps) {
   // Steps whose cost does not grow with tokens at all: the per-token slope must not go
   // negative to fit the noise.
   for (int i = 0; i < 40; ++i) m.Observe(Shape({{0, 1 + (i % 7) * 50}}), i % 2 ? 0.010 : 0.011);
-  for (int i = 0; i < 3; ++i) EXPECT_GE(m.coefficients()[i], 0);
+  for (double c : {m.base_seconds(), m.token_seconds(), m.pair_seconds()}) EXPECT_GE(c, 0);
   EXPECT_NEAR(m.Predict(Shape({{0, 1}})), 0.0105, 0.001);
   // The machine slows down 3x: after a window of new steps, the model follows.
   for (int i = 0; i < 16; ++i) m.Observe(Shape({{0, 1 + (i % 7) * 50}}), 0.0315);

@@ -32,6 +32,17 @@ void ReadUsage(const nlohmann::json& usage, TurnResult* r) {
   if (usage.contains("prompt_tokens_details")) {
     r->cached_tokens = IntOr(usage["prompt_tokens_details"], "cached_tokens", r->cached_tokens);
   }
+  if (usage.contains("completion_tokens_details")) {
+    const nlohmann::json& d = usage["completion_tokens_details"];
+    r->draft_tokens = IntOr(d, "drafted_tokens", r->draft_tokens);
+    r->draft_accepted = IntOr(d, "accepted_draft_tokens", r->draft_accepted);
+  }
+}
+
+// llama-server's own figures: drafted and accepted tokens of speculative decoding.
+void ReadTimings(const nlohmann::json& timings, TurnResult* r) {
+  r->draft_tokens = IntOr(timings, "draft_n", r->draft_tokens);
+  r->draft_accepted = IntOr(timings, "draft_n_accepted", r->draft_accepted);
 }
 
 }  // namespace
@@ -152,6 +163,7 @@ TurnResult StreamChatTurn(const Endpoint& endpoint, const TurnRequest& request, 
       return;
     }
     if (j.contains("usage")) ReadUsage(j["usage"], &r);
+    if (j.contains("timings")) ReadTimings(j["timings"], &r);
     if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) return;
     const auto& choice = j["choices"][0];
     if (!choice.is_object()) return;

@@ -51,6 +51,11 @@ struct TurnResult {
   int32_t prompt_tokens = -1;      // from usage; -1 when the server sent none
   int32_t completion_tokens = -1;
   int32_t cached_tokens = -1;      // usage.prompt_tokens_details.cached_tokens; -1 when absent
+  // Speculative decoding, when the server reports it: drafted tokens verified and those kept
+  // (Parley: usage.completion_tokens_details.drafted_tokens / accepted_draft_tokens;
+  // llama-server: timings.draft_n / draft_n_accepted); -1 when absent.
+  int32_t draft_tokens = -1;
+  int32_t draft_accepted = -1;
 };
 
 // Output tokens of a turn: the server's usage count, else the content chunks received.

@@ -95,6 +95,10 @@ Report Analyze(const RunResult& run, const std::string& name, const std::string&
     rep.completion_tokens += n;
     if (n >= 2 && r.ttft_s >= 0) tpot.push_back((r.e2e_s - r.ttft_s) / static_cast<double>(n - 1));
     for (size_t i = 1; i < r.token_times_s.size(); ++i) itl.push_back(r.token_times_s[i] - r.token_times_s[i - 1]);
+    if (r.draft_tokens >= 0 && r.draft_accepted >= 0) {
+      rep.draft_tokens = std::max<int64_t>(rep.draft_tokens, 0) + r.draft_tokens;
+      rep.draft_accepted = std::max<int64_t>(rep.draft_accepted, 0) + r.draft_accepted;
+    }
     if (r.prompt_tokens >= 0) {
       rep.prompt_tokens += r.prompt_tokens;
       prompt_turn[rec.turn] += r.prompt_tokens;
@@ -182,6 +186,8 @@ nlohmann::json ReportJson(const Report& r) {
           {"mean_completion_tokens", r.mean_completion_tokens},
           {"cached_tokens", r.cached_tokens},
           {"cached_share", r.cached_share < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.cached_share)},
+          {"draft_tokens", r.draft_tokens < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.draft_tokens)},
+          {"draft_accepted", r.draft_accepted < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.draft_accepted)},
           {"by_turn", turns},
           {"timeline", {{"bin_s", r.bin_s}, {"output_tokens_per_s", r.output_timeline}}}};
 }
@@ -214,6 +220,11 @@ std::string TextSummary(const Report& r) {
        (r.cached_share < 0 ? std::string("not reported by the server")
                            : Fmt("%.1f%%", 100 * r.cached_share) + " (" + std::to_string(r.cached_tokens) + " of " +
                                  std::to_string(r.prompt_tokens) + ")"));
+  if (r.draft_tokens >= 0) {
+    line("speculative decoding: " + std::to_string(r.draft_accepted) + " of " + std::to_string(r.draft_tokens) +
+         " drafted tokens accepted" +
+         (r.draft_tokens > 0 ? Fmt(" (%.1f%%)", 100.0 * static_cast<double>(r.draft_accepted) / r.draft_tokens) : ""));
+  }
   line("by turn   n   TTFT p50 (ms)  TTFT p99 (ms)  prompt tokens  cached");
   for (size_t t = 0; t < r.by_turn.size(); ++t) {
     const TurnFigures& f = r.by_turn[t];

@@ -52,6 +52,8 @@ struct Report {
   double requests_per_s = 0, output_tokens_per_s = 0, prompt_tokens_per_s = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
   double cached_share = -1;           // -1 when the server reports no cached_tokens
+  // Speculative decoding, summed over the requests whose server reported it; -1: none did.
+  int64_t draft_tokens = -1, draft_accepted = -1;
   double mean_completion_tokens = 0;
   double bin_s = 1;                   // the timeline's bin width
   std::vector<double> output_timeline;  // output tokens/s in each bin from the start

@@ -104,6 +104,10 @@ void KvManager::Release(KvHandle* h, int32_t computed) {
   if (!h->table_.pages.empty()) kv_->ReleaseOutsideWindow(&h->table_, computed);
 }
 
+void KvManager::Truncate(KvHandle* h, int32_t n) {
+  if (!h->table_.pages.empty()) kv_->Truncate(&h->table_, n);
+}
+
 bool KvManager::CanResumeAt(const KvHandle& h, int32_t computed) const {
   if (h.table_.pages.empty()) return computed == 0;
   return kv_->CanResumeAt(h.table_, computed);

@@ -79,6 +79,8 @@ class KvManager {
   bool Fork(const KvHandle& from, int32_t computed, KvHandle* to);
   // Drops window pages no longer needed after `computed` tokens.
   void Release(KvHandle* seq, int32_t computed);
+  // Drops the pages holding only positions >= n (a rewind: drafted tokens that were rejected).
+  void Truncate(KvHandle* seq, int32_t n);
   // The pages before `computed` are all there (window groups: those still in the window).
   bool CanResumeAt(const KvHandle& seq, int32_t computed) const;
 

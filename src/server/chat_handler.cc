@@ -137,6 +137,10 @@ void HandleChatCompletions(ServerContext* ctx, const httplib::Request& req,
   }
   GenerationRequest gen = parsed->generation;
   gen.prompt = ctx->tokenizer->Encode(*prompt, /*add_special=*/false, /*parse_special=*/true);
+  // The predicted reply, tokenized as reply text is (no special tokens).
+  if (!parsed->prediction.empty()) {
+    gen.prediction = ctx->tokenizer->Encode(parsed->prediction, /*add_special=*/false, /*parse_special=*/false);
+  }
   PrepareRequest(req, *parsed, &gen);
 
   auto job = std::make_shared<ChatJob>(ctx, std::move(*parsed));

@@ -128,6 +128,10 @@ bool SubmitAll(ServerContext* ctx, std::vector<GenerationRequest> requests,
 
 void AddUsage(const Usage& choice, bool counts_prompt, Usage* total) {
   total->completion_tokens += choice.completion_tokens;
+  total->draft_tokens += choice.draft_tokens;
+  total->draft_accepted += choice.draft_accepted;
+  total->prediction_accepted += choice.prediction_accepted;
+  total->prediction_rejected += choice.prediction_rejected;
   if (!counts_prompt) return;
   total->prompt_tokens += choice.prompt_tokens;
   total->cached_tokens += choice.cached_tokens;

@@ -108,6 +108,14 @@ TEST(AddUsageTest, CountsEachPromptOnceAndEveryChoice) {
   EXPECT_EQ(total.prompt_tokens, 14);
   EXPECT_EQ(total.completion_tokens, 17);
   EXPECT_EQ(total.cached_tokens, 6);
+  // Speculation's counts belong to each choice: summed over all of them.
+  Usage total2;
+  AddUsage({10, 3, 6, 8, 5, 12, 2}, /*counts_prompt=*/true, &total2);
+  AddUsage({10, 5, 6, 4, 1, 3, 1}, /*counts_prompt=*/false, &total2);
+  EXPECT_EQ(total2.draft_tokens, 12);
+  EXPECT_EQ(total2.draft_accepted, 6);
+  EXPECT_EQ(total2.prediction_accepted, 15);
+  EXPECT_EQ(total2.prediction_rejected, 3);
 }
 
 }  // namespace

@@ -44,6 +44,23 @@ void ExportPrefixCache(const EngineStats& stats, Metrics* m) {
   }
 }
 
+void ExportSpec(const EngineStats::Spec& spec, Metrics* m) {
+  int64_t drafted = 0, accepted = 0;
+  for (int src = 1; src < kNumDraftSources; ++src) {
+    const std::string label = std::string("source=\"") + DraftSourceName(static_cast<DraftSource>(src)) + "\"";
+    m->Set("parley_spec_draft_tokens_total", D(spec.drafted[src]), label);
+    m->Set("parley_spec_accepted_tokens_total", D(spec.accepted[src]), label);
+    drafted += spec.drafted[src];
+    accepted += spec.accepted[src];
+  }
+  m->Set("parley_spec_verifications_total", D(spec.verifications));
+  m->Set("parley_spec_verified_output_tokens_total", D(spec.verified_tokens));
+  m->Set("parley_spec_acceptance_rate", drafted > 0 ? static_cast<double>(accepted) / drafted : 0.0);
+  m->Set("parley_spec_tokens_per_verification",
+         spec.verifications > 0 ? static_cast<double>(spec.verified_tokens) / spec.verifications : 0.0);
+  m->Set("parley_spec_token_price", spec.token_price);
+}
+
 }  // namespace
 
 void DeclareEngineMetrics(const EngineStats& stats, Metrics* m) {
@@ -57,6 +74,22 @@ void DeclareEngineMetrics(const EngineStats& stats, Metrics* m) {
              stats.inter_token_latency.bounds);
   m->Declare("parley_request_latency_seconds", "histogram", "Submit to last token.", stats.request_latency.bounds);
   m->Declare("parley_requests_waiting", "gauge", "Requests queued, not yet running.");
+  m->Declare("parley_step_cost_seconds", "gauge",
+             "The step-cost model: seconds per step = base + per_token * tokens + per_pair * attention pairs "
+             "(steps=\"all\": every step, for stall-free pacing; steps=\"small\": steps of at most 192 tokens, "
+             "for speculative decoding's token price).");
+  if (stats.spec.enabled) {
+    m->Declare("parley_spec_draft_tokens_total", "counter", "Speculative decoding: drafted tokens verified, by source.");
+    m->Declare("parley_spec_accepted_tokens_total", "counter", "Drafted tokens the model's own choice kept, by source.");
+    m->Declare("parley_spec_verifications_total", "counter", "Decode steps of a sequence that verified a draft.");
+    m->Declare("parley_spec_verified_output_tokens_total", "counter",
+               "Tokens those steps produced (kept drafts plus the model's next token).");
+    m->Declare("parley_spec_acceptance_rate", "gauge", "Accepted / drafted tokens since start.");
+    m->Declare("parley_spec_tokens_per_verification", "gauge", "Output tokens per verifying decode step.");
+    m->Declare("parley_spec_token_price", "gauge",
+               "Acceptance chance a drafted token must beat in the latest step (batch decodes x marginal token "
+               "cost / step time; near 1: compute-bound, speculation off).");
+  }
   m->Declare("parley_requests_running", "gauge", "Sequences running.");
   m->Declare("parley_kv_pages_used", "gauge", "KV pages in use per KV group.");
   m->Declare("parley_kv_pages_total", "gauge", "KV pages per KV group.");
@@ -109,6 +142,17 @@ void ExportEngineStats(const EngineStats& stats, Metrics* m) {
   SetHistogram("parley_inter_token_latency_seconds", stats.inter_token_latency, m);
   SetHistogram("parley_request_latency_seconds", stats.request_latency, m);
   ExportEngineGauges(stats, m);
+  const std::pair<const char*, const double*> models[] = {
+      {"all", stats.step_cost_ready ? stats.step_cost : nullptr},
+      {"small", stats.small_step_cost_ready ? stats.small_step_cost : nullptr}};
+  for (const auto& [steps, c] : models) {
+    if (c == nullptr) continue;
+    const std::string l = std::string("steps=\"") + steps + "\",term=";
+    m->Set("parley_step_cost_seconds", c[0], l + "\"base\"");
+    m->Set("parley_step_cost_seconds", c[1], l + "\"per_token\"");
+    m->Set("parley_step_cost_seconds", c[2], l + "\"per_pair\"");
+  }
+  if (stats.spec.enabled) ExportSpec(stats.spec, m);
   m->Set("parley_preemptions_total", D(stats.preemptions));
   m->Set("parley_engine_steps_total", D(stats.forward_passes));
   if (stats.checks_integrity) m->Set("parley_kv_integrity_checks_total", D(stats.integrity_checks));

@@ -73,6 +73,7 @@ TEST(MetricsExporterTest, BeforeAnyRequestOnlyUnlabelledCountersAndStateRender) 
                                 "parley_inter_token_latency_seconds histogram",
                                 "parley_request_latency_seconds histogram",
                                 "parley_requests_waiting gauge",
+                                "parley_step_cost_seconds gauge",
                                 "parley_requests_running gauge",
                                 "parley_kv_pages_used gauge",
                                 "parley_kv_pages_total gauge",
@@ -150,12 +151,12 @@ TEST(MetricsExporterTest, RendersAHandMadeSnapshotWithPrefixAndDiskTiers) {
   ExportEngineStats(s, &m);
   const std::string text = m.Render();
   const std::vector<std::string> families = Families(text);
-  ASSERT_EQ(families.size(), 15u + 10u + 6u);
-  EXPECT_EQ(families[15], "parley_prefix_cache_lookups_total counter");
-  EXPECT_EQ(families[24], "parley_prefix_cache_host_bytes gauge");
-  EXPECT_EQ(families[25], "parley_prefix_cache_disk_written_pages_total counter");
-  EXPECT_EQ(families[29], "parley_prefix_cache_disk_faults_total counter");
-  EXPECT_EQ(families[30], "parley_prefix_cache_disk_bytes gauge");
+  ASSERT_EQ(families.size(), 16u + 10u + 6u);
+  EXPECT_EQ(families[16], "parley_prefix_cache_lookups_total counter");
+  EXPECT_EQ(families[25], "parley_prefix_cache_host_bytes gauge");
+  EXPECT_EQ(families[26], "parley_prefix_cache_disk_written_pages_total counter");
+  EXPECT_EQ(families[30], "parley_prefix_cache_disk_faults_total counter");
+  EXPECT_EQ(families[31], "parley_prefix_cache_disk_bytes gauge");
   const std::vector<std::string> want = {
       "parley_requests_total{outcome=\"cancelled\"} 1",
       "parley_requests_total{outcome=\"stop\"} 2",
@@ -281,6 +282,48 @@ TEST(MetricsExporterTest, IntegrityChecksRenderOnlyWhenTheEngineChecks) {
   EXPECT_NE(text.find("# TYPE parley_kv_integrity_checks_total counter\n"), std::string::npos) << text;
   const std::vector<std::string> samples = Samples(text);
   EXPECT_NE(std::find(samples.begin(), samples.end(), "parley_kv_integrity_checks_total 7"), samples.end()) << text;
+}
+
+TEST(MetricsExporterTest, RendersSpeculationAndTheStepCostModels) {
+  EngineStats s;
+  s.step_cost_ready = true;
+  s.step_cost[0] = 0.002;
+  s.step_cost[1] = 0.0015;
+  s.step_cost[2] = 1e-6;
+  s.small_step_cost_ready = true;
+  s.small_step_cost[0] = 0.008;
+  s.small_step_cost[1] = 0.0005;
+  s.spec.enabled = true;
+  s.spec.drafted[static_cast<int>(DraftSource::kPrediction)] = 30;
+  s.spec.accepted[static_cast<int>(DraftSource::kPrediction)] = 27;
+  s.spec.drafted[static_cast<int>(DraftSource::kHistory)] = 10;
+  s.spec.accepted[static_cast<int>(DraftSource::kHistory)] = 3;
+  s.spec.verifications = 8;
+  s.spec.verified_tokens = 38;
+  s.spec.token_price = 0.25;
+  Metrics m;
+  DeclareEngineMetrics(s, &m);
+  ExportEngineStats(s, &m);
+  const std::vector<std::string> samples = Samples(m.Render());
+  for (const char* want : {
+           "parley_step_cost_seconds{steps=\"all\",term=\"base\"} 0.002",
+           "parley_step_cost_seconds{steps=\"all\",term=\"per_token\"} 0.0015",
+           "parley_step_cost_seconds{steps=\"all\",term=\"per_pair\"} 1e-06",
+           "parley_step_cost_seconds{steps=\"small\",term=\"base\"} 0.008",
+           "parley_step_cost_seconds{steps=\"small\",term=\"per_token\"} 0.0005",
+           "parley_spec_draft_tokens_total{source=\"prediction\"} 30",
+           "parley_spec_draft_tokens_total{source=\"history\"} 10",
+           "parley_spec_draft_tokens_total{source=\"pool\"} 0",
+           "parley_spec_accepted_tokens_total{source=\"prediction\"} 27",
+           "parley_spec_accepted_tokens_total{source=\"history\"} 3",
+           "parley_spec_verifications_total 8",
+           "parley_spec_verified_output_tokens_total 38",
+           "parley_spec_acceptance_rate 0.75",
+           "parley_spec_tokens_per_verification 4.75",
+           "parley_spec_token_price 0.25",
+       }) {
+    EXPECT_NE(std::find(samples.begin(), samples.end(), want), samples.end()) << want;
+  }
 }
 
 }  // namespace

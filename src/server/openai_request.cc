@@ -294,6 +294,38 @@ Status ParseContent(const json& content, const std::string& where, const Fields&
   return Status::Ok();
 }
 
+// OpenAI Predicted Outputs: {"type": "content", "content": a string or text parts}.
+Status ParsePrediction(const Fields& f, const RequestLimits& limits, std::string* out) {
+  const json* p = f.Find("prediction");
+  if (p == nullptr) return Status::Ok();
+  if (!p->is_object()) return f.Fail("prediction", "'prediction' must be an object {\"type\": \"content\", ...}");
+  auto type = p->find("type");
+  if (type == p->end() || !type->is_string() || *type != "content") {
+    return f.Fail("prediction", "'prediction.type' must be \"content\"");
+  }
+  auto content = p->find("content");
+  if (content == p->end()) return f.Fail("prediction", "'prediction.content' is required");
+  if (content->is_string()) {
+    *out = content->get<std::string>();
+  } else if (content->is_array() && content->size() <= static_cast<size_t>(limits.max_content_parts)) {
+    for (const json& part : *content) {
+      auto text = part.is_object() ? part.find("text") : part.end();
+      if (!part.is_object() || part.value("type", "") != "text" || text == part.end() || !text->is_string()) {
+        return f.Fail("prediction", "'prediction.content' parts must be {\"type\": \"text\", \"text\": ...}");
+      }
+      *out += text->get<std::string>();
+    }
+  } else {
+    return f.Fail("prediction", "'prediction.content' must be a string or at most " +
+                                    std::to_string(limits.max_content_parts) + " text parts");
+  }
+  if (out->size() > static_cast<size_t>(limits.max_prediction_bytes)) {
+    return f.Fail("prediction", "'prediction.content' has " + std::to_string(out->size()) + " bytes; at most " +
+                                    std::to_string(limits.max_prediction_bytes));
+  }
+  return Status::Ok();
+}
+
 Status ParseMessages(const Fields& f, const RequestLimits& limits, std::vector<ChatMessage>* out) {
   const json* messages = f.Find("messages");
   if (messages == nullptr) return f.Fail("messages", "'messages' is required");
@@ -458,6 +490,7 @@ StatusOr<ChatRequest> ParseChatRequest(const json& body, const RequestLimits& li
     return f.Fail("top_logprobs", "'top_logprobs' needs 'logprobs' set to true");
   }
   req.generation.logprobs = req.logprobs ? static_cast<int32_t>(top) : -1;
+  PARLEY_RETURN_IF_ERROR(ParsePrediction(f, limits, &req.prediction));
   return req;
 }
 

@@ -28,6 +28,7 @@ struct RequestLimits {
   int32_t max_messages = 2048;      // /v1/chat/completions: messages per request
   int32_t max_content_parts = 256;  // ... and content parts per message
   int32_t max_name_bytes = 256;     // `model` and `user` (the session id)
+  int32_t max_prediction_bytes = 256 * 1024;  // /v1/chat/completions: `prediction` text
   // What a request that omits temperature / top_p / top_k / min_p samples with (`parley serve
   // --temp --top-k --top-p --min-p`). The struct's own default is OpenAI's (temperature 1, no
   // cuts); the server's are llama-server's (0.8, 40, 0.95, 0.05), which keep a small model's
@@ -55,6 +56,7 @@ struct GenerationFields {
 struct ChatRequest : GenerationFields {
   std::vector<ChatMessage> messages;  // roles: system, user, assistant ("developer" -> system)
   bool logprobs = false;              // generation.logprobs = top_logprobs when set
+  std::string prediction;             // Predicted Outputs text ("" when absent); tokenized by the handler
 };
 
 // One prompt of /v1/completions: text (tokenized by the server) or token ids.

@@ -359,7 +359,6 @@ TEST(ParseChatRequestTest, RefusesUnsupportedFieldsAcceptsHarmlessOnes) {
       {{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}}, "tools"},
       {{{"tool_choice", "required"}}, "tool_choice"},
       {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
-      {{{"prediction", {{"type", "content"}, {"content", "x"}}}}, "prediction"},
       {{{"modalities", {"text", "audio"}}}, "modalities"},
       {{{"reasoning_effort", "low"}}, "reasoning_effort"},
       {{{"guided_json", {{"type", "object"}}}}, "guided_json"},

@@ -73,7 +73,14 @@ json UsageJson(const Usage& usage) {
   return {{"prompt_tokens", usage.prompt_tokens},
           {"completion_tokens", usage.completion_tokens},
           {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}},
+          // OpenAI names these for Predicted Outputs; drafted_tokens / accepted_draft_tokens
+          // (Parley's) count every speculative draft, from any source.
+          {"completion_tokens_details",
+           {{"accepted_prediction_tokens", usage.prediction_accepted},
+            {"rejected_prediction_tokens", usage.prediction_rejected},
+            {"drafted_tokens", usage.draft_tokens},
+            {"accepted_draft_tokens", usage.draft_accepted}}}};
 }
 
 json ChatLogprobEntries(std::span<const TokenLogprob> logprobs, const TokenTextFn& token_text) {

@@ -16,7 +16,6 @@ constexpr uint8_t kChat = kChatEndpoint;
 constexpr uint8_t kCompletions = kCompletionsEndpoint;
 constexpr uint8_t kBoth = kChatEndpoint | kCompletionsEndpoint;
 
-constexpr const char* kNotYet = "is not supported yet (predicted outputs are planned)";
 constexpr const char* kNoTools = "is not supported: Parley has no tool or function calling";
 constexpr const char* kNoStructured =
     "is not supported: Parley has no structured output (JSON mode, schemas, grammars, "
@@ -32,7 +31,6 @@ constexpr RefusedParam kRefused[] = {
     {"response_format", kBoth, R"([{"type": "text"}])", kNoStructured},
     {"audio", kChat, "[]", "is not supported: Parley generates text only"},
     {"modalities", kChat, R"([["text"]])", "is not supported: Parley generates text only"},
-    {"prediction", kChat, "[]", kNotYet},
     {"web_search_options", kChat, "[]", "is not supported: Parley has no web search"},
     {"reasoning_effort", kChat, R"(["none"])",
      "is not supported: Parley has no reasoning-effort control"},

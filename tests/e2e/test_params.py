@@ -111,7 +111,6 @@ TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "ob
     (dict(response_format={"type": "json_object"}), "response_format"),
     (dict(audio={"voice": "alloy", "format": "wav"}), "audio"),
     (dict(modalities=["text", "audio"]), "modalities"),
-    (dict(prediction={"type": "content", "content": "x"}), "prediction"),
     (dict(web_search_options={}), "web_search_options"),
     (dict(reasoning_effort="high"), "reasoning_effort"),
     (dict(extra_body={"guided_json": {"type": "object"}}), "guided_json"),
@@ -124,8 +123,6 @@ def test_refused_chat_parameters(tiny_server, kwargs, param):
     assert e.value.param == param
     assert e.value.type == "invalid_request_error"
     assert f"'{param}'" in e.value.message
-    if param == "prediction":
-        assert "not supported yet" in e.value.message
 
 
 @pytest.mark.parametrize("kwargs,param", [
