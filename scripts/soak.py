@@ -425,6 +425,8 @@ def main():
     p.add_argument("--interval", type=float, default=0, help="seconds between samples (0: ~300 samples)")
     p.add_argument("--request-timeout", type=float, default=300)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rss-slack-mib", type=float, default=0,
+                   help="RSS growth within this many MiB passes even above 5%% (a tiny process's allocator warm-up)")
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     p.add_argument("server_args", nargs="*", help="more `parley serve` flags (after --)")
     args = p.parse_args()
@@ -492,7 +494,7 @@ def main():
     rss_growth = (rss_last / rss_first - 1) if rss_first else 0
     if len(loaded) < 8:
         problems.append(f"only {len(loaded)} samples after warm-up")
-    if rss_growth > 0.05:
+    if rss_growth > 0.05 and rss_last - rss_first > args.rss_slack_mib * 1024:
         problems.append(f"RSS grew {100 * rss_growth:.1f}% after warm-up ({rss_first} -> {rss_last} KiB)")
     if idle_warm and idle_end:
         if idle_end["fds"] > max(idle_warm["fds"] * 1.05, idle_warm["fds"] + 1):
