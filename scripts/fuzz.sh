@@ -4,12 +4,12 @@
 # and coverage. Fails if any target crashes; crash inputs go to build-fuzz/crashes/.
 #   scripts/fuzz.sh [SECONDS]   (default 60 per target)
 # Env: PARLEY_FUZZ_TARGETS="gguf sse" runs only those; PARLEY_FUZZ_MODELS_DIR as for
-# tokenizer_fuzz (default models/).
+# tokenizer_fuzz (default models/); PARLEY_FUZZ_BUILD_TESTS=ON (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
 BUILD_DIR=build-fuzz
-TARGETS=(${PARLEY_FUZZ_TARGETS:-gguf tokenizer openai_request chat_template page_codec sse})
+TARGETS=(${PARLEY_FUZZ_TARGETS:-gguf tokenizer openai_request chat_template page_codec sse disk_tier})
 
 if ! command -v clang++ > /dev/null; then
   echo "fuzz: installing clang (libFuzzer)"
@@ -23,7 +23,9 @@ LAUNCHER=()
 if command -v ccache > /dev/null; then
   LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
-CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DPARLEY_FUZZ=ON -DPARLEY_BUILD_TESTS=OFF \
+# PARLEY_FUZZ_BUILD_TESTS=ON keeps the unit tests in the build: scripts/test.sh's ASan stage
+# builds and runs them in this same build directory first (one sanitizer build for both).
+CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DPARLEY_FUZZ=ON -DPARLEY_BUILD_TESTS="${PARLEY_FUZZ_BUILD_TESTS:-OFF}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" > /dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target $(printf '%s_fuzz ' "${TARGETS[@]}")
 

@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config python3 python3-venv
       libcli11-dev nlohmann-json3-dev libpcre2-dev libxxhash-dev libzstd-dev libcpp-httplib-dev
       libhiredis-dev redis-server haproxy  # the fleet: shared KV tier on Redis, sticky routing (docs/fleet.md)
       gnuplot-nox    # gnuplot draws parley bench's PNG plots
+      clang          # libFuzzer and the ASan + UBSan build of scripts/test.sh
       chromium chromium-driver)  # the chat page's browser tests (tests/e2e/test_webui.py)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -70,6 +70,7 @@ struct ServeOptions {
   int redis_wait_ms = 100;      // longest an admission waits for its lookup
   int drain_timeout_s = 0;      // SIGTERM: streams in flight may run this long (0: end them at once)
 
+  bool check_integrity = false;  // EngineOptions::check_integrity (tests, the soak)
 };
 // Adds the `serve` subcommand and its options to `app`.
 CLI::App* AddServeCommand(CLI::App* app, ServeOptions* opts);

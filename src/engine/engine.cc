@@ -104,7 +104,11 @@ class Engine::Loop : private SequenceHost {
   void Unpark(bool all);
   void DoFlush();
   void InitSeq(Active* a);
-  void ReapCancelled();
+  // Finishes the requests whose clients cancelled them; returns how many.
+  int32_t ReapCancelled();
+  // With options_.check_integrity: aborts unless the scheduler, KV pools and prefix cache
+  // agree; counts the check.
+  void CheckIntegrityIfAsked();
   void Finish(Active* a, FinishReason reason, EngineEvent event, const std::string& error = "") {
     outputs_.Finish(a, reason, std::move(event), error);
   }
@@ -275,7 +279,7 @@ void Engine::Loop::Run() {
     }
     if (remote_ != nullptr) Unpark(/*all=*/false);
     if (flush) DoFlush();
-    ReapCancelled();
+    if (ReapCancelled() > 0) CheckIntegrityIfAsked();
     PARLEY_DCHECK(scheduler_.CheckIntegrity().ok());
     if (active_.empty() && options_.canary != nullptr && options_.canary->has_work()) {
       // Idle: one bounded slice of canary work, then look at the inbox again.
@@ -368,13 +372,21 @@ int64_t Engine::Loop::FlushRemote(std::chrono::milliseconds timeout) {
   return flush_done_ ? flush_pages_ : 0;
 }
 
-void Engine::Loop::ReapCancelled() {
+int32_t Engine::Loop::ReapCancelled() {
   std::vector<Active*> gone;
   for (auto& [id, a] : active_) {
     if (a->stream->cancelled()) gone.push_back(a.get());
   }
   for (Active* a : gone) Finish(a, FinishReason::kCancelled, EngineEvent{});
   EraseFinished();
+  return static_cast<int32_t>(gone.size());
+}
+
+void Engine::Loop::CheckIntegrityIfAsked() {
+  if (!options_.check_integrity) return;
+  const Status st = scheduler_.CheckIntegrity();
+  PARLEY_CHECK(st.ok()) << "integrity check failed: " << st.message();
+  stats_.Record([](EngineStats& s) { ++s.integrity_checks; });
 }
 
 bool Engine::Loop::Step() {
@@ -417,10 +429,7 @@ bool Engine::Loop::Step() {
   // The whole step, as the streams see it: what the step-cost model learns from.
   scheduler_.ObserveStep(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   EraseFinished();
-  if (options_.check_integrity) {
-    const Status st = scheduler_.CheckIntegrity();
-    PARLEY_CHECK(st.ok()) << st.message();
-  }
+  CheckIntegrityIfAsked();
   return true;
 }
 
@@ -500,6 +509,7 @@ void Engine::Loop::PublishStats() {
     s.running = scheduler_.num_running();
     s.kv_groups = std::move(groups);
     s.preemptions = scheduler_.num_preemptions();
+    s.checks_integrity = options_.check_integrity;
     ++s.steps;
     s.spec.enabled = options_.spec != SpecMode::kOff;
     const StepCostModel& cost = scheduler_.cost_model();
@@ -545,6 +555,7 @@ void Engine::Loop::Shutdown() {
   if (remote_ != nullptr) Unpark(/*all=*/true);
   for (auto& [id, a] : active_) Finish(a.get(), FinishReason::kError, EngineEvent{}, "the server is shutting down");
   active_.clear();
+  CheckIntegrityIfAsked();  // nothing runs: the pools hold exactly the prefix cache's pages
   PublishStats();
 }
 

@@ -61,7 +61,11 @@ struct EngineOptions {
   // Re-scores a share of finished requests with the exact path in idle steps (canary.h);
   // null: none. Not owned; must outlive the engine; used by the engine thread only.
   QualityCanary* canary = nullptr;
-  bool check_integrity = false;    // tests: check scheduler, KV and prefix cache after every step
+  // Checks that the scheduler, the KV pools and the prefix cache agree (KvManager::
+  // CheckIntegrity, exact page counts) after every step, after cancelled requests are reaped
+  // and once more at Shutdown; a failure is a bug and aborts the process. Tests, the soak
+  // (`parley serve --check-integrity`); costs a walk of the prefix tree per step.
+  bool check_integrity = false;
   // Speculative decoding (spec/drafter.h): each decoding sequence drafts tokens from its
   // request's prediction, its own history and a pool shared by all sequences, and verifies
   // them in its next decode step; lossless (the output is the one without it).

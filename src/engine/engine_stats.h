@@ -51,6 +51,10 @@ struct EngineStats {
   std::vector<Group> kv_groups;
   int64_t steps = 0;        // snapshots published (engine loop turns)
   int64_t preemptions = 0;  // sequences preempted (pages freed, recomputed later)
+  // EngineOptions::check_integrity: whether the engine checks itself, and how many checks
+  // passed (a failed one aborts the process).
+  bool checks_integrity = false;
+  int64_t integrity_checks = 0;
 
   // Counted as they happen, before the events that report them are pushed.
   int64_t forward_passes = 0;

@@ -281,6 +281,44 @@ TEST_F(EngineTest, CancellationFreesEveryPageWithoutThePrefixCache) {
   EXPECT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/false)) << "pages were not freed";
 }
 
+// --check-integrity (the soak's): a check after every step, after cancelled requests are
+// reaped and at shutdown, each counted in the statistics.
+TEST_F(EngineTest, IntegrityChecksRunAfterStepsCancellationsAndShutdown) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 8;
+  opts.check_integrity = true;
+  Start(opts);
+  EXPECT_TRUE(engine_->Stats().checks_integrity);
+  auto done = engine_->Submit(Request({3, 1, 4, 1, 5, 9, 2, 6, 5}, 6));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(Drain(done->get()).last.finish, FinishReason::kLength);
+  ASSERT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/true));
+  EngineStats st = engine_->Stats();
+  EXPECT_GE(st.integrity_checks, st.forward_passes) << "one check per step at least";
+
+  auto s = engine_->Submit(Request(std::vector<int32_t>(40, 7), 100000));
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Next(5s).has_value());
+  (*s)->Cancel();
+  EXPECT_EQ(Drain(s->get()).last.finish, FinishReason::kCancelled);
+  ASSERT_TRUE(WaitForPages(engine_.get(), /*expect_cached=*/true));
+  st = engine_->Stats();
+  EXPECT_GT(st.integrity_checks, st.forward_passes) << "the reap of the cancelled request was not checked";
+
+  engine_->Shutdown();
+  EXPECT_EQ(engine_->Stats().integrity_checks, st.integrity_checks + 1) << "no check at shutdown";
+}
+
+TEST_F(EngineTest, IntegrityChecksAreOffByDefault) {
+  Start(EngineOptions{});
+  auto s = engine_->Submit(Request({3, 1, 4}, 2));
+  ASSERT_TRUE(s.ok());
+  Drain(s->get());
+  engine_->Shutdown();
+  EXPECT_FALSE(engine_->Stats().checks_integrity);
+  EXPECT_EQ(engine_->Stats().integrity_checks, 0);
+}
+
 TEST_F(EngineTest, QueueLimitAndShutdown) {
   EngineOptions opts;
   opts.max_seqs = 1;

@@ -176,7 +176,7 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
   const std::vector<uint64_t> keys = PageKeys(tokens, ps, max_pages);
   std::vector<Node*> path = Walk(tokens, keys);
   if (path.empty()) {
-    info.miss = evicted_keys_.count(keys[0]) ? MatchInfo::Miss::kEvicted : MatchInfo::Miss::kNew;
+    info.miss = evicted_keys_.Contains(keys[0]) ? MatchInfo::Miss::kEvicted : MatchInfo::Miss::kNew;
     return 0;
   }
   int32_t d = Resumable(path, static_cast<int32_t>(path.size()), /*resident_only=*/false);
@@ -310,7 +310,7 @@ PrefixCache::Node* PrefixCache::NewNode(uint64_t key, Node* parent, int32_t dept
   Node* n = node.get();
   nodes_.emplace(key, std::move(node));
   if (parent != nullptr) ++parent->num_children;
-  if (depth == 0) evicted_keys_.erase(key);
+  if (depth == 0) evicted_keys_.Erase(key);
   ++stats_.inserted_pages;
   return n;
 }
@@ -401,8 +401,7 @@ void PrefixCache::RemoveNode(Node* n) {
     Reindex(n->parent);
   }
   if (n->depth == 0) {
-    if (evicted_keys_.size() > (1u << 20)) evicted_keys_.clear();
-    evicted_keys_.insert(n->key);
+    evicted_keys_.Insert(n->key);
   }
   nodes_.erase(n->key);
 }

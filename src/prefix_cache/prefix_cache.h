@@ -41,6 +41,7 @@
 #include "prefix_cache/disk_tier.h"
 #include "prefix_cache/host_tier.h"
 #include "prefix_cache/redis_tier.h"
+#include "prefix_cache/recent_keys.h"
 
 namespace parley {
 
@@ -234,7 +235,7 @@ class PrefixCache {
   std::unique_ptr<DiskTier> disk_;
   RedisTier* remote_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
-  std::unordered_set<uint64_t> evicted_keys_;  // first pages once cached (for miss reasons)
+  RecentKeys evicted_keys_;  // first pages once cached, then evicted (for miss reasons; fixed size)
   std::vector<int64_t> resident_;  // pool pages held per group
   uint64_t tick_ = 0;
   std::vector<EvSet> frontier_;  // [group] resident nodes with no resident children there

@@ -119,6 +119,11 @@ void DeclareEngineMetrics(const EngineStats& stats, Metrics* m) {
   m->Declare("parley_prompt_tokens_by_source_total", "counter",
              "Prompt tokens of finished requests by source: computed, pool (cached, resident), host "
              "(cached, restored from the host tier), disk (cached, restored from the disk tier).");
+  if (stats.checks_integrity) {
+    m->Declare("parley_kv_integrity_checks_total", "counter",
+               "Integrity checks of the scheduler, KV pools and prefix cache that passed "
+               "(--check-integrity; a failed one stops the server).");
+  }
   if (!stats.has_prefix_cache) return;
   m->Declare("parley_prefix_cache_lookups_total", "counter", "Prefix cache lookups (admissions).");
   m->Declare("parley_prefix_cache_hits_total", "counter", "Lookups that resumed at least one page.");
@@ -194,6 +199,7 @@ void ExportEngineStats(const EngineStats& stats, Metrics* m) {
   if (stats.spec.enabled) ExportSpec(stats.spec, m);
   m->Set("parley_preemptions_total", D(stats.preemptions));
   m->Set("parley_engine_steps_total", D(stats.forward_passes));
+  if (stats.checks_integrity) m->Set("parley_kv_integrity_checks_total", D(stats.integrity_checks));
   SetHistogram("parley_batch_tokens", stats.batch_tokens, m);
   if (stats.prompts_counted > 0) {
     const EngineStats::PromptSources& src = stats.prompt_sources;

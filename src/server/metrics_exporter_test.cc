@@ -310,6 +310,25 @@ TEST(MetricsExporterTest, RendersTheSharedTier) {
   EXPECT_EQ(m2.Render().find("remote"), std::string::npos);
 }
 
+TEST(MetricsExporterTest, IntegrityChecksRenderOnlyWhenTheEngineChecks) {
+  EngineStats s;
+  s.integrity_checks = 0;
+  Metrics off;
+  DeclareEngineMetrics(s, &off);
+  ExportEngineStats(s, &off);
+  EXPECT_EQ(off.Render().find("parley_kv_integrity_checks_total"), std::string::npos);
+
+  s.checks_integrity = true;
+  s.integrity_checks = 7;
+  Metrics on;
+  DeclareEngineMetrics(s, &on);
+  ExportEngineStats(s, &on);
+  const std::string text = on.Render();
+  EXPECT_NE(text.find("# TYPE parley_kv_integrity_checks_total counter\n"), std::string::npos) << text;
+  const std::vector<std::string> samples = Samples(text);
+  EXPECT_NE(std::find(samples.begin(), samples.end(), "parley_kv_integrity_checks_total 7"), samples.end()) << text;
+}
+
 TEST(MetricsExporterTest, RendersSpeculationAndTheStepCostModels) {
   EngineStats s;
   s.step_cost_ready = true;

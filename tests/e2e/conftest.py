@@ -7,6 +7,11 @@ build/:
   PARLEY_GEMMA_MODEL       the real Gemma 3 270M file (models/gemma-3-270m-q4_k_m.gguf);
                            its tests are skipped when it is missing.
 Every wait is bounded; every server is stopped (SIGTERM, then SIGKILL) at the end.
+
+Markers, so the sanitizer stages of scripts/test.sh can leave tests out with -m:
+  real_model  needs a real model file (Gemma 3 270M, SmolLM2)
+  browser     drives a browser (selenium); set on every test that uses the `browser` fixture
+  bench       runs the load generator (`parley bench`)
 """
 import os
 import re
@@ -25,6 +30,18 @@ GEMMA_MODEL = os.environ.get("PARLEY_GEMMA_MODEL", os.path.join(ROOT, "models/ge
 
 START_TIMEOUT_S = 60
 CLIENT_TIMEOUT_S = 60
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_model: needs a real model file (Gemma 3 270M or SmolLM2)")
+    config.addinivalue_line("markers", "browser: drives a browser through selenium")
+    config.addinivalue_line("markers", "bench: runs the load generator, parley bench")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 class Server:

@@ -6,7 +6,11 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import PARLEY_BIN, ROOT, Server
+
+pytestmark = pytest.mark.bench
 
 BENCH_TIMEOUT_S = 180
 SMALL = ["--persona-tokens", "30", "--user-tokens", "8", "--reply-tokens", "6", "--think-time", "0", "-q"]

@@ -4,7 +4,11 @@ the refusals. Each sweep takes a few seconds (8 short requests per point and end
 import json
 import subprocess
 
+import pytest
+
 from conftest import PARLEY_BIN, ROOT
+
+pytestmark = pytest.mark.bench
 
 SWEEP_TIMEOUT_S = 60
 SMALL = ["--turns", "2", "--persona-tokens", "30", "--user-tokens", "8", "--reply-tokens", "6", "--think-time", "0",

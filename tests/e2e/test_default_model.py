@@ -8,7 +8,8 @@ import pytest
 from conftest import ROOT, Server
 
 SMOL = os.path.join(ROOT, "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-pytestmark = pytest.mark.skipif(not os.path.exists(SMOL), reason=f"{SMOL} not found: run scripts/fetch_models.py")
+pytestmark = [pytest.mark.real_model,
+              pytest.mark.skipif(not os.path.exists(SMOL), reason=f"{SMOL} not found: run scripts/fetch_models.py")]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import GEMMA_MODEL, Server
 
-pytestmark = pytest.mark.skipif(not os.path.exists(GEMMA_MODEL), reason=f"{GEMMA_MODEL} not found")
+pytestmark = [pytest.mark.real_model,
+              pytest.mark.skipif(not os.path.exists(GEMMA_MODEL), reason=f"{GEMMA_MODEL} not found")]
 
 MSGS = [{"role": "user", "content": "Name three colours."}]
 

@@ -1,6 +1,9 @@
 """The prefix cache over HTTP: a conversation's next turn resumes from the KV its earlier
 turns left, reports the resumed tokens as usage.prompt_tokens_details.cached_tokens, and
 answers exactly what a server without the cache answers."""
+import time
+
+import requests
 
 
 def history_turns(client, model, turns=3, max_tokens=8):
@@ -82,3 +85,32 @@ def test_pages_spilled_to_the_disk_tier_come_back_and_answer_the_same(tiny_gemma
     assert len(folders) == 1 and any(folders[0].iterdir())  # this server's folder, with pages in it
     cached.stop()
     assert not any(disk_dir.iterdir())  # removed at exit
+
+
+def test_check_integrity_runs_through_turns_hang_ups_and_shutdown(tiny_gemma_model, start_server, tmp_path):
+    """--check-integrity (the soak's): checks pass after every step, after a stream its
+    client hung up on was reaped, and at shutdown (the server then exits 0); pages spilled
+    to the host and disk tiers included. Without the flag there is no such metric."""
+    s = start_server(tiny_gemma_model, "-c", "2048", "-t", "1", "--model-name", "tiny", "--check-integrity",
+                     "--kv-cache-mb", "1", "--host-cache-mb", "1", "--disk-cache-dir", str(tmp_path / "disk"),
+                     "--disk-cache-mb", "4")
+    assert "integrity checks: after every step" in s.log_text()
+    assert s.metrics()["parley_kv_integrity_checks_total"] == 0
+    history_turns(s.client(), "tiny", turns=3)
+    after_turns = s.metrics()["parley_kv_integrity_checks_total"]
+    assert after_turns > 0
+    # A stream whose client hangs up after its first chunks: cancelled, reaped, checked.
+    with requests.post(s.url + "/v1/chat/completions", stream=True, timeout=30,
+                       json={"messages": [{"role": "user", "content": "go on"}], "max_tokens": 1500,
+                             "ignore_eos": True, "stream": True}) as r:
+        assert r.status_code == 200
+        next(r.iter_lines())
+    deadline = time.time() + 30
+    while time.time() < deadline and s.metrics().get('parley_requests_total{outcome="cancelled"}', 0) < 1:
+        time.sleep(0.05)
+    m = s.metrics()
+    assert m.get('parley_requests_total{outcome="cancelled"}', 0) == 1, m
+    assert m["parley_kv_integrity_checks_total"] > after_turns
+    plain = start_server(tiny_gemma_model, "-c", "512", "-t", "1")
+    assert not any(k.startswith("parley_kv_integrity_checks_total") for k in plain.metrics())
+    # start_server's teardown asserts both exit 0 on SIGTERM: the check at shutdown passed.

@@ -358,6 +358,7 @@ def test_markdown_renders_text_never_html(tiny_model, start_server, browser):
 SMOL = os.path.join(ROOT, "models/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+@pytest.mark.real_model
 @pytest.mark.skipif(not os.path.exists(SMOL), reason=f"{SMOL} not found: run scripts/fetch_models.py")
 def test_the_default_model_answers_on_the_page(start_server, browser):
     """Words on the page, markdown from a real model, and the screenshots (phone and desktop).
