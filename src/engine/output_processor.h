@@ -52,7 +52,7 @@ struct RequestState {
   // the draft in flight, and the counts for usage.
   std::unique_ptr<SequenceDrafter> drafter;
   DraftSource draft_source = DraftSource::kNone;
-  Usage spec_usage;  // only the draft_* and prediction_* fields
+  Usage spec_usage;  // only draft_tokens, draft_accepted and prediction_rejected (accepted: the drafter)
 
   bool scores_prompt() const { return req.score_prompt_from > 0; }
   // Prompt logprobs or scores still to collect.

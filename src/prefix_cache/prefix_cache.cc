@@ -206,14 +206,11 @@ int32_t PrefixCache::Match(std::span<const int32_t> tokens, int32_t max_tokens, 
       Node* n = path[i];
       if (i < FirstNeeded(g, d) || n->page[g] >= 0) continue;
       PagePool& pool = kv_->pool(g);
-      std::vector<int32_t> need(num_groups, 0);
-      need[g] = 1;
-      if (pool.num_free() == 0 && !MakeRoom(need)) {
+      const int32_t p = AllocateForRestore(g);
+      if (p < 0) {
         stopped = true;
         break;
       }
-      const int32_t p = pool.Allocate();
-      PARLEY_CHECK(p >= 0);
       bool from_disk = false;
       if (!Restore(n, g, p, &from_disk)) {
         pool.Release(p);
@@ -293,6 +290,16 @@ void PrefixCache::Insert(std::span<const int32_t> tokens, int32_t computed, cons
       if (!Publish(n, std::chrono::steady_clock::time_point::min())) break;
     }
   }
+}
+
+int32_t PrefixCache::AllocateForRestore(int32_t group) {
+  PagePool& pool = kv_->pool(group);
+  std::vector<int32_t> need(kv_->num_groups(), 0);
+  need[group] = 1;
+  if (pool.num_free() == 0 && !MakeRoom(need)) return -1;
+  const int32_t p = pool.Allocate();
+  PARLEY_CHECK(p >= 0);
+  return p;
 }
 
 PrefixCache::Node* PrefixCache::NewNode(uint64_t key, Node* parent, int32_t depth,

@@ -194,6 +194,9 @@ class PrefixCache {
   // cannot.
   int64_t PutDisk(std::span<const uint8_t> blob);
   // A new node for page `depth` of a sequence, under `parent` (null at depth 0).
+  // A free pool page of `group` to restore a cached page into, evicting to make one if
+  // needed; -1 when nothing can be evicted.
+  int32_t AllocateForRestore(int32_t group);
   Node* NewNode(uint64_t key, Node* parent, int32_t depth, std::span<const int32_t> page_tokens);
   // Queues n's resident pages not yet in the shared tier; false when the queue refused one.
   bool Publish(Node* n, std::chrono::steady_clock::time_point wait_until);

@@ -104,14 +104,11 @@ int32_t PrefixCache::ImportRemote(std::span<const int32_t> tokens, const RemoteL
       const int32_t g = result.ids[j].group;
       if (n->page[g] >= 0) continue;
       PagePool& pool = kv_->pool(g);
-      std::vector<int32_t> need(num_groups, 0);
-      need[g] = 1;
-      if (pool.num_free() == 0 && !MakeRoom(need)) {
+      const int32_t p = AllocateForRestore(g);
+      if (p < 0) {
         stopped = true;
         break;
       }
-      const int32_t p = pool.Allocate();
-      PARLEY_CHECK(p >= 0);
       if (!DecodePage(pool.shape(), result.codecs[j], result.payloads[j], pool.page_data(p))) {
         pool.Release(p);
         ++stats_.remote_undecodable_pages;
