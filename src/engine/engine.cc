@@ -455,7 +455,10 @@ void Engine::Loop::ProposeDrafts() {
   int64_t positions = 0;
   for (auto& [id, a] : active_) {
     const Sequence& s = a->seq;
-    if (s.state != SeqState::kRunning || s.num_pending() != 1 || !a->drafter) continue;
+    // Only a sequence past its first token drafts: a prompt resumed from the cache up to its
+    // last token is a one-token step too, but its row forks the other choices and ends the
+    // prompt logprobs (OutputProcessor::Process), which a verify step does not do.
+    if (s.state != SeqState::kRunning || s.num_pending() != 1 || !a->drafter || a->generated == 0) continue;
     decoding.push_back(a.get());
     decodes.Add(s.num_computed, 1);
     positions += s.num_computed;

@@ -208,6 +208,19 @@ TEST_F(SpecEngineTest, SurvivesPreemptionAndChoices) {
   for (size_t j = 0; j < got.size(); ++j) EXPECT_EQ(Drain((*plain)[j].get()).tokens, got[j].tokens) << j;
 }
 
+TEST_F(SpecEngineTest, ChoicesOfACachedPromptForkBeforeAnyDraft) {
+  // A prompt cached up to its last token has a one-token first step: that step must fork the
+  // other choices, not verify a draft (the soak once forked after a verify step and aborted).
+  Start(Spec(SpecMode::kNgram));
+  const std::vector<int32_t> prompt = Prompt(25, 9);  // pages of 4: cached up to token 24
+  EXPECT_EQ(Run(Request(prompt, 8)).tokens, Reference(prompt, 8));
+  GenerationRequest r = Request(prompt, 12);
+  r.n = 3;
+  auto choices = engine_->SubmitChoices(r);
+  ASSERT_TRUE(choices.ok());
+  for (auto& s : *choices) EXPECT_EQ(Drain(s.get()).tokens, Reference(prompt, 12));
+}
+
 TEST_F(SpecEngineTest, AnUntrainedOrComputeBoundPriceDraftsLessOrNothing) {
   // Price 1: no drafted token can be worth it.
   Start(Spec(SpecMode::kNgram, /*price=*/1.0));
