@@ -283,11 +283,13 @@ void CheckCachedResume(TransformerRunner* runner, const std::vector<int32_t>& le
   }
 }
 
-std::unique_ptr<Model> LoadTiny(const testing::TinyModelSpec& spec, bool int8_weights = false) {
+std::unique_ptr<Model> LoadTiny(const testing::TinyModelSpec& spec, bool int8_weights = false,
+                                bool packed_weights = false) {
   std::string path = testing::TempModelPath("inv_" + spec.arch);
   EXPECT_TRUE(testing::WriteTinyModel(spec, path).ok());
   ModelLoadOptions options;
   options.int8_weights = int8_weights;
+  options.packed_weights = packed_weights;
   options.threads = 2;
   auto m = Model::Load(path, nullptr, options);
   std::remove(path.c_str());
@@ -325,6 +327,21 @@ TEST(InvarianceTest, TinyGemmaInt8Weights) {
   auto model = LoadTiny(spec, /*int8_weights=*/true);
   ASSERT_NE(model, nullptr);
   ASSERT_TRUE(model->int8_weights());
+  TransformerRunner runner(*model, 2);
+  CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+  CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
+}
+
+// Packed weights at the file's bits (Q4_1 layers, a Q8_0 head): 16-bit activations per
+// token and block, so a token's products do not depend on its batch either.
+TEST(InvarianceTest, TinyGemmaPackedWeights) {
+  testing::TinyModelSpec spec = testing::SmallGemmaSpec(6, 24);
+  spec.context = 1024;
+  spec.weight_type = TensorType::kQ4_1;
+  spec.embed_type = TensorType::kQ8_0;
+  auto model = LoadTiny(spec, /*int8_weights=*/false, /*packed_weights=*/true);
+  ASSERT_NE(model, nullptr);
+  ASSERT_TRUE(model->packed_weights());
   TransformerRunner runner(*model, 2);
   CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
   CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);

@@ -128,9 +128,10 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                tmpl.name(), threads);
   std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
   if (model.int8_weights()) {
-    std::fprintf(stderr, "weights: int8 (%.0f MiB; %s; %s products)\n",
+    std::fprintf(stderr, "weights: %s (%.0f MiB; %s; %s products)\n", model.packed_weights() ? "packed" : "int8",
                  static_cast<double>(model.int8_bytes()) / (1 << 20),
-                 opts.model.weights == "w8a8" ? "W8A8 layer products, 16-bit activations for the head"
+                 opts.model.weights == "w8a8"     ? "W8A8 layer products, 16-bit activations for the head"
+                 : opts.model.weights == "packed" ? "the file's codes and scales, 16-bit activations"
                                               : "16-bit activations for the norm-fed products and the head, W8A8 for "
                                                 "the attention output",
                  Int8UsesAmx() ? "AMX tiles + AVX-512 VNNI" : Int8UsesVnni() ? "AVX-512 VNNI" : "AVX2/scalar");

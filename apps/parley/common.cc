@@ -30,8 +30,10 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
                   "AVX-512 VNNI or AVX2 otherwise; the products whose input is a norm's output or the FFN's "
                   "gated product, and the head, take 16-bit activations and an f16 weight scale per 32 columns), "
                   "w8a8 (the same int8 weights but every layer product W8A8: faster, lossless on Gemma 3 270M, "
-                  "+0.7% perplexity on SmolLM2) or gguf (the file's own types)")
-      ->check(CLI::IsMember({"gguf", "int8", "w8a8"}));
+                  "+0.7% perplexity on SmolLM2), packed (the file's own 4- to 8-bit codes and scales, repacked "
+                  "at load into panels for AVX-512 VNNI / AVX2, times 16-bit activations: fewer bytes per decoded "
+                  "token) or gguf (the file's own types)")
+      ->check(CLI::IsMember({"gguf", "int8", "w8a8", "packed"}));
   cmd->add_option("--kv-dtype", opts->kv_dtype,
                   "KV cache element type: int8 (the default; i8 also accepted), f16 or f32")
       ->check(CLI::IsMember({"f32", "f16", "int8", "i8"}));
@@ -60,6 +62,7 @@ Status ResolveNumerics(ModelOptions* opts) {
 std::string DescribeNumerics(const ModelOptions& opts) {
   const std::string what = (opts.weights == "int8"   ? std::string("int8 weights, 16/8-bit activations")
                             : opts.weights == "w8a8" ? std::string("int8 weights and activations (W8A8)")
+                            : opts.weights == "packed" ? std::string("packed file-bit weights, 16-bit activations")
                                                      : "the file's weights, " + opts.activations + " activations") +
                            ", " + opts.kv_dtype + " KV";
   if (opts.weights == "gguf" && opts.activations == "f32" && opts.kv_dtype == "f32") {
@@ -122,6 +125,7 @@ StatusOr<LoadedModel> LoadModelWithProgress(const std::string& path, const Model
   LoadedModel out;
   ModelLoadOptions load;
   load.int8_weights = opts.weights == "int8" || opts.weights == "w8a8";
+  load.packed_weights = opts.weights == "packed";
   load.int8_wide_activations = opts.weights != "w8a8";
   load.threads = ResolveThreads(opts.threads);
   PARLEY_ASSIGN_OR_RETURN(out.model, Model::Load(path, progress, load));

@@ -23,7 +23,7 @@ struct ModelOptions {
   // path by default, the exact path with --exact.
   bool exact = false;       // --exact: the file's weights, f32 activations, f32 KV
   std::string activations;  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
-  std::string weights;      // "gguf" (the file's types) or "int8" (W8A8, converted at load)
+  std::string weights;      // "gguf" (the file's types), "int8"/"w8a8" (converted at load) or "packed"
   std::string kv_dtype;     // "f32", "f16", "int8" / "i8"
 };
 

@@ -40,22 +40,27 @@ void QuantizeActivationI8(const float* x, int64_t cols, int8_t* q, int64_t strid
 }  // namespace scalar
 
 // Written so that the compiler vectorizes it (the head and most layer products quantize
-// every token's input with it): values in column order into a block buffer, then stored
-// in the kernels' pair order. v + copysign(0.5, v) truncated is QuantizeRowI8's rounding.
+// every token's input with it). v + copysign(0.5, v) truncated is QuantizeRowI8's rounding.
+float QuantizeBlockI16(const float* x, int64_t n, int16_t* r) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+  for (int64_t i = 0; i < kI8HeadBlock; ++i) r[i] = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] * inv;
+    r[i] = static_cast<int16_t>(static_cast<int32_t>(std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f)));
+  }
+  return amax / 32767.0f;
+}
+
+// The block's values in column order, then stored in the kernels' pair order.
 void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales) {
   const int64_t blocks = (cols + kI8HeadBlock - 1) / kI8HeadBlock;
   std::fill(q, q + I8Stride(cols), int16_t{0});
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t begin = b * kI8HeadBlock, n = std::min(kI8HeadBlock, cols - begin);
-    float amax = 0.0f;
-    for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[begin + i]));
-    scales[b] = amax / 32767.0f;
-    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-    int16_t r[kI8HeadBlock] = {};
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = x[begin + i] * inv;
-      r[i] = static_cast<int16_t>(static_cast<int32_t>(std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f)));
-    }
+    int16_t r[kI8HeadBlock];
+    scales[b] = QuantizeBlockI16(x + begin, n, r);
     int16_t* out = q + begin;
     for (int64_t g = 0; g < kI8HeadBlock; g += 4) {
       out[g] = r[g];

@@ -143,6 +143,9 @@ void MatMulRowsI8F32(const I8F32MatMulArgs& a, int64_t row_begin, int64_t row_en
 // stored as (x0, x2, x1, x3) (the order the kernels pair them in), zero padded to
 // I8Stride(cols); scales[blocks].
 void QuantizeActivationI16(const float* x, int64_t cols, int16_t* q, float* scales);
+// One block of n <= kI8HeadBlock values as int16 in column order (r[n..kI8HeadBlock) = 0);
+// returns its scale, max |x| / 32767. Shared with the packed products (packed_matmul.h).
+float QuantizeBlockI16(const float* x, int64_t n, int16_t* r);
 
 namespace scalar {
 void MatMulRowsI8(const I8MatMulArgs& a, int64_t row_begin, int64_t row_end);

@@ -13,7 +13,7 @@ void MatMulWorkspace::Reset(const float* x, int64_t cols, int64_t num_tokens, Th
   n_ = num_tokens;
   pool_ = pool;
   q8_as_[0] = q8_as_[1] = TensorType::kF32;
-  i8_ready_ = i16_ready_ = false;
+  i8_ready_ = i16_ready_ = packed_ready_ = false;
 }
 
 const uint8_t* MatMulWorkspace::Q8(TensorType act) {
@@ -58,6 +58,15 @@ const I16Activations* MatMulWorkspace::I16(const Int8Matrix& w) {
     i16_ready_ = true;
   }
   return &xi16_;
+}
+
+const PackedActivations* MatMulWorkspace::Packed() {
+  if (!packed_ready_) {
+    SizePackedActivations(cols_, n_, &xpacked_);
+    pool_->ParallelFor(n_, 1, [&](int64_t b, int64_t e) { QuantizePackedActivations(x_, cols_, b, e, &xpacked_); });
+    packed_ready_ = true;
+  }
+  return &xpacked_;
 }
 
 int64_t MatMulPlan::Grain(int64_t threads) const { return std::max<int64_t>(16, w_.rows / (threads * 8)); }
@@ -118,9 +127,21 @@ class I8F32Plan : public MatMulPlan {
   }
 };
 
+// Packed panels at the file's bits against 16-bit activations (packed_matmul.h).
+class PackedPlan : public MatMulPlan {
+ public:
+  using MatMulPlan::MatMulPlan;
+  int64_t Grain(int64_t threads) const override { return PanelPairs(MatMulPlan::Grain(threads)); }
+  const void* Prepare(MatMulWorkspace* ws) const override { return ws->Packed(); }
+  void Rows(const void* input, const MatMulWorkspace&, float* y, int64_t r0, int64_t r1) const override {
+    MatMulRowsPacked(PackedMatMulArgs{w_.packed, static_cast<const PackedActivations*>(input), y, w_.rows}, r0, r1);
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<MatMulPlan> MakeMatMulPlan(const MatrixDesc& w, ActivationMode mode) {
+  if (w.packed != nullptr) return std::make_unique<PackedPlan>(w);
   if (w.i8 != nullptr) {
     if (w.i8->f32_activations) return std::make_unique<I8F32Plan>(w);
     return std::make_unique<I8Plan>(w);

@@ -13,6 +13,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/packed_matmul.h"
 #include "kernels/tensor_type.h"
 
 namespace parley {
@@ -24,8 +25,8 @@ enum class ActivationMode {
          // does) and integer block dot products: faster, and numerically llama.cpp's path
 };
 
-// A weight as the kernels see it: GGUF rows of `type`, and optionally int8 rows that
-// replace them for products (filled by model/weights).
+// A weight as the kernels see it: GGUF rows of `type`, and optionally int8 rows or packed
+// panels at the file's bits that replace them for products (filled by model/weights).
 struct MatrixDesc {
   TensorType type = TensorType::kF32;
   const uint8_t* data = nullptr;
@@ -33,6 +34,7 @@ struct MatrixDesc {
   int64_t rows = 0;  // output features
   size_t row_bytes = 0;
   const Int8Matrix* i8 = nullptr;
+  const PackedMatrix* packed = nullptr;
 };
 
 // One product's input, converted into the forms the plans of one call ask for.
@@ -53,6 +55,7 @@ class MatMulWorkspace {
   };
   const I8Input* I8();                             // int8 rows with per-block scales
   const I16Activations* I16(const Int8Matrix& w);  // 16-bit rows for w (shared by the call)
+  const PackedActivations* Packed();               // 16-bit rows in the packed products' order
 
  private:
   const float* x_ = nullptr;
@@ -60,11 +63,12 @@ class MatMulWorkspace {
   ThreadPool* pool_ = nullptr;
   TensorType q8_as_[2] = {TensorType::kF32, TensorType::kF32};
   std::vector<uint8_t> xq_[2];
-  bool i8_ready_ = false, i16_ready_ = false;
+  bool i8_ready_ = false, i16_ready_ = false, packed_ready_ = false;
   std::vector<int8_t> xi8_;
   std::vector<float> xi8_scale_;
   I8Input i8_{};
   I16Activations xi16_;
+  PackedActivations xpacked_;
 };
 
 // One weight's product. Prepare runs once per call before any Rows; Rows computes output
@@ -86,8 +90,9 @@ class MatMulPlan {
   MatrixDesc w_;
 };
 
-// The plan for `w` under `mode`: int8 rows when w.i8 is set (int8 or 16-bit activations as
-// w.i8 says), else GGUF blocks against f32 or (kQ8) ggml-quantized activations.
+// The plan for `w` under `mode`: packed panels when w.packed is set, int8 rows when w.i8 is
+// set (int8 or 16-bit activations as w.i8 says), else GGUF blocks against f32 or (kQ8)
+// ggml-quantized activations.
 std::unique_ptr<MatMulPlan> MakeMatMulPlan(const MatrixDesc& w, ActivationMode mode);
 
 struct MatMulJob {

@@ -24,6 +24,10 @@ struct ModelLoadOptions {
   // per-row weight scales; only the head keeps 16-bit activations): faster, and lossless on
   // Gemma 3 270M, but +0.7% perplexity on SmolLM2 (`--weights w8a8`).
   bool int8_wide_activations = true;
+  // Repack every matrix-product weight of a packable type (Q4_0, Q4_1, Q4_K, Q5_0, Q5_K,
+  // Q6_K, Q8_0) at its own bits, products with 16-bit activations (kernels/packed_matmul.h);
+  // weights of other types become int8 rows with 16-bit activations. Excludes int8_weights.
+  bool packed_weights = false;
   int32_t threads = 1;  // for the conversion
   // File bytes converted between two releases of their pages: resident memory peaks at the
   // int8 copies plus about this much of the file.
@@ -42,7 +46,9 @@ class Model {
   const GgufFile& gguf() const { return *gguf_; }
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
-  bool int8_weights() const { return !int8_.empty(); }
+  // Whether the products read converted copies (int8 rows or packed panels), and their bytes.
+  bool int8_weights() const { return !int8_.empty() || !packed_.empty(); }
+  bool packed_weights() const { return !packed_.empty(); }
   int64_t int8_bytes() const;
 
  private:
@@ -50,7 +56,8 @@ class Model {
   std::unique_ptr<GgufFile> gguf_;
   ModelConfig config_;
   ModelWeights weights_;
-  std::vector<std::unique_ptr<Int8Matrix>> int8_;  // the converted weights (int8_weights)
+  std::vector<std::unique_ptr<Int8Matrix>> int8_;      // the converted weights (int8_weights)
+  std::vector<std::unique_ptr<PackedMatrix>> packed_;  // the packed weights (packed_weights)
 };
 
 }  // namespace parley

@@ -28,10 +28,13 @@ struct WeightView {
   // Set when the model was loaded with int8 weights: the products use these rows instead
   // (owned by the Model).
   const Int8Matrix* i8 = nullptr;
+  // Set when the model was loaded with packed weights (`--weights packed`): the file's
+  // codes repacked for the products (owned by the Model).
+  const PackedMatrix* packed = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
   // The weight as the matrix-product plans see it.
-  MatrixDesc matrix() const { return MatrixDesc{type, data, cols, rows, row_bytes, i8}; }
+  MatrixDesc matrix() const { return MatrixDesc{type, data, cols, rows, row_bytes, i8, packed}; }
   // The tensor as f32 values (norm weights: small, 1-D). REQUIRES rows == 1 or a 1-D tensor.
   std::vector<float> ToF32() const;
 };
