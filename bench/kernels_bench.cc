@@ -19,6 +19,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/packed_matmul.h"
 #include "kernels/quant.h"
 #include "kernels/tensor_type.h"
 
@@ -216,6 +217,77 @@ void BM_MatMulFfnInt8I16(benchmark::State& state) {
                                                benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
 }
 BENCHMARK(BM_MatMulFfnInt8I16)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Packed products at the file's bits (--weights packed) on shapes of the two models, the
+// activations' quantization included: a SmolLM2 FFN matrix (1,536 x 576) in Q4_1, Gemma 3's
+// FFN shape (2,048 x 640) in Q4_K, Q5_0 and Q6_K, and Gemma's head (262,144 x 640, Q8_0).
+// Bytes are the packed matrix's (compare with ReadBandwidth).
+template <TensorType kType, int64_t kRows, int64_t kN>
+const PackedMatrix& PackedWeights() {
+  static const PackedMatrix w = [] {
+    const std::vector<uint8_t> q = QuantizedMatrix(kType, kRows, kN);
+    PackedMatrix r;
+    InitPackedMatrix(kType, kRows, kN, &r);
+    PackRows(q.data(), RowBytes(kType, kN), 0, kRows, &r);
+    return r;
+  }();
+  return w;
+}
+
+void RunPackedProduct(benchmark::State& state, const PackedMatrix& w) {
+  const int64_t num_tokens = state.range(0);
+  const std::vector<float> x = Activations(w.cols * num_tokens);
+  std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
+  PackedActivations xq;
+  for (auto _ : state) {
+    SizePackedActivations(w.cols, num_tokens, &xq);
+    QuantizePackedActivations(x.data(), w.cols, 0, num_tokens, &xq);
+    MatMulRowsPacked(PackedMatMulArgs{&w, &xq, y.data(), w.rows}, 0, w.rows);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
+  state.SetBytesProcessed(state.iterations() * w.bytes());
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * w.cols * w.rows * num_tokens * state.iterations(),
+                                               benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
+}
+
+void BM_MatMulFfnPackedQ4_1(benchmark::State& state) {
+  RunPackedProduct(state, PackedWeights<TensorType::kQ4_1, 1536, 576>());
+}
+void BM_MatMulFfnPackedQ4_K(benchmark::State& state) {
+  RunPackedProduct(state, PackedWeights<TensorType::kQ4_K, 2048, 768>());
+}
+void BM_MatMulFfnPackedQ5_0(benchmark::State& state) {
+  RunPackedProduct(state, PackedWeights<TensorType::kQ5_0, 2048, 640>());
+}
+void BM_MatMulFfnPackedQ6_K(benchmark::State& state) {
+  RunPackedProduct(state, PackedWeights<TensorType::kQ6_K, 2048, 768>());
+}
+void BM_MatMulHeadPackedQ8_0(benchmark::State& state) {
+  RunPackedProduct(state, PackedWeights<TensorType::kQ8_0, 262144, 640>());
+}
+BENCHMARK(BM_MatMulFfnPackedQ4_1)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulFfnPackedQ4_K)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulFfnPackedQ5_0)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulFfnPackedQ6_K)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatMulHeadPackedQ8_0)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A SmolLM2 FFN matrix (1,536 x 576) as int8 panels with 16-bit activations: the int8
+// path's counterpart of BM_MatMulFfnPackedQ4_1.
+void BM_MatMulFfnInt8I16Smol(benchmark::State& state) {
+  const Int8Matrix& w = Int8Weights<1536, 576, true>();
+  const int64_t num_tokens = state.range(0);
+  const std::vector<float> x = Activations(w.cols * num_tokens);
+  std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
+  I16Activations xq;
+  for (auto _ : state) {
+    PrepareActivationsI16(w, x.data(), w.cols, num_tokens, &xq);
+    MatMulRowsI8F32(I8F32MatMulArgs{&w, &xq, y.data(), w.rows}, 0, w.rows);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * w.bytes());
+}
+BENCHMARK(BM_MatMulFfnInt8I16Smol)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):
 // bytes/s is the read bandwidth a memory-bound decode step can draw on.

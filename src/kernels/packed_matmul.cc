@@ -34,9 +34,9 @@ PackFormat PackFormatFor(TensorType type) {
     case TensorType::kQ4_0:
     case TensorType::kQ4_1: return PackFormat{4, 32, true, true};
     case TensorType::kQ4_K: return PackFormat{4, 32, false, true};
-    case TensorType::kQ5_0:
+    case TensorType::kQ5_0: return PackFormat{5, 32, true, true};
     case TensorType::kQ8_0: return PackFormat{8, 32, true, false};
-    case TensorType::kQ5_K: return PackFormat{8, 32, false, true};
+    case TensorType::kQ5_K: return PackFormat{5, 32, false, true};
     case TensorType::kQ6_K: return PackFormat{8, 16, false, false};
     default: PARLEY_CHECK(false) << "type " << TypeName(static_cast<uint32_t>(type)) << " cannot be packed";
   }
@@ -78,14 +78,15 @@ void DecodeRow(TensorType type, const uint8_t* row, int64_t cols, DecodedRow* ou
       }
       return;
     }
-    case TensorType::kQ5_0:
+    case TensorType::kQ5_0:  // unsigned codes, the offset -16 as a min of -16d
       for (int64_t b = 0; b < cols / 32; ++b, row += internal::kQ5_0Bytes) {
         d[b] = LoadHalf(row);
+        m[b] = -16.0f * d[b];
         const uint32_t qh = internal::LoadU32(row + 2);
         const uint8_t* qs = row + 6;
         for (int j = 0; j < 16; ++j) {
-          q[32 * b + j] = ((qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-          q[32 * b + j + 16] = ((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+          q[32 * b + j] = (qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+          q[32 * b + j + 16] = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
         }
       }
       return;
@@ -150,7 +151,7 @@ inline int PairSlot(int c) {
 // *shift is the nibble's bit position in that byte.
 inline int CodeOffset(const PackFormat& f, int lane, int c, int* shift) {
   const int l = c / 8, jj = c % 8;
-  if (f.code_bits == 4) {
+  if (f.code_bits <= 5) {
     const int h = jj / 4, j = jj % 4;  // 16-bit half h, nibble j
     *shift = 4 * (j % 2);
     return 64 * l + 4 * lane + 2 * h + j / 2;
@@ -176,10 +177,23 @@ inline float LoadScale(const PackFormat& f, const uint8_t* at) {
   return v;
 }
 
+// The high bit of a 5-bit code: byte offset within the panel block and bit position.
+inline int HighBitOffset(int lane, int c, int* bit) {
+  const int l = c / 8, jj = c % 8, k = 4 * l + jj % 4;
+  *bit = k % 8;
+  return kPackPanel * kPackBlock / 2 + 4 * lane + 2 * (jj / 4) + k / 8;
+}
+
 inline int LoadCode(const PackFormat& f, const uint8_t* blk, int lane, int c) {
   int shift;
   const uint8_t byte = blk[CodeOffset(f, lane, c, &shift)];
-  return f.code_bits == 4 ? (byte >> shift) & 0xF : static_cast<int8_t>(byte);
+  if (f.code_bits == 8) return static_cast<int8_t>(byte);
+  int code = (byte >> shift) & 0xF;
+  if (f.code_bits == 5) {
+    int bit;
+    code |= ((blk[HighBitOffset(lane, c, &bit)] >> bit) & 1) << 4;
+  }
+  return code;
 }
 
 }  // namespace
@@ -209,8 +223,13 @@ void PackRows(const uint8_t* data, size_t row_bytes, int64_t row_begin, int64_t 
         int shift;
         uint8_t& byte = blk[CodeOffset(f, lane, c, &shift)];
         const int v = row.code[static_cast<size_t>(b * kPackBlock + c)];
-        if (f.code_bits == 4) {
-          byte = static_cast<uint8_t>((byte & ~(0xF << shift)) | (v << shift));
+        if (f.code_bits <= 5) {
+          byte = static_cast<uint8_t>((byte & ~(0xF << shift)) | ((v & 0xF) << shift));
+          if (f.code_bits == 5) {
+            int bit;
+            uint8_t& high = blk[HighBitOffset(lane, c, &bit)];
+            high = static_cast<uint8_t>((high & ~(1 << bit)) | (((v >> 4) & 1) << bit));
+          }
         } else {
           byte = static_cast<uint8_t>(static_cast<int8_t>(v));
         }

@@ -7,10 +7,10 @@
 // against the scalar dequantizer). Decode reads about the file's bytes per token instead of
 // the int8 path's one byte per weight.
 //
-// Codes are 4 bits (Q4_0, Q4_1, Q4_K: nibbles) or 8 bits (Q5_0, Q5_K, Q6_K, Q8_0: one byte
-// each; 5- and 6-bit codes are not packed tighter yet). Scales and mins are f16 where the
-// file's are (Q4_0, Q4_1, Q5_0, Q8_0) and f32 where they are a product of two file fields
-// (K-types: d * sub-block scale, exact in f32).
+// Codes are 4 bits (Q4_0, Q4_1, Q4_K: nibbles), 5 bits (Q5_0, Q5_K: nibbles plus a plane of
+// high bits) or 8 bits (Q6_K, Q8_0: one byte each; 6-bit codes are not packed tighter yet).
+// Scales and mins are f16 where the file's are (Q4_0, Q4_1, Q5_0, Q8_0) and f32 where they
+// are a product of two file fields (K-types: d * sub-block scale, exact in f32).
 //
 // Activations are 16-bit, one scale per 32 values (the int8 path's 16-bit activations:
 // max |x| / 32767, int8_matmul.h), so the products lose nothing that matters against the
@@ -28,6 +28,8 @@
 // meets one pair of codes in each row lane:
 //   nibbles: line l, row lane: 16-bit half h, nibble j holds column 8l + 4h + j; masking
 //            nibble j of each half gives the int16 pair for pair k = 4l + j;
+//   5 bits:  the nibbles' 4 lines, then a fifth line of high bits: row lane, 16-bit half h,
+//            bit k = 4l + j holds the high bit of column 8l + 4h + j;
 //   bytes:   line 2l + j/2 (j = 0, 2), row lane: bytes (col 8l+j, 8l+j+1, 8l+j+4, 8l+j+5);
 //            the even bytes sign-extended are pair 4l + j, the odd ones pair 4l + j + 1.
 // Stateless; thread-safe.
@@ -46,10 +48,10 @@ constexpr int64_t kPackPanel = 16;  // rows per panel
 
 // How one packed matrix stores a block's codes and scales.
 struct PackFormat {
-  int code_bits = 4;        // 4 (nibbles) or 8 (signed bytes)
+  int code_bits = 4;        // 4 (nibbles), 5 (nibbles + high bits) or 8 (signed bytes)
   int sub = 32;             // columns per weight scale: 32, or 16 (Q6_K)
   bool f16_scales = true;   // scales and mins as f16 (else f32)
-  bool has_min = false;     // a min per sub-block (Q4_0's offset -8 is a min of -8d)
+  bool has_min = false;     // a min per sub-block (Q4_0's offset -8 is a min of -8d, Q5_0's -16d)
 
   int64_t code_bytes() const { return kPackPanel * kPackBlock * code_bits / 8; }
   int64_t scale_bytes() const { return f16_scales ? 2 : 4; }

@@ -15,11 +15,12 @@
 namespace parley::avx2 {
 namespace {
 
-template <int kBits, int kSub, bool kF16, bool kMin>
+template <int kBits_, int kSub, bool kF16, bool kMin>
 struct Fmt {
   static constexpr int kSubs = kPackBlock / kSub;
   static constexpr bool kHasMin = kMin;
-  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits / 8;
+  static constexpr int kBits = kBits_;
+  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits_ / 8;
   static constexpr int kScaleBytes = kF16 ? 2 : 4;
   static constexpr int kBlockBytes = kCodeBytes + kPackPanel * kScaleBytes * (kSubs + (kMin ? 1 : 0));
   // Rows [8h, 8h + 8)'s scales (i < kSubs) or mins (i == kSubs) of a panel block.
@@ -49,6 +50,7 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
     for (int h = 0; h < NH; ++h) acc[t][h] = _mm256_setzero_ps();
   }
   const __m256i nibble = _mm256_set1_epi16(0x000F);
+  [[maybe_unused]] const __m256i bit4 = _mm256_set1_epi16(0x0010);
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NH];  // the half panel's panel block; its half is (h0 + h) % 2
     for (int h = 0; h < NH; ++h) blk[h] = w.data.data() + ((h0 + h) / 2 * blocks + b) * F::kBlockBytes;
@@ -60,13 +62,24 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
         for (int h = 0; h < NH; ++h) s[i][t][h] = _mm256_setzero_si256();
       }
     }
-    if constexpr (F::kCodeBytes == kPackPanel * kPackBlock / 2) {  // nibbles
+    if constexpr (F::kBits <= 5) {  // nibbles (5 bits: then the high bits)
+      __m256i high[NH];
+      if constexpr (F::kBits == 5) {
+        for (int h = 0; h < NH; ++h) high[h] = Load(blk[h] + 256 + 32 * ((h0 + h) % 2));
+      }
       for (int l = 0; l < 4; ++l) {
         __m256i line[NH];
         for (int h = 0; h < NH; ++h) line[h] = Load(blk[h] + 64 * l + 32 * ((h0 + h) % 2));
         for (int j = 0; j < 4; ++j) {
           __m256i c[NH];
-          for (int h = 0; h < NH; ++h) c[h] = _mm256_and_si256(_mm256_srli_epi16(line[h], 4 * j), nibble);
+          for (int h = 0; h < NH; ++h) {
+            c[h] = _mm256_and_si256(_mm256_srli_epi16(line[h], 4 * j), nibble);
+            if constexpr (F::kBits == 5) {  // bit 4l + j of each 16-bit half to bit 4
+              const int k = 4 * l + j;
+              const __m256i hb = k >= 4 ? _mm256_srli_epi16(high[h], k - 4) : _mm256_slli_epi16(high[h], 4 - k);
+              c[h] = _mm256_or_si256(c[h], _mm256_and_si256(hb, bit4));
+            }
+          }
           for (int t = 0; t < NT; ++t) {
             const __m256i xv = Pair(xq[t], 4 * l + j);
             for (int h = 0; h < NH; ++h) s[0][t][h] = _mm256_add_epi32(s[0][t][h], _mm256_madd_epi16(c[h], xv));
@@ -150,6 +163,10 @@ void MatMulRowsPacked(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_
   if (f.code_bits == 4) {
     if (f.f16_scales) return Rows<Fmt<4, 32, true, true>>(a, row_begin, row_end);
     return Rows<Fmt<4, 32, false, true>>(a, row_begin, row_end);
+  }
+  if (f.code_bits == 5) {
+    if (f.f16_scales) return Rows<Fmt<5, 32, true, true>>(a, row_begin, row_end);
+    return Rows<Fmt<5, 32, false, true>>(a, row_begin, row_end);
   }
   if (f.sub == 16) return Rows<Fmt<8, 16, false, false>>(a, row_begin, row_end);
   if (f.has_min) return Rows<Fmt<8, 32, false, true>>(a, row_begin, row_end);

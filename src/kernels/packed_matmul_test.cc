@@ -84,8 +84,8 @@ TEST(PackedMatMulTest, RepackReproducesTheFilesValuesBitForBit) {
 }
 
 TEST(PackedMatMulTest, PackedMatricesAreAboutTheFilesSize) {
-  // Nibble types with f16 scales are exactly the file's bytes; K-types carry f32 scales;
-  // 5- and 6-bit codes take a byte each.
+  // Q4_1 and Q8_0 are exactly the file's bytes; Q4_0 and Q5_0 add a min per block, K-types
+  // carry f32 scales, and Q6_K's 6-bit codes take a byte each (the most: 1.52x).
   std::mt19937 rng(3);
   for (TensorType type : kTypes) {
     const int64_t rows = 64, cols = 256;
@@ -95,7 +95,7 @@ TEST(PackedMatMulTest, PackedMatricesAreAboutTheFilesSize) {
     if (type == TensorType::kQ4_1 || type == TensorType::kQ8_0) {
       EXPECT_DOUBLE_EQ(ratio, 1.0) << Name(type);
     }
-    EXPECT_LE(ratio, 1.82) << Name(type);
+    EXPECT_LE(ratio, 1.53) << Name(type);
   }
 }
 

@@ -22,11 +22,12 @@
 namespace parley::vnni {
 namespace {
 
-template <int kBits, int kSub, bool kF16, bool kMin>
+template <int kBits_, int kSub, bool kF16, bool kMin>
 struct Fmt {
   static constexpr int kSubs = kPackBlock / kSub;
   static constexpr bool kHasMin = kMin;
-  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits / 8;
+  static constexpr int kBits = kBits_;
+  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits_ / 8;
   static constexpr int kScaleBytes = kF16 ? 2 : 4;
   static constexpr int kBlockBytes = kCodeBytes + kPackPanel * kScaleBytes * (kSubs + (kMin ? 1 : 0));
   // The 16 rows' scales (i < kSubs) or mins (i == kSubs) of a panel block.
@@ -53,6 +54,7 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
     for (int p = 0; p < NP; ++p) acc[t][p] = _mm512_setzero_ps();
   }
   const __m512i nibble = _mm512_set1_epi16(0x000F);
+  [[maybe_unused]] const __m512i bit4 = _mm512_set1_epi16(0x0010);
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NP];
     for (int p = 0; p < NP; ++p) blk[p] = w.data.data() + ((p0 + p) * blocks + b) * F::kBlockBytes;
@@ -64,13 +66,24 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
         for (int p = 0; p < NP; ++p) s[i][t][p] = _mm512_setzero_si512();
       }
     }
-    if constexpr (F::kCodeBytes == kPackPanel * kPackBlock / 2) {  // nibbles: 4 lines of 8 columns
+    if constexpr (F::kBits <= 5) {  // nibbles: 4 lines of 8 columns (5 bits: then the high bits)
+      __m512i high[NP];
+      if constexpr (F::kBits == 5) {
+        for (int p = 0; p < NP; ++p) high[p] = _mm512_loadu_si512(blk[p] + 256);
+      }
       for (int l = 0; l < 4; ++l) {
         __m512i line[NP];
         for (int p = 0; p < NP; ++p) line[p] = _mm512_loadu_si512(blk[p] + 64 * l);
         for (int j = 0; j < 4; ++j) {
           __m512i c[NP];
-          for (int p = 0; p < NP; ++p) c[p] = _mm512_and_si512(_mm512_srli_epi16(line[p], 4 * j), nibble);
+          for (int p = 0; p < NP; ++p) {
+            c[p] = _mm512_and_si512(_mm512_srli_epi16(line[p], 4 * j), nibble);
+            if constexpr (F::kBits == 5) {  // bit 4l + j of each half to bit 4: c | (h & 0x10)
+              const int k = 4 * l + j;
+              const __m512i h = k >= 4 ? _mm512_srli_epi16(high[p], k - 4) : _mm512_slli_epi16(high[p], 4 - k);
+              c[p] = _mm512_ternarylogic_epi32(c[p], h, bit4, 0xF8);
+            }
+          }
           for (int t = 0; t < NT; ++t) {
             const __m512i xv = Pair(xq[t], 4 * l + j);
             for (int p = 0; p < NP; ++p) s[0][t][p] = _mm512_dpwssd_epi32(s[0][t][p], c[p], xv);
@@ -126,7 +139,8 @@ void Rows(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   const int64_t n = a.x->num_tokens;
   if (n == 1) {  // a decode: four panels per pass
     for (; p + 4 <= p_end; p += 4) Tile<F, 4, 1>(a, p, 0, row_end);
-    for (; p < p_end; ++p) Tile<F, 1, 1>(a, p, 0, row_end);
+    for (; p + 2 <= p_end; p += 2) Tile<F, 2, 1>(a, p, 0, row_end);
+    if (p < p_end) Tile<F, 1, 1>(a, p, 0, row_end);
     return;
   }
   for (; p < p_end; p += 2) {
@@ -144,6 +158,10 @@ void MatMulRowsPacked(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_
   if (f.code_bits == 4) {
     if (f.f16_scales) return Rows<Fmt<4, 32, true, true>>(a, row_begin, row_end);
     return Rows<Fmt<4, 32, false, true>>(a, row_begin, row_end);
+  }
+  if (f.code_bits == 5) {
+    if (f.f16_scales) return Rows<Fmt<5, 32, true, true>>(a, row_begin, row_end);
+    return Rows<Fmt<5, 32, false, true>>(a, row_begin, row_end);
   }
   if (f.sub == 16) return Rows<Fmt<8, 16, false, false>>(a, row_begin, row_end);
   if (f.has_min) return Rows<Fmt<8, 32, false, true>>(a, row_begin, row_end);
