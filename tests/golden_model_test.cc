@@ -6,6 +6,9 @@
 //       quantizes activations to 8 bits and keeps an f16 KV cache, so its logits sit up to
 //       ~0.8 away from the exact ones on these models; Parley must agree with it on the top
 //       token of every prompt, and elsewhere within that measured noise (docs/golden-tests.md).
+// The packed weights at the file's bits (--weights packed: the file's codes, 16-bit
+// activations) run against (1) too, with the same tolerances: 16-bit activations per 32
+// values move the top-10 logits by ~0.002 on both models.
 // Skips when the model files have not been fetched (scripts/fetch_models.py).
 #include <gtest/gtest.h>
 
@@ -37,6 +40,7 @@ struct GoldenCase {
   const char* golden;   // tests/golden/<file>
   const char* model;    // models/<file>
   Tolerances tol;
+  bool packed = false;  // load with packed_weights
 };
 
 std::string SourceDir() {
@@ -54,7 +58,10 @@ TEST_P(GoldenModelTest, LogitsAndGreedy) {
   ASSERT_TRUE(fs::exists(golden_path)) << golden_path;
   nlohmann::json golden = nlohmann::json::parse(std::ifstream(golden_path));
 
-  auto model = Model::Load(model_path.string());
+  ModelLoadOptions options;
+  options.packed_weights = gc.packed;
+  options.threads = 2;
+  auto model = Model::Load(model_path.string(), nullptr, options);
   ASSERT_TRUE(model.ok()) << model.status().message();
   const int32_t vocab = (*model)->config().vocab_size;
   ThreadPool pool(2);
@@ -118,7 +125,11 @@ INSTANTIATE_TEST_SUITE_P(
         GoldenCase{"Gemma3_270M_Float64Reference", "gemma3-270m.reference.json", "gemma-3-270m-q4_k_m.gguf", kExact},
         GoldenCase{"SmolLM2_135M_Float64Reference", "smollm2-135m.reference.json", "SmolLM2-135M-Instruct.Q4_1.gguf", kExact},
         GoldenCase{"Gemma3_270M_LlamaCpp", "gemma3-270m.json", "gemma-3-270m-q4_k_m.gguf", kLlamaCpp},
-        GoldenCase{"SmolLM2_135M_LlamaCpp", "smollm2-135m.json", "SmolLM2-135M-Instruct.Q4_1.gguf", kLlamaCpp}),
+        GoldenCase{"SmolLM2_135M_LlamaCpp", "smollm2-135m.json", "SmolLM2-135M-Instruct.Q4_1.gguf", kLlamaCpp},
+        GoldenCase{"Gemma3_270M_Packed_Float64Reference", "gemma3-270m.reference.json", "gemma-3-270m-q4_k_m.gguf",
+                   kExact, true},
+        GoldenCase{"SmolLM2_135M_Packed_Float64Reference", "smollm2-135m.reference.json",
+                   "SmolLM2-135M-Instruct.Q4_1.gguf", kExact, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
