@@ -23,6 +23,7 @@ CANDIDATES=(
   "gguf-int8kv|--weights gguf --activations f32 --kv-dtype int8"
   "int8w-f32kv|--weights int8 --kv-dtype f32"
   "int8w-f16kv|--weights int8 --kv-dtype f16"
+  "packed|--weights packed"
   "default|"
 )
 mkdir -p "$OUT"
