@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "kernels/int8_matmul.h"
+
 namespace parley {
 
 void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
@@ -19,13 +21,13 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_flag("--exact", opts->exact,
                 "the exact path: the file's own weight types, f32 activations and an f32 KV cache (the golden "
-                "tests' numerics; default: the fast path, int8 weights and int8 KV)");
+                "tests' numerics; default: the fast path, packed or int8 weights and int8 KV)");
   cmd->add_option("--activations", opts->activations,
                   "matrix-product inputs of the gguf weights: f32 (exact; the default) or q8 (8-bit blocks with "
                   "integer dot products, as llama.cpp computes)")
       ->check(CLI::IsMember({"f32", "q8"}));
   cmd->add_option("--weights", opts->weights,
-                  "matrix-product weights: int8 (the default: converted at load to int8, "
+                  "matrix-product weights (default: packed, or int8 on CPUs with AMX tiles): int8 (converted at load to int8, "
                   "activations to int8 per 64 values; integer products on AMX tiles for prompts and batches, "
                   "AVX-512 VNNI or AVX2 otherwise; the products whose input is a norm's output or the FFN's "
                   "gated product, and the head, take 16-bit activations and an f16 weight scale per 32 columns), "
@@ -42,6 +44,8 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
   });
 }
 
+const char* FastWeights() { return Int8UsesAmx() ? "int8" : "packed"; }
+
 Status ResolveNumerics(ModelOptions* opts) {
   if (opts->exact) {
     const bool conflict = (!opts->weights.empty() && opts->weights != "gguf") ||
@@ -52,7 +56,7 @@ Status ResolveNumerics(ModelOptions* opts) {
                            "conflicting option");
     }
   }
-  if (opts->weights.empty()) opts->weights = opts->exact ? "gguf" : kFastWeights;
+  if (opts->weights.empty()) opts->weights = opts->exact ? "gguf" : FastWeights();
   if (opts->activations.empty()) opts->activations = opts->exact ? "f32" : kFastActivations;
   if (opts->kv_dtype.empty()) opts->kv_dtype = opts->exact ? "f32" : kFastKvDtype;
   if (opts->kv_dtype == "i8") opts->kv_dtype = "int8";
@@ -68,7 +72,7 @@ std::string DescribeNumerics(const ModelOptions& opts) {
   if (opts.weights == "gguf" && opts.activations == "f32" && opts.kv_dtype == "f32") {
     return "exact path (" + what + ")";
   }
-  if (opts.weights == kFastWeights && opts.kv_dtype == kFastKvDtype) {
+  if (opts.weights == FastWeights() && opts.kv_dtype == kFastKvDtype) {
     return "fast path (" + what + "; --exact for the exact path)";
   }
   return "custom numerics (" + what + "; --exact for the exact path)";

@@ -29,7 +29,10 @@ struct ModelOptions {
 
 // The default ("fast") numerics: the fastest configuration whose perplexity stays within
 // 0.5% of the exact path's on both models (docs/performance.md, "Choosing the default").
-inline constexpr const char* kFastWeights = "int8";
+// The weights depend on the CPU: "packed" (the file's own bits: fewer bytes per decoded
+// token, prompts as fast as int8 rows on AVX-512 VNNI or AVX2) unless AMX tiles run the int8
+// path's prompts, then "int8".
+const char* FastWeights();
 inline constexpr const char* kFastActivations = "f32";  // unused by int8 weights' own products
 inline constexpr const char* kFastKvDtype = "int8";
 

@@ -195,7 +195,7 @@ def test_context_length_exceeded(tiny_server):
     assert r.status_code == 400 and r.json()["error"]["code"] is None
 
 
-FINGERPRINT = re.compile(r"^parley-([0-9a-f]{4,}|unknown)-(gguf|int8)-(f32|q8)-(f32|f16|int8)$")
+FINGERPRINT = re.compile(r"^parley-([0-9a-f]{4,}|unknown)-(gguf|int8|w8a8|packed)-(f32|q8)-(f32|f16|int8)$")
 
 
 def test_system_fingerprint_everywhere(tiny_server, tiny_model, start_server):
