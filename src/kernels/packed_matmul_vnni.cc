@@ -146,7 +146,9 @@ void Rows(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   for (; p < p_end; p += 2) {
     const bool two = p + 2 <= p_end;
     int64_t t = 0;
-    for (; t + 3 <= n; t += 3) two ? Tile<F, 2, 3>(a, p, t, row_end) : Tile<F, 1, 3>(a, p, t, row_end);
+    // Q6_K's two sub-block sums per block double the accumulators: two tokens per pass.
+    constexpr int kNt = F::kSubs == 2 ? 2 : 3;
+    for (; t + kNt <= n; t += kNt) two ? Tile<F, 2, kNt>(a, p, t, row_end) : Tile<F, 1, kNt>(a, p, t, row_end);
     for (; t < n; ++t) two ? Tile<F, 2, 1>(a, p, t, row_end) : Tile<F, 1, 1>(a, p, t, row_end);
   }
 }
