@@ -7,7 +7,9 @@ is then sent to B (as after A's failure: the history comes from Redis), to C (re
 and to A (the sticky hit). Prints time to first token and cached tokens for each, per history
 length. Short by design; not a test.
 
-  scripts/bench_failover.py -m models/gemma-3-270m-q4_k_m.gguf --history 1000 2600 [-- serve options]
+  scripts/bench_failover.py -m models/gemma-3-270m-q4_k_m.gguf --history 1000 2600 [--port-base P] [-- serve options]
+
+--port-base P puts Redis on P and A, B, C on P+1..P+3 (default: free ports the OS picks).
 """
 import argparse
 import json
@@ -72,18 +74,21 @@ def main():
     ap.add_argument("-m", "--model", required=True)
     ap.add_argument("--history", type=int, nargs="+", default=[1000, 2600], help="history lengths (words ~ tokens)")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin/parley"))
+    ap.add_argument("--port-base", type=int, default=0, help="Redis on P, replicas A, B, C on P+1..P+3 (0: free ports)")
     ap.add_argument("rest", nargs="*", help="serve options (after --)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="parley-failover-")
     procs = []
     try:
-        rport = free_port()
+        ports = iter(range(a.port_base, a.port_base + 4)) if a.port_base else None
+        next_port = (lambda: next(ports)) if ports else free_port
+        rport = next_port()
         procs.append(subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "",
                                        "--appendonly", "no", "--maxmemory", "1gb", "--maxmemory-policy",
                                        "allkeys-lru"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls = {}
         for name, shared in (("A", True), ("B", True), ("C", False)):
-            port = free_port()
+            port = next_port()
             cmd = [a.bin, "serve", "-m", a.model, "--port", str(port), "-c", "4096", "-t", "1",
                    "--canary-rate", "0", "--no-webui", "--model-name", "m"] + a.rest
             if shared:

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A local Parley fleet on loopback (docs/fleet.md): Redis (the shared KV tier), N replicas of
 # `parley serve` and HAProxy in front of them with sticky, bounded-load consistent hashing.
-#   scripts/fleet.sh up --replicas N [--port P] [--redis-port R] [-- serve options]
+#   scripts/fleet.sh up --replicas N [--port P] [--redis-port R] [--balance B] [--no-redis] [-- serve options]
 #   scripts/fleet.sh down
 #   scripts/fleet.sh status
 # HAProxy listens on 127.0.0.1:P (default 8080), replica i on P+i, Redis on R (default P+100).
+# --balance: sticky (default: deploy/haproxy.cfg as shipped) or roundrobin (the same config
+# with `balance roundrobin`, to measure what stickiness is worth; scripts/bench_fleet.py).
+# --no-redis: no shared KV tier (a moved conversation recomputes: the failover baseline).
 # Each started process prints one line: `<role> <index> pid <PID> port <PORT>`.
 # Serve options default to the README's model (fetched if missing): -m
 # models/SmolLM2-135M-Instruct.Q4_1.gguf. Logs and pids live in $PARLEY_FLEET_DIR (default
@@ -15,7 +18,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${PARLEY_FLEET_DIR:-/tmp/parley-fleet-${USER:-parley}}"
 BIN="${PARLEY_BIN:-$ROOT/build/bin/parley}"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 wait_http() {  # URL TIMEOUT_S: waits until URL answers 200
   python3 - "$1" "$2" <<'PY'
@@ -72,17 +75,20 @@ ensure_tools() {
 }
 
 up() {
-  local replicas=2 port=8080 redis_port="" serve=()
+  local replicas=2 port=8080 redis_port="" balance=sticky redis=1 serve=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --replicas) replicas="$2"; shift 2 ;;
       --port) port="$2"; shift 2 ;;
       --redis-port) redis_port="$2"; shift 2 ;;
+      --balance) balance="$2"; shift 2 ;;
+      --no-redis) redis=0; shift ;;
       --) shift; serve=("$@"); break ;;
       *) usage ;;
     esac
   done
   [ "$replicas" -ge 1 ] 2>/dev/null || usage
+  case "$balance" in sticky|roundrobin) ;; *) usage ;; esac
   redis_port="${redis_port:-$((port + 100))}"
   ensure_tools
   local has_model=0
@@ -97,16 +103,20 @@ up() {
   mkdir -p "$DIR"
 
   # Redis: loopback, no persistence (a cache), bounded by maxmemory with LRU eviction.
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
-    --maxmemory "${PARLEY_FLEET_REDIS_MB:-1024}mb" --maxmemory-policy allkeys-lru \
-    >"$DIR/redis.log" 2>&1 &
-  echo $! >"$DIR/redis.pid"
-  echo "redis 0 pid $! port $redis_port"
+  local shared=()
+  if [ "$redis" = 1 ]; then
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
+      --maxmemory "${PARLEY_FLEET_REDIS_MB:-1024}mb" --maxmemory-policy allkeys-lru \
+      >"$DIR/redis.log" 2>&1 &
+    echo $! >"$DIR/redis.pid"
+    echo "redis 0 pid $! port $redis_port"
+    shared=(--redis-url "redis://127.0.0.1:$redis_port")
+  fi
 
   local servers=""
   for i in $(seq 1 "$replicas"); do
     local p=$((port + i))
-    "$BIN" serve --host 127.0.0.1 --port "$p" --redis-url "redis://127.0.0.1:$redis_port" \
+    "$BIN" serve --host 127.0.0.1 --port "$p" "${shared[@]+"${shared[@]}"}" \
       --drain-timeout 30 "${serve[@]}" >"$DIR/replica-$i.log" 2>&1 &
     echo $! >"$DIR/replica-$i.pid"
     echo "replica $i pid $! port $p"
@@ -117,10 +127,17 @@ up() {
       echo "error: replica $i did not start; its log:" >&2; tail -20 "$DIR/replica-$i.log" >&2; down; exit 1; }
   done
 
-  python3 - "$ROOT/deploy/haproxy.cfg" "$DIR/haproxy.cfg" "$port" "$servers" <<'PY'
+  python3 - "$ROOT/deploy/haproxy.cfg" "$DIR/haproxy.cfg" "$port" "$servers" "$balance" <<'PY'
 import sys
-src, dst, port, servers = sys.argv[1:5]
+src, dst, port, servers, balance = sys.argv[1:6]
 text = open(src).read().replace("__PORT__", port).replace("    # __SERVERS__\n", servers)
+if balance == "roundrobin":
+    # Only the balance algorithm changes; the hash settings go with it (they apply to hashing).
+    sticky = ("    balance hash var(txn.conv)\n", "    hash-type consistent\n", "    hash-balance-factor 125\n")
+    assert all(line in text for line in sticky), "deploy/haproxy.cfg changed: update fleet.sh --balance"
+    text = text.replace(sticky[0], "    balance roundrobin\n")
+    for line in sticky[1:]:
+        text = text.replace(line, "")
 open(dst, "w").write(text)
 PY
   haproxy -f "$DIR/haproxy.cfg" -db >"$DIR/haproxy.log" 2>&1 &

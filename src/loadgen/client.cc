@@ -201,6 +201,7 @@ TurnResult StreamChatTurn(const Endpoint& endpoint, const TurnRequest& request, 
   req.body = ChatRequestBody(endpoint, request);
   req.response_handler = [&](const httplib::Response& res) {
     r.http_status = res.status;
+    r.replica = res.get_header_value("X-Parley-Replica");
     return true;
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {

@@ -56,6 +56,10 @@ struct TurnResult {
   // llama-server: timings.draft_n / draft_n_accepted); -1 when absent.
   int32_t draft_tokens = -1;
   int32_t draft_accepted = -1;
+  // The replica that answered, from the response's X-Parley-Replica header (set by the
+  // fleet's HAProxy, deploy/haproxy.cfg); "" without one. Tells a fleet bench which
+  // conversations a replica's failure moved.
+  std::string replica;
 };
 
 // Output tokens of a turn: the server's usage count, else the content chunks received.

@@ -40,6 +40,8 @@ class FakeServer {
         res.set_content(R"({"error":{"message":"boom","type":"server_error"}})", "application/json");
         return;
       }
+      // A fleet's balancer names the replica that answered (deploy/haproxy.cfg).
+      if (last.find("REPLICA") != std::string::npos) res.set_header("X-Parley-Replica", "r2");
       int n = body["max_tokens"];
       bool drop = last.find("DROP") != std::string::npos;
       bool slow = last.find("SLOW") != std::string::npos;
@@ -149,6 +151,7 @@ TEST(ClientTest, StreamsATurnAndTimesEveryToken) {
   EXPECT_EQ(r.prompt_tokens, 5);
   EXPECT_EQ(r.completion_tokens, 5);
   EXPECT_EQ(r.cached_tokens, 0);
+  EXPECT_EQ(r.replica, "");  // no balancer in front
   auto seen = server.seen();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].session, "s1");
@@ -156,6 +159,13 @@ TEST(ClientTest, StreamsATurnAndTimesEveryToken) {
   EXPECT_EQ(seen[0].body["stream"], true);
   EXPECT_EQ(seen[0].body["stream_options"]["include_usage"], true);
   EXPECT_EQ(seen[0].body["seed"], 5);
+}
+
+TEST(ClientTest, RecordsTheReplicaThatAnswered) {
+  FakeServer server;
+  TurnResult r = StreamChatTurn(server.endpoint(), Turn("hello REPLICA", 3), 10, nullptr);
+  ASSERT_TRUE(r.ok) << r.error_kind << ": " << r.error_message;
+  EXPECT_EQ(r.replica, "r2");
 }
 
 TEST(ClientTest, FailuresAreClassifiedNotThrown) {

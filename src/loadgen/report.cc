@@ -64,7 +64,7 @@ Report Analyze(const RunResult& run, const std::string& name, const std::string&
   for (const auto& rec : run.records) {
     const TurnResult& r = rec.result;
     rep.rows.push_back(RequestRow{rec.conversation, rec.turn, rec.start_s, r.ok, r.error_kind, r.ttft_s, r.e2e_s,
-                                  r.prompt_tokens, r.cached_tokens, r.completion_tokens});
+                                  r.prompt_tokens, r.cached_tokens, r.completion_tokens, r.replica});
   }
   std::stable_sort(rep.rows.begin(), rep.rows.end(),
                    [](const RequestRow& a, const RequestRow& b) { return a.start_s < b.start_s; });
@@ -311,6 +311,7 @@ std::string RequestsJsonl(const Report& report) {
     if (r.prompt_tokens >= 0) j["prompt_tokens"] = r.prompt_tokens;
     if (r.cached_tokens >= 0) j["cached_tokens"] = r.cached_tokens;
     if (r.completion_tokens >= 0) j["completion_tokens"] = r.completion_tokens;
+    if (!r.replica.empty()) j["replica"] = r.replica;
     out += j.dump() + "\n";
   }
   return out;

@@ -38,6 +38,7 @@ struct RequestRow {
   std::string error_kind;
   double ttft_s = -1, e2e_s = 0;
   int32_t prompt_tokens = -1, cached_tokens = -1, completion_tokens = -1;
+  std::string replica;                 // X-Parley-Replica; "" when absent
 };
 
 struct Report {

@@ -102,7 +102,9 @@ TEST(ReportTest, AnalyzesSyntheticTimings) {
 }
 
 TEST(ReportTest, RequestLinesCarryEachRequestInStartOrder) {
-  Report r = Analyze(Synthetic(), "x", "http://127.0.0.1:1", "m");
+  RunResult run = Synthetic();
+  run.records[4].result.replica = "r1";  // conversation 0, turn index 2: answered through a fleet's balancer
+  Report r = Analyze(run, "x", "http://127.0.0.1:1", "m");
   std::vector<nlohmann::json> lines;
   std::string text = RequestsJsonl(r), line;
   for (std::istringstream in(text); std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
@@ -115,6 +117,8 @@ TEST(ReportTest, RequestLinesCarryEachRequestInStartOrder) {
   EXPECT_NEAR(last["ttft_ms"].get<double>(), 500, 1e-9);
   EXPECT_EQ(last["prompt_tokens"], 500);
   EXPECT_EQ(last["cached_tokens"], 300);
+  EXPECT_EQ(last["replica"], "r1");
+  EXPECT_FALSE(lines.front().contains("replica"));  // no balancer header: no field
   int failed = 0;
   for (const auto& l : lines) failed += l.contains("error");
   EXPECT_EQ(failed, 2);

@@ -41,11 +41,11 @@ def free_base_port():
 
 
 class Fleet:
-    def __init__(self, tmp_path, model, *serve_args):
+    def __init__(self, tmp_path, model, *serve_args, fleet_args=()):
         self.env = dict(os.environ, PARLEY_FLEET_DIR=str(tmp_path / "fleet"), PARLEY_BIN=PARLEY_BIN)
         self.port = free_base_port()
-        out = subprocess.run([FLEET, "up", "--replicas", "2", "--port", str(self.port), "--", "-m", model,
-                              *serve_args], env=self.env, capture_output=True, text=True, timeout=180)
+        out = subprocess.run([FLEET, "up", "--replicas", "2", "--port", str(self.port), *fleet_args, "--", "-m",
+                              model, *serve_args], env=self.env, capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stdout + out.stderr
         self.procs = {}  # (role, index) -> (pid, port)
         for line in out.stdout.splitlines():
@@ -138,6 +138,28 @@ def test_sticky_then_failover_restores_from_redis(fleet, tiny_gemma_model, start
     r = single.client().chat.completions.create(model="tiny", messages=messages, max_tokens=8, temperature=0,
                                                 extra_body={"ignore_eos": True})
     assert r.choices[0].message.content == reply
+
+
+def test_roundrobin_balance_spreads_one_conversation(tmp_path, tiny_gemma_model):
+    # `fleet.sh up --balance roundrobin` (the bench's baseline, scripts/bench_fleet.py): the same
+    # config without the session hash, so one conversation's turns alternate between replicas,
+    # and its history comes from Redis on the replica that did not serve the previous turn.
+    f = Fleet(tmp_path, tiny_gemma_model, "-c", "1024", "-t", "1", "--model-name", "tiny", "--no-webui",
+              "--canary-rate", "0", fleet_args=("--balance", "roundrobin"))
+    try:
+        with open(os.path.join(f.env["PARLEY_FLEET_DIR"], "haproxy.cfg")) as cfg:
+            text = cfg.read()
+        assert "balance roundrobin" in text and "balance hash" not in text
+        messages = conversation_start(1)
+        served = []
+        for t in range(4):
+            messages.append({"role": "user", "content": f"Turn {t}: tell me about the number {t * 3}."})
+            reply, _, replica = chat(f.url, "conv-rr", messages)
+            served.append(replica)
+            messages.append({"role": "assistant", "content": reply})
+        assert set(served) == {"r1", "r2"}, served
+    finally:
+        f.down()
 
 
 def test_sigterm_drains_a_replica(fleet):
