@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test from a fresh machine: installs what is missing, fetches the models,
 # builds, runs the unit, tiny-model, golden and bad-file tests, the HTTP end-to-end tests
-# (Python, in the git-ignored .venv-test), a 3-minute soak, the GGUF / bad-file / tokenizer
-# tests under AddressSanitizer + UBSan, and the fuzz targets. docs/testing.md says what each
-# stage covers. Each stage prints its time; PARLEY_SKIP_STAGES="soak asan fuzz" skips stages
-# by name, for a quicker local run. Two stages are opt-in, not yet in CI (never run to the
-# end here, their time unmeasured): PARLEY_STAGES="asan-all tsan" adds every unit test and
-# the tiny-model e2e tests under ASan + UBSan, and the threaded ones under ThreadSanitizer.
+# (Python, in the git-ignored .venv-test), a 3-minute soak, the unit tests and the
+# tiny-model e2e tests under AddressSanitizer + UBSan, and the fuzz targets. docs/testing.md
+# says what each stage covers. Each stage prints its time; PARLEY_SKIP_STAGES="soak asan fuzz"
+# skips stages by name, for a quicker local run.
+# Estimated times on CI's fresh 2-core machine (cold: no ccache there; measured on a shared
+# 2-core AMD EPYC, builds estimated from their CPU time): build and unit tests ~320 s, e2e
+# ~75 s, soak ~185 s, asan ~1100 s (clang build ~500 s, ctest ~300 s, e2e ~300 s), fuzz
+# ~150 s: ~30 min of CI's 40.
+# Opt-in, PARLEY_STAGES="tsan": the threaded unit tests and the tiny-model e2e tests under
+# ThreadSanitizer, ~15 min more (build ~320 s, ctest ~250 s, e2e ~350 s), too much for CI's
+# 40 minutes; and its e2e tests fail today on a known race (docs/testing.md, "ThreadSanitizer").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE_T0=$SECONDS
@@ -16,6 +21,10 @@ skip() { [[ " ${PARLEY_SKIP_STAGES:-} " == *" $1 "* ]] && echo "== $1: skipped (
 opted_out() { [[ " ${PARLEY_STAGES:-} " != *" $1 "* ]] && echo "== $1: not run (opt-in: PARLEY_STAGES=\"$1\")"; }
 # The tiny-model e2e tests: every test but those needing a real model file or a browser.
 SAN_E2E_MARKS="not real_model and not browser"
+# Left out under the sanitizers: it counts the batch tokens of an n = 4 request exactly, and
+# speculative drafting, which prices tokens by measured time, changed the count by one in one
+# of two ASan runs and the TSan run on a busy machine (it passed alone).
+SAN_E2E_DESELECT=(--deselect tests/e2e/test_choices.py::test_prompt_computed_once_for_all_choices)
 scripts/setup.sh build
 python3 scripts/fetch_models.py
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 600)
@@ -36,19 +45,11 @@ if ! skip soak; then
 fi
 
 if ! skip asan; then
-  echo "== AddressSanitizer + UBSan: GGUF reader, bad model files, tokenizers (build-asan) =="
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_ASAN=ON > /dev/null
-  cmake --build build-asan -j "$(nproc)" --target parley gguf_test bad_model_test tokenizer_test
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-     ctest --output-on-failure -j "$(nproc)" -R '^(GgufTest|BadModelTest|.*Tokenizer.*)\.')
-  stage_time "asan"
-fi
-
-if ! opted_out asan-all; then
   # One clang build serves this stage and the fuzz stage: -DPARLEY_FUZZ=ON compiles every
   # library with ASan + UBSan (and libFuzzer's coverage hooks, inert outside a fuzz target).
-  echo "== AddressSanitizer + UBSan: every unit test and the tiny-model e2e tests (build-fuzz, clang) =="
-  # Configured exactly as scripts/fuzz.sh configures it, so the fuzz stage rebuilds nothing.
+  echo "== AddressSanitizer + UBSan: the unit tests and the tiny-model e2e tests (build-fuzz, clang) =="
+  # Configured exactly as scripts/fuzz.sh configures it (PARLEY_FUZZ_BUILD_TESTS=ON keeps the
+  # tests), so the fuzz stage only adds the fuzz targets.
   export PARLEY_FUZZ_BUILD_TESTS=ON
   LAUNCHER=()
   if command -v ccache > /dev/null; then
@@ -58,11 +59,23 @@ if ! opted_out asan-all; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" > /dev/null
   cmake --build build-fuzz -j "$(nproc)"
   export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  (cd build-fuzz && ctest --output-on-failure -j "$(nproc)" --timeout 900)
+  export PARLEY_E2E_SANITIZER=asan  # longer start-up waits, no RSS bounds (tests/e2e/conftest.py)
+  # Left out: forward passes of the real models (the golden and invariance tests on Gemma 3
+  # 270M and SmolLM2: ~25 min under ASan, and the tiny-model versions of the same tests run
+  # here) and the throughput test (it times the engine). The Release stage runs them all.
+  ASAN_EXCLUDE='^(InvarianceTest\.Gemma3_270M|SpecInvarianceTest\.SmolLM2|RealModels/GoldenModelTest\.'
+  ASAN_EXCLUDE+='|StallFreeTest\.ThroughputHoldsPastSaturation)'
+  (cd build-fuzz && ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "$ASAN_EXCLUDE")
   PARLEY_BIN=build-fuzz/bin/parley PARLEY_WRITE_TINY_MODEL=build-fuzz/bin/write_tiny_model \
-    timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS" tests/e2e
-  unset ASAN_OPTIONS UBSAN_OPTIONS PARLEY_FUZZ_BUILD_TESTS
-  stage_time "asan-all"
+    timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS" "${SAN_E2E_DESELECT[@]}" tests/e2e
+  unset ASAN_OPTIONS UBSAN_OPTIONS PARLEY_E2E_SANITIZER
+  stage_time "asan"
+fi
+
+if ! skip fuzz; then
+  echo "== libFuzzer targets (fuzz/), 15 s each, under ASan + UBSan =="
+  scripts/fuzz.sh 15
+  stage_time "fuzz"
 fi
 
 if ! opted_out tsan; then
@@ -80,16 +93,12 @@ if ! opted_out tsan; then
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TSAN=ON > /dev/null
   cmake --build build-tsan -j "$(nproc)" --target "${TSAN_TARGETS[@]}"
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
+  export PARLEY_E2E_SANITIZER=tsan
   (cd build-tsan && ctest --output-on-failure -j "$(nproc)" --timeout 900 -R "$TSAN_TESTS")
   PARLEY_BIN=build-tsan/bin/parley PARLEY_WRITE_TINY_MODEL=build-tsan/bin/write_tiny_model \
-    timeout 1500 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS and not bench" tests/e2e
-  unset TSAN_OPTIONS
+    timeout 1500 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS and not bench" "${SAN_E2E_DESELECT[@]}" tests/e2e
+  unset TSAN_OPTIONS PARLEY_E2E_SANITIZER
   stage_time "tsan"
 fi
 
-if ! skip fuzz; then
-  echo "== libFuzzer targets (fuzz/), 15 s each, under ASan + UBSan =="
-  scripts/fuzz.sh 15
-  stage_time "fuzz"
-fi
 echo "all tests passed"

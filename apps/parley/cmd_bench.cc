@@ -293,7 +293,9 @@ int RunBench(const BenchOptions& o, bool compare) {
   if (!compare) {
     std::printf("\n%s", summary.c_str());
     nlohmann::json report = meta;
-    report["endpoints"] = {ReportJson(ra)};
+    // An explicit array: `= {json}` with one element is a copy of it under clang (an
+    // object, not [object]), so report.json's "endpoints" had no [0] in clang builds.
+    report["endpoints"] = nlohmann::json::array({ReportJson(ra)});
     return WriteOutputs(o, report, WorkloadLine(workload) + "\n" + summary, {&ra}) ? 0 : 1;
   }
   Report rb = RunOne(*b, name_b, *plans, o);

@@ -41,7 +41,7 @@ struct Replica {
     EXPECT_TRUE(stream.ok());
     std::vector<int32_t> tokens;
     for (int i = 0; i < 1000; ++i) {
-      auto ev = (*stream)->Next(10s);
+      auto ev = (*stream)->Next(60s);
       if (!ev) {
         ADD_FAILURE() << "no event within 10 s";
         break;

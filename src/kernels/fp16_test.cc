@@ -64,6 +64,11 @@ TEST(Fp16Test, RoundsToNearestEven) {
 }
 
 TEST(Fp16Test, MatchesCompilerConversionOnRandomFloats) {
+#ifndef __FLT16_MAX__
+  // Clang before 15 has no _Float16 on x86 (the clang ASan + fuzz build uses clang 14); GCC
+  // has it. The exact cases above still run on every compiler.
+  GTEST_SKIP() << "this compiler has no _Float16 on this target";
+#else
   std::mt19937 rng(42);
   std::uniform_int_distribution<uint32_t> bits;
   for (int i = 0; i < 200000; ++i) {
@@ -76,6 +81,7 @@ TEST(Fp16Test, MatchesCompilerConversionOnRandomFloats) {
     std::memcpy(&want, &h, 2);
     ASSERT_EQ(F32ToF16(f), want) << f;
   }
+#endif
 }
 
 TEST(Bf16Test, RoundsToNearestEvenAndKeepsSpecials) {

@@ -11,6 +11,8 @@ import urllib.parse
 
 import requests
 
+from conftest import SANITIZER
+
 CHAT = "/v1/chat/completions"
 MSGS = [{"role": "user", "content": "go on"}]
 
@@ -81,7 +83,8 @@ def test_a_stalled_stream_reader_times_out_and_frees_its_pages(slow_model, start
         assert m.get('parley_requests_total{outcome="cancelled"}', 0) >= 4, m  # every choice
         # It stopped long before the 2000 tokens a choice asked for.
         assert m.get("parley_generation_tokens_total", 0) < 4 * 2000, m
-        assert rss_kib(s.proc.pid) - rss_before < 64 * 1024  # nothing large was buffered
+        if not SANITIZER:  # ASan's quarantine of freed memory alone grew RSS by 130 MiB here
+            assert rss_kib(s.proc.pid) - rss_before < 64 * 1024  # nothing large was buffered
         # What reached the client is what the socket buffers held (the server's send buffer
         # is fixed at 256 KiB, which Linux doubles): no [DONE], and a fraction of the stream
         # (8000 chunks of > 150 bytes each would be > 1.2 MB).
