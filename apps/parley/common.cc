@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "gguf/gguf.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/packed_matmul.h"
 
 namespace parley {
 
@@ -27,7 +29,8 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
                   "integer dot products, as llama.cpp computes)")
       ->check(CLI::IsMember({"f32", "q8"}));
   cmd->add_option("--weights", opts->weights,
-                  "matrix-product weights (default: packed, or int8 on CPUs with AMX tiles): int8 (converted at load to int8, "
+                  "matrix-product weights (default: packed where it reads at most 90% of int8 rows' bytes per token "
+                  "and the CPU has no AMX tiles, e.g. SmolLM2; else int8): int8 (converted at load to int8, "
                   "activations to int8 per 64 values; integer products on AMX tiles for prompts and batches, "
                   "AVX-512 VNNI or AVX2 otherwise; the products whose input is a norm's output or the FFN's "
                   "gated product, and the head, take 16-bit activations and an f16 weight scale per 32 columns), "
@@ -44,7 +47,27 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* opts) {
   });
 }
 
-const char* FastWeights() { return Int8UsesAmx() ? "int8" : "packed"; }
+const char* FastWeights(const std::string& model_path) {
+  if (Int8UsesAmx() || model_path.empty()) return "int8";
+  auto gguf = GgufFile::Open(model_path);
+  if (!gguf.ok()) return "int8";
+  // Every 2-D matrix-product weight once (the embedding is the head unless output.weight
+  // exists); int8 rows take a byte per weight plus an f16 scale per 32.
+  const bool untied = (*gguf)->FindTensor("output.weight") != nullptr;
+  double packed = 0, int8 = 0;
+  for (const GgufTensorInfo& t : (*gguf)->tensors()) {
+    if (t.ne.size() != 2 || (untied && t.name == "token_embd.weight")) continue;
+    const double n = static_cast<double>(t.num_elements());
+    int8 += n * (1.0 + 2.0 / 32);
+    if (CanPack(t.type())) {
+      const PackFormat f = PackFormatFor(t.type());
+      packed += n / (kPackPanel * kPackBlock) * static_cast<double>(f.block_bytes());
+    } else {
+      packed += n * (1.0 + 2.0 / 32);  // converted to int8 rows
+    }
+  }
+  return int8 > 0 && packed <= 0.9 * int8 ? "packed" : "int8";
+}
 
 Status ResolveNumerics(ModelOptions* opts) {
   if (opts->exact) {
@@ -56,7 +79,9 @@ Status ResolveNumerics(ModelOptions* opts) {
                            "conflicting option");
     }
   }
-  if (opts->weights.empty()) opts->weights = opts->exact ? "gguf" : FastWeights();
+  if (opts->weights.empty()) {
+    opts->weights = opts->exact ? "gguf" : FastWeights(opts->model_path.empty() ? DefaultModelPath() : opts->model_path);
+  }
   if (opts->activations.empty()) opts->activations = opts->exact ? "f32" : kFastActivations;
   if (opts->kv_dtype.empty()) opts->kv_dtype = opts->exact ? "f32" : kFastKvDtype;
   if (opts->kv_dtype == "i8") opts->kv_dtype = "int8";
@@ -72,7 +97,8 @@ std::string DescribeNumerics(const ModelOptions& opts) {
   if (opts.weights == "gguf" && opts.activations == "f32" && opts.kv_dtype == "f32") {
     return "exact path (" + what + ")";
   }
-  if (opts.weights == FastWeights() && opts.kv_dtype == kFastKvDtype) {
+  if (opts.weights == FastWeights(opts.model_path.empty() ? DefaultModelPath() : opts.model_path) &&
+      opts.kv_dtype == kFastKvDtype) {
     return "fast path (" + what + "; --exact for the exact path)";
   }
   return "custom numerics (" + what + "; --exact for the exact path)";

@@ -29,10 +29,14 @@ struct ModelOptions {
 
 // The default ("fast") numerics: the fastest configuration whose perplexity stays within
 // 0.5% of the exact path's on both models (docs/performance.md, "Choosing the default").
-// The weights depend on the CPU: "packed" (the file's own bits: fewer bytes per decoded
-// token, prompts as fast as int8 rows on AVX-512 VNNI or AVX2) unless AMX tiles run the int8
-// path's prompts, then "int8".
-const char* FastWeights();
+// The weights depend on the model and the CPU: "packed" (the file's own bits) when that
+// reads at most 90% of the int8 rows' bytes per decoded token and no AMX tiles run the int8
+// path's prompts, else "int8". Decode speed follows the bytes read, and packed prompts run
+// up to 20% slower than int8 rows (docs/performance.md, issue 20): SmolLM2's Q4_1 layers
+// take 0.63 bytes per weight packed against 1.06 as int8 rows (decode +34%); Gemma 3 270M's
+// Q8_0 head dominates both (260 against 286 MB, decode +1%), so it keeps int8 rows.
+// `model_path` empty or unreadable: "int8".
+const char* FastWeights(const std::string& model_path);
 inline constexpr const char* kFastActivations = "f32";  // unused by int8 weights' own products
 inline constexpr const char* kFastKvDtype = "int8";
 
