@@ -201,8 +201,7 @@ BENCHMARK(BM_MatMulFfnInt8)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Threads(1)->Thr
 
 // The same FFN shape with 16-bit activations (the products of norm outputs with
 // --weights int8), the activations' quantization included.
-void BM_MatMulFfnInt8I16(benchmark::State& state) {
-  const Int8Matrix& w = Int8Weights<2048, 640, true>();
+void RunInt8I16Product(benchmark::State& state, const Int8Matrix& w) {
   const int64_t num_tokens = state.range(0);
   const std::vector<float> x = Activations(w.cols * num_tokens);
   std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
@@ -215,7 +214,9 @@ void BM_MatMulFfnInt8I16(benchmark::State& state) {
   state.SetLabel(Int8UsesAmx() && num_tokens >= 16 ? "amx" : Int8UsesVnni() ? "vnni" : SimdLevelName(ActiveSimdLevel()));
   state.counters["GOP/s"] = benchmark::Counter(2.0 * w.cols * w.rows * num_tokens * state.iterations(),
                                                benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
+  state.SetBytesProcessed(state.iterations() * w.bytes());
 }
+void BM_MatMulFfnInt8I16(benchmark::State& state) { RunInt8I16Product(state, Int8Weights<2048, 640, true>()); }
 BENCHMARK(BM_MatMulFfnInt8I16)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Packed products at the file's bits (--weights packed) on shapes of the two models, the
@@ -274,19 +275,7 @@ BENCHMARK(BM_MatMulHeadPackedQ8_0)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond
 
 // A SmolLM2 FFN matrix (1,536 x 576) as int8 panels with 16-bit activations: the int8
 // path's counterpart of BM_MatMulFfnPackedQ4_1.
-void BM_MatMulFfnInt8I16Smol(benchmark::State& state) {
-  const Int8Matrix& w = Int8Weights<1536, 576, true>();
-  const int64_t num_tokens = state.range(0);
-  const std::vector<float> x = Activations(w.cols * num_tokens);
-  std::vector<float> y(static_cast<size_t>(w.rows * num_tokens));
-  I16Activations xq;
-  for (auto _ : state) {
-    PrepareActivationsI16(w, x.data(), w.cols, num_tokens, &xq);
-    MatMulRowsI8F32(I8F32MatMulArgs{&w, &xq, y.data(), w.rows}, 0, w.rows);
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(state.iterations() * w.bytes());
-}
+void BM_MatMulFfnInt8I16Smol(benchmark::State& state) { RunInt8I16Product(state, Int8Weights<1536, 576, true>()); }
 BENCHMARK(BM_MatMulFfnInt8I16Smol)->Arg(1)->Arg(16)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Sums 1 GiB of int64 (each thread its own half, read-only after the first touch):

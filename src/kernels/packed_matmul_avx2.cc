@@ -10,26 +10,18 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/packed_matmul.h"
+#include "kernels/packed_matmul_internal.h"
 
 namespace parley::avx2 {
 namespace {
 
-template <int kBits_, int kSub, bool kF16, bool kMin>
-struct Fmt {
-  static constexpr int kSubs = kPackBlock / kSub;
-  static constexpr bool kHasMin = kMin;
-  static constexpr int kBits = kBits_;
-  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits_ / 8;
-  static constexpr int kScaleBytes = kF16 ? 2 : 4;
-  static constexpr int kBlockBytes = kCodeBytes + kPackPanel * kScaleBytes * (kSubs + (kMin ? 1 : 0));
-  // Rows [8h, 8h + 8)'s scales (i < kSubs) or mins (i == kSubs) of a panel block.
-  static __m256 Scales(const uint8_t* blk, int i, int h) {
-    const uint8_t* at = blk + kCodeBytes + (i * kPackPanel + 8 * h) * kScaleBytes;
-    if constexpr (kF16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(at));
-  }
-};
+// Rows [8h, 8h + 8)'s scales (i < L::kSubs) or mins (i == L::kSubs) of a panel block.
+template <class L>
+__m256 Scales(const uint8_t* blk, int i, int h) {
+  const uint8_t* at = blk + L::kCodeBytes + (i * kPackPanel + 8 * h) * L::kScaleBytes;
+  if constexpr (L::kF16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
+  return _mm256_loadu_ps(reinterpret_cast<const float*>(at));
+}
 
 inline __m256i Pair(const int16_t* xq, int k) {
   int32_t v;
@@ -106,7 +98,7 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
     }
     for (int h = 0; h < NH; ++h) {
       __m256 d[F::kSubs];
-      for (int i = 0; i < F::kSubs; ++i) d[i] = F::Scales(blk[h], i, (h0 + h) % 2);
+      for (int i = 0; i < F::kSubs; ++i) d[i] = Scales<F>(blk[h], i, (h0 + h) % 2);
       for (int t = 0; t < NT; ++t) {
         const __m256 xs = _mm256_set1_ps(x.scale[(t0 + t) * blocks + b]);
         for (int i = 0; i < F::kSubs; ++i) {
@@ -116,7 +108,7 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
     }
     if constexpr (F::kHasMin) {
       for (int h = 0; h < NH; ++h) {
-        const __m256 m = F::Scales(blk[h], F::kSubs, (h0 + h) % 2);
+        const __m256 m = Scales<F>(blk[h], F::kSubs, (h0 + h) % 2);
         for (int t = 0; t < NT; ++t) {
           acc[t][h] = _mm256_fmadd_ps(m, _mm256_set1_ps(x.sum[(t0 + t) * blocks + b]), acc[t][h]);
         }
@@ -159,18 +151,7 @@ void Rows(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
 }  // namespace
 
 void MatMulRowsPacked(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  const PackFormat& f = a.w->format;
-  if (f.code_bits == 4) {
-    if (f.f16_scales) return Rows<Fmt<4, 32, true, true>>(a, row_begin, row_end);
-    return Rows<Fmt<4, 32, false, true>>(a, row_begin, row_end);
-  }
-  if (f.code_bits == 5) {
-    if (f.f16_scales) return Rows<Fmt<5, 32, true, true>>(a, row_begin, row_end);
-    return Rows<Fmt<5, 32, false, true>>(a, row_begin, row_end);
-  }
-  if (f.sub == 16) return Rows<Fmt<8, 16, false, false>>(a, row_begin, row_end);
-  if (f.has_min) return Rows<Fmt<8, 32, false, true>>(a, row_begin, row_end);
-  return Rows<Fmt<8, 32, true, false>>(a, row_begin, row_end);
+  internal::WithPackedLayout(a.w->format, [&](auto layout) { Rows<decltype(layout)>(a, row_begin, row_end); });
 }
 
 }  // namespace parley::avx2

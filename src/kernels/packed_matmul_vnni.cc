@@ -17,26 +17,18 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/packed_matmul.h"
+#include "kernels/packed_matmul_internal.h"
 
 namespace parley::vnni {
 namespace {
 
-template <int kBits_, int kSub, bool kF16, bool kMin>
-struct Fmt {
-  static constexpr int kSubs = kPackBlock / kSub;
-  static constexpr bool kHasMin = kMin;
-  static constexpr int kBits = kBits_;
-  static constexpr int kCodeBytes = kPackPanel * kPackBlock * kBits_ / 8;
-  static constexpr int kScaleBytes = kF16 ? 2 : 4;
-  static constexpr int kBlockBytes = kCodeBytes + kPackPanel * kScaleBytes * (kSubs + (kMin ? 1 : 0));
-  // The 16 rows' scales (i < kSubs) or mins (i == kSubs) of a panel block.
-  static __m512 Scales(const uint8_t* blk, int i) {
-    const uint8_t* at = blk + kCodeBytes + i * kPackPanel * kScaleBytes;
-    if constexpr (kF16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at)));
-    return _mm512_loadu_ps(at);
-  }
-};
+// The 16 rows' scales (i < L::kSubs) or mins (i == L::kSubs) of a panel block.
+template <class L>
+__m512 Scales(const uint8_t* blk, int i) {
+  const uint8_t* at = blk + L::kCodeBytes + i * kPackPanel * L::kScaleBytes;
+  if constexpr (L::kF16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at)));
+  return _mm512_loadu_ps(at);
+}
 
 inline __m512i Pair(const int16_t* xq, int k) {
   int32_t v;
@@ -107,7 +99,7 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
     }
     for (int p = 0; p < NP; ++p) {
       __m512 d[F::kSubs];
-      for (int i = 0; i < F::kSubs; ++i) d[i] = F::Scales(blk[p], i);
+      for (int i = 0; i < F::kSubs; ++i) d[i] = Scales<F>(blk[p], i);
       for (int t = 0; t < NT; ++t) {
         const __m512 xs = _mm512_set1_ps(x.scale[(t0 + t) * blocks + b]);
         for (int i = 0; i < F::kSubs; ++i) {
@@ -117,7 +109,7 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
     }
     if constexpr (F::kHasMin) {
       for (int p = 0; p < NP; ++p) {
-        const __m512 m = F::Scales(blk[p], F::kSubs);
+        const __m512 m = Scales<F>(blk[p], F::kSubs);
         for (int t = 0; t < NT; ++t) {
           acc[t][p] = _mm512_fmadd_ps(m, _mm512_set1_ps(x.sum[(t0 + t) * blocks + b]), acc[t][p]);
         }
@@ -156,18 +148,7 @@ void Rows(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
 }  // namespace
 
 void MatMulRowsPacked(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  const PackFormat& f = a.w->format;
-  if (f.code_bits == 4) {
-    if (f.f16_scales) return Rows<Fmt<4, 32, true, true>>(a, row_begin, row_end);
-    return Rows<Fmt<4, 32, false, true>>(a, row_begin, row_end);
-  }
-  if (f.code_bits == 5) {
-    if (f.f16_scales) return Rows<Fmt<5, 32, true, true>>(a, row_begin, row_end);
-    return Rows<Fmt<5, 32, false, true>>(a, row_begin, row_end);
-  }
-  if (f.sub == 16) return Rows<Fmt<8, 16, false, false>>(a, row_begin, row_end);
-  if (f.has_min) return Rows<Fmt<8, 32, false, true>>(a, row_begin, row_end);
-  return Rows<Fmt<8, 32, true, false>>(a, row_begin, row_end);
+  internal::WithPackedLayout(a.w->format, [&](auto layout) { Rows<decltype(layout)>(a, row_begin, row_end); });
 }
 
 }  // namespace parley::vnni
