@@ -326,7 +326,7 @@ TEST(InvarianceTest, TinyGemmaInt8Weights) {
   spec.context = 1024;
   auto model = LoadTiny(spec, /*int8_weights=*/true);
   ASSERT_NE(model, nullptr);
-  ASSERT_TRUE(model->int8_weights());
+  ASSERT_TRUE(model->converted_weights());
   TransformerRunner runner(*model, 2);
   CheckInvariance(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);
   CheckCachedResume(&runner, {5, 17, 33, 64, 90, 120, 150, 200}, 12);

@@ -243,7 +243,7 @@ int RunBenchModel(const BenchModelOptions& opts) {
   const double mib = static_cast<double>(std::filesystem::file_size(path)) / (1 << 20);
   std::string kernels = SimdLevelName(ActiveSimdLevel());
   if (model.packed_weights()) kernels += Int8UsesVnni() ? " + VNNI packed" : " packed";
-  else if (model.int8_weights()) kernels += Int8UsesAmx() ? " + AMX/VNNI int8" : Int8UsesVnni() ? " + VNNI int8" : " int8";
+  else if (model.converted_weights()) kernels += Int8UsesAmx() ? " + AMX/VNNI int8" : Int8UsesVnni() ? " + VNNI int8" : " int8";
   std::printf("| model | size | threads | weights | act | kv | kernels | test | t/s |\n");
   std::printf("| --- | ---: | ---: | --- | --- | --- | --- | --- | ---: |\n");
   auto row = [&](const std::string& test, const Result& r) {

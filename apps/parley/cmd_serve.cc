@@ -127,9 +127,9 @@ void PrintBanner(const ServeOptions& opts, const ServerOptions& server, const Mo
                server.model_name.c_str(), c.arch_name.c_str(), c.num_layers, c.vocab_size,
                tmpl.name(), threads);
   std::fprintf(stderr, "numerics: %s\n", DescribeNumerics(opts.model).c_str());
-  if (model.int8_weights()) {
+  if (model.converted_weights()) {
     std::fprintf(stderr, "weights: %s (%.0f MiB; %s; %s products)\n", model.packed_weights() ? "packed" : "int8",
-                 static_cast<double>(model.int8_bytes()) / (1 << 20),
+                 static_cast<double>(model.converted_bytes()) / (1 << 20),
                  opts.model.weights == "w8a8"     ? "W8A8 layer products, 16-bit activations for the head"
                  : opts.model.weights == "packed" ? "the file's codes and scales, 16-bit activations"
                                               : "16-bit activations for the norm-fed products and the head, W8A8 for "

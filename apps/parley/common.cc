@@ -79,9 +79,8 @@ Status ResolveNumerics(ModelOptions* opts) {
                            "conflicting option");
     }
   }
-  if (opts->weights.empty()) {
-    opts->weights = opts->exact ? "gguf" : FastWeights(opts->model_path.empty() ? DefaultModelPath() : opts->model_path);
-  }
+  if (!opts->exact) opts->fast_weights = FastWeights(opts->model_path.empty() ? DefaultModelPath() : opts->model_path);
+  if (opts->weights.empty()) opts->weights = opts->exact ? "gguf" : opts->fast_weights;
   if (opts->activations.empty()) opts->activations = opts->exact ? "f32" : kFastActivations;
   if (opts->kv_dtype.empty()) opts->kv_dtype = opts->exact ? "f32" : kFastKvDtype;
   if (opts->kv_dtype == "i8") opts->kv_dtype = "int8";
@@ -97,8 +96,7 @@ std::string DescribeNumerics(const ModelOptions& opts) {
   if (opts.weights == "gguf" && opts.activations == "f32" && opts.kv_dtype == "f32") {
     return "exact path (" + what + ")";
   }
-  if (opts.weights == FastWeights(opts.model_path.empty() ? DefaultModelPath() : opts.model_path) &&
-      opts.kv_dtype == kFastKvDtype) {
+  if (opts.weights == opts.fast_weights && opts.kv_dtype == kFastKvDtype) {
     return "fast path (" + what + "; --exact for the exact path)";
   }
   return "custom numerics (" + what + "; --exact for the exact path)";

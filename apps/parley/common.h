@@ -25,6 +25,7 @@ struct ModelOptions {
   std::string activations;  // "f32" (exact) or "q8" (8-bit activations, llama.cpp's numerics)
   std::string weights;      // "gguf" (the file's types), "int8"/"w8a8" (converted at load) or "packed"
   std::string kv_dtype;     // "f32", "f16", "int8" / "i8"
+  std::string fast_weights; // the default weights for this model and CPU (FastWeights), set by ResolveNumerics
 };
 
 // The default ("fast") numerics: the fastest configuration whose perplexity stays within

@@ -285,7 +285,7 @@ class CanaryEngineTest : public ::testing::Test {
              CanaryOptions co = CanaryOptions{1.0, 64, 64}) {
     model_ = LoadTiny(int8_weights);
     ASSERT_NE(model_, nullptr);
-    ASSERT_EQ(model_->int8_weights(), int8_weights);
+    ASSERT_EQ(model_->converted_weights(), int8_weights);
     auto tok = Tokenizer::FromGguf(model_->gguf());
     ASSERT_TRUE(tok.ok()) << tok.status().message();
     tokenizer_ = std::move(tok).value();

@@ -161,6 +161,12 @@ inline int CodeOffset(const PackFormat& f, int lane, int c, int* shift) {
   return 64 * (2 * l + j / 2) + 4 * lane + 2 * upper + j % 2;
 }
 
+// Where a panel block keeps row lane `lane`'s scale of sub-block s (s < f.subs()) or its
+// min (s == f.subs()).
+inline int64_t ScaleOffset(const PackFormat& f, int64_t s, int lane) {
+  return f.code_bytes() + (s * kPackPanel + lane) * f.scale_bytes();
+}
+
 inline void StoreScale(const PackFormat& f, uint8_t* at, float v) {
   if (f.f16_scales) {
     const uint16_t h = F32ToF16(v);
@@ -234,14 +240,10 @@ void PackRows(const uint8_t* data, size_t row_bytes, int64_t row_begin, int64_t 
           byte = static_cast<uint8_t>(static_cast<int8_t>(v));
         }
       }
-      uint8_t* scales = blk + f.code_bytes();
       for (int64_t s = 0; s < f.subs(); ++s) {
-        StoreScale(f, scales + (s * kPackPanel + lane) * f.scale_bytes(),
-                   row.d[static_cast<size_t>(b * f.subs() + s)]);
+        StoreScale(f, blk + ScaleOffset(f, s, lane), row.d[static_cast<size_t>(b * f.subs() + s)]);
       }
-      if (f.has_min) {
-        StoreScale(f, scales + (f.subs() * kPackPanel + lane) * f.scale_bytes(), row.m[static_cast<size_t>(b)]);
-      }
+      if (f.has_min) StoreScale(f, blk + ScaleOffset(f, f.subs(), lane), row.m[static_cast<size_t>(b)]);
     }
   }
 }
@@ -250,11 +252,10 @@ float RepackedValue(const PackedMatrix& w, int64_t r, int64_t i) {
   const PackFormat& f = w.format;
   const uint8_t* blk = w.block(r / kPackPanel, i / kPackBlock);
   const int lane = static_cast<int>(r % kPackPanel), c = static_cast<int>(i % kPackBlock);
-  const uint8_t* scales = blk + f.code_bytes();
-  const float d = LoadScale(f, scales + (c / f.sub * kPackPanel + lane) * f.scale_bytes());
+  const float d = LoadScale(f, blk + ScaleOffset(f, c / f.sub, lane));
   const float code = static_cast<float>(LoadCode(f, blk, lane, c));
   if (!f.has_min) return d * code;
-  return d * code + LoadScale(f, scales + (f.subs() * kPackPanel + lane) * f.scale_bytes());
+  return d * code + LoadScale(f, blk + ScaleOffset(f, f.subs(), lane));
 }
 
 void SizePackedActivations(int64_t cols, int64_t num_tokens, PackedActivations* out) {
@@ -294,17 +295,16 @@ void MatMulRowsPacked(const PackedMatMulArgs& a, int64_t row_begin, int64_t row_
       float acc = 0.0f;
       for (int64_t b = 0; b < w.blocks; ++b) {
         const uint8_t* blk = w.block(r / kPackPanel, b);
-        const uint8_t* scales = blk + f.code_bytes();
         const int16_t* xq = a.x->q.data() + t * cols + b * kPackBlock;
         const float xs = a.x->scale[static_cast<size_t>(t * w.blocks + b)];
         for (int s = 0; s < f.subs(); ++s) {
           int32_t sum = 0;
           for (int c = s * f.sub; c < (s + 1) * f.sub; ++c) sum += LoadCode(f, blk, lane, c) * xq[PairSlot(c)];
-          const float d = LoadScale(f, scales + (s * kPackPanel + lane) * f.scale_bytes());
+          const float d = LoadScale(f, blk + ScaleOffset(f, s, lane));
           acc = std::fma(static_cast<float>(sum), d * xs, acc);
         }
         if (f.has_min) {
-          const float m = LoadScale(f, scales + (f.subs() * kPackPanel + lane) * f.scale_bytes());
+          const float m = LoadScale(f, blk + ScaleOffset(f, f.subs(), lane));
           acc = std::fma(m, a.x->sum[static_cast<size_t>(t * w.blocks + b)], acc);
         }
       }

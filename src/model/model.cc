@@ -81,7 +81,7 @@ void ConvertWeights(const std::vector<WeightView*>& views, const std::vector<con
 
 }  // namespace
 
-int64_t Model::int8_bytes() const {
+int64_t Model::converted_bytes() const {
   int64_t total = 0;
   for (const auto& r : int8_) total += r->bytes();
   for (const auto& r : packed_) total += r->bytes();

@@ -47,9 +47,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   // Whether the products read converted copies (int8 rows or packed panels), and their bytes.
-  bool int8_weights() const { return !int8_.empty() || !packed_.empty(); }
+  bool converted_weights() const { return !int8_.empty() || !packed_.empty(); }
   bool packed_weights() const { return !packed_.empty(); }
-  int64_t int8_bytes() const;
+  int64_t converted_bytes() const;
 
  private:
   Model() = default;
