@@ -185,12 +185,17 @@ TEST_F(SpecEngineTest, SurvivesPreemptionAndChoices) {
   opts.max_context = 64;
   opts.kv.arena_bytes = 3000;  // ~1.5 sequences of 64 tokens: decodes with drafts preempt
   Start(opts);
-  std::vector<std::shared_ptr<RequestStream>> streams;
-  std::vector<std::vector<int32_t>> want;
+  // The references first, then the three requests back to back, so that they run together
+  // (a reference computed between two submissions let the first request finish alone on a
+  // slow sanitizer build: no memory pressure, no preemption).
+  std::vector<std::vector<int32_t>> prompts, want;
   for (int i = 0; i < 3; ++i) {
-    const std::vector<int32_t> prompt = Prompt(18 + i, 20 + i);
-    want.push_back(Reference(prompt, 40));
-    auto s = engine_->Submit(Request(prompt, 40, want.back()));
+    prompts.push_back(Prompt(18 + i, 20 + i));
+    want.push_back(Reference(prompts.back(), 40));
+  }
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    auto s = engine_->Submit(Request(prompts[i], 40, want[i]));
     ASSERT_TRUE(s.ok());
     streams.push_back(*s);
   }
