@@ -1,43 +1,100 @@
-// Finding a request's socket by its endpoints: scan /proc/self/fd, keep sockets, compare
-// getsockname/getpeername. A connection's 4-tuple is unique, and the worker thread serving
-// the request owns the descriptor, so it cannot be closed or reused during the lookup.
+// Finding a request's socket by its endpoints without touching any other thread's
+// descriptor: the kernel's socket diagnostics (NETLINK_SOCK_DIAG, as `ss` uses) name the
+// inodes of the TCP connections on a local port, and /proc/self/fd's links
+// ("socket:[inode]") name the descriptors that hold them. Reading a link is a path
+// operation, so a descriptor that another thread closes or reuses meanwhile is never
+// operated on (an fstat/getsockname scan did that: ThreadSanitizer's report, and a real
+// race). A connection's 4-tuple is unique and the worker thread serving the request owns
+// its descriptor, so the descriptor found stays valid while that thread uses it.
 #include "server/connection.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
-#include <netdb.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <vector>
 
 namespace parley {
 namespace {
 
-bool IpAndPort(const sockaddr_storage& addr, socklen_t len, std::string* ip, int* port) {
-  if (addr.ss_family == AF_INET) {
-    *port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    *port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
-  } else {
+// The states of a connection that still has a descriptor worth finding: not listening,
+// not in TIME_WAIT or CLOSE (those have none).
+constexpr uint32_t kConnectedStates =
+    ~((1u << TCP_LISTEN) | (1u << TCP_TIME_WAIT) | (1u << TCP_CLOSE));
+
+// Calls fn(peer ip, peer port, inode) for every TCP socket of `family` in this network
+// namespace whose local port is `local_port` and that is connected. Returns false when
+// the kernel could not be asked (no netlink socket diagnostics).
+bool ForEachTcpConnection(int family, int local_port,
+                          const std::function<void(const std::string&, int, uint64_t)>& fn) {
+  const int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return false;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  message.header.nlmsg_len = sizeof(message);
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.request.sdiag_family = static_cast<uint8_t>(family);
+  message.request.sdiag_protocol = IPPROTO_TCP;
+  message.request.idiag_states = kConnectedStates;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(nl, &message, sizeof(message), 0, reinterpret_cast<sockaddr*>(&kernel),
+             sizeof(kernel)) != static_cast<ssize_t>(sizeof(message))) {
+    close(nl);
     return false;
   }
-  if (ip == nullptr) return true;
-  char host[NI_MAXHOST] = {};
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host, sizeof(host), nullptr, 0,
-                  NI_NUMERICHOST) != 0) {
-    return false;
+  alignas(nlmsghdr) char buffer[32768];
+  bool ok = true, done = false;
+  while (!done) {
+    ssize_t n = recv(nl, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, static_cast<uint32_t>(n));
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) {
+        done = true;
+        break;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        ok = false;
+        done = true;
+        break;
+      }
+      const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      if (ntohs(diag->id.idiag_sport) != local_port) continue;
+      char ip[INET6_ADDRSTRLEN] = {};
+      if (inet_ntop(diag->idiag_family, diag->id.idiag_dst, ip, sizeof(ip)) == nullptr) continue;
+      fn(ip, ntohs(diag->id.idiag_dport), diag->idiag_inode);
+    }
   }
-  *ip = host;
-  return true;
+  close(nl);
+  return ok;
 }
 
-// Calls fn(fd) for every connected TCP socket whose local port is `local_port`; stops
-// when fn returns true.
-void ForEachConnection(int local_port, const std::function<bool(int fd)>& fn) {
+// Calls fn(fd) for every descriptor of this process whose link names one of `inodes`
+// (a socket); stops when fn returns true.
+void ForEachSocketDescriptor(const std::vector<uint64_t>& inodes,
+                             const std::function<bool(int fd)>& fn) {
+  if (inodes.empty()) return;
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return;
   const int dir_fd = dirfd(dir);
@@ -45,20 +102,13 @@ void ForEachConnection(int local_port, const std::function<bool(int fd)>& fn) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == dir_fd) continue;
-    struct stat st;
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage local{};
-    socklen_t len = sizeof(local);
-    int port = -1;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
-        !IpAndPort(local, len, nullptr, &port) || port != local_port) {
-      continue;
-    }
-    sockaddr_storage peer{};
-    len = sizeof(peer);
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
-      continue;  // the listening socket, or not connected
-    }
+    char link[64];
+    const ssize_t len = readlinkat(dir_fd, entry->d_name, link, sizeof(link) - 1);
+    if (len <= 0) continue;
+    link[len] = '\0';
+    uint64_t inode = 0;
+    if (std::sscanf(link, "socket:[%" SCNu64 "]", &inode) != 1) continue;
+    if (std::find(inodes.begin(), inodes.end(), inode) == inodes.end()) continue;
     if (fn(static_cast<int>(fd))) break;
   }
   closedir(dir);
@@ -67,18 +117,15 @@ void ForEachConnection(int local_port, const std::function<bool(int fd)>& fn) {
 }  // namespace
 
 int FindConnectionSocket(const std::string& remote_addr, int remote_port, int local_port) {
+  std::vector<uint64_t> inodes;
+  const int family = remote_addr.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  ForEachTcpConnection(family, local_port, [&](const std::string& ip, int port, uint64_t inode) {
+    if (port == remote_port && ip == remote_addr) inodes.push_back(inode);
+  });
   int found = -1;
-  ForEachConnection(local_port, [&](int fd) {
-    sockaddr_storage peer{};
-    socklen_t len = sizeof(peer);
-    std::string ip;
-    int port = -1;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
-        IpAndPort(peer, len, &ip, &port) && port == remote_port && ip == remote_addr) {
-      found = fd;
-      return true;
-    }
-    return false;
+  ForEachSocketDescriptor(inodes, [&](int fd) {
+    found = fd;
+    return true;
   });
   return found;
 }
@@ -92,8 +139,13 @@ bool PeerClosed(int fd) {
 }
 
 int ShutdownConnections(int local_port) {
+  std::vector<uint64_t> inodes;
+  for (int family : {AF_INET, AF_INET6}) {
+    ForEachTcpConnection(family, local_port,
+                         [&](const std::string&, int, uint64_t inode) { inodes.push_back(inode); });
+  }
   int count = 0;
-  ForEachConnection(local_port, [&](int fd) {
+  ForEachSocketDescriptor(inodes, [&](int fd) {
     if (shutdown(fd, SHUT_RDWR) == 0) ++count;
     return false;
   });

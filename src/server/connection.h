@@ -2,7 +2,8 @@
 // their socket (newer versions have Request::is_connection_closed), so the server finds it
 // by its endpoints among the process's descriptors, to notice a client that went away
 // while a non-streaming request is still generating, and to end idle keep-alive
-// connections at shutdown. Linux-only (/proc/self/fd); thread-safe.
+// connections at shutdown. Linux-only (NETLINK_SOCK_DIAG and /proc/self/fd); thread-safe:
+// no descriptor but the one found is ever operated on.
 #pragma once
 
 #include <string>
@@ -11,7 +12,9 @@ namespace parley {
 
 // The descriptor of this process's connected TCP socket whose local port is `local_port`
 // and whose peer is remote_addr:remote_port (numeric host, as getnameinfo writes it), or
-// -1. The descriptor stays valid only while the caller's connection is open.
+// -1 (also when the kernel's socket diagnostics are unavailable: the caller then cannot
+// notice a vanished client). The descriptor stays valid only while the caller's
+// connection is open.
 int FindConnectionSocket(const std::string& remote_addr, int remote_port, int local_port);
 
 // True when the peer of connected socket `fd` has closed its side or reset the

@@ -68,7 +68,14 @@ def test_chat_n_streaming_matches_whole(tiny_server):
 
 def test_prompt_computed_once_for_all_choices(tiny_server):
     def batch_tokens():
-        return tiny_server.metrics()["parley_batch_tokens_sum"]
+        """Tokens computed so far, less the drafted tokens that verification rejected:
+        speculative decoding drafts by its measured token price, so a step may verify
+        draft tokens that produce no output (each choice's kept drafts replace steps)."""
+        m = tiny_server.metrics()
+        def total(name):
+            return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
+        return (m["parley_batch_tokens_sum"] - total("parley_spec_draft_tokens_total")
+                + total("parley_spec_accepted_tokens_total"))
 
     before = batch_tokens()
     content = "a prompt no other test sends, long enough for several pages " * 3
@@ -77,7 +84,8 @@ def test_prompt_computed_once_for_all_choices(tiny_server):
         extra_body={"ignore_eos": True}, **HOT)
     computed = r.usage.prompt_tokens - r.usage.prompt_tokens_details.cached_tokens
     assert computed > 16
-    # The prompt's uncached tokens once, then 5 decodes per choice (the last token is never computed).
+    # The prompt's uncached tokens once, then 5 decoded tokens per choice (the last token is
+    # never computed).
     assert batch_tokens() - before == computed + 4 * 5
 
 
