@@ -2,29 +2,25 @@
 # Runs every test from a fresh machine: installs what is missing, fetches the models,
 # builds, runs the unit, tiny-model, golden and bad-file tests, the HTTP end-to-end tests
 # (Python, in the git-ignored .venv-test), a 3-minute soak, the unit tests and the
-# tiny-model e2e tests under AddressSanitizer + UBSan, and the fuzz targets. docs/testing.md
-# says what each stage covers. Each stage prints its time; PARLEY_SKIP_STAGES="soak asan fuzz"
-# skips stages by name, for a quicker local run.
-# Estimated times on CI's fresh 2-core machine (cold: no ccache there; measured on a shared
-# 2-core AMD EPYC, builds estimated from their CPU time): build and unit tests ~320 s, e2e
-# ~75 s, soak ~185 s, asan ~1100 s (clang build ~500 s, ctest ~300 s, e2e ~300 s), fuzz
-# ~150 s: ~30 min of CI's 40.
-# Opt-in, PARLEY_STAGES="tsan": the threaded unit tests and the tiny-model e2e tests under
-# ThreadSanitizer, ~15 min more (build ~320 s, ctest ~250 s, e2e ~350 s), too much for CI's
-# 40 minutes; and its e2e tests fail today on a known race (docs/testing.md, "ThreadSanitizer").
+# tiny-model e2e tests under AddressSanitizer + UBSan, the fuzz targets, and the threaded
+# modules' unit tests and the tiny-model e2e tests under ThreadSanitizer. docs/testing.md
+# says what each stage covers. Each stage prints its time; PARLEY_SKIP_STAGES="soak asan fuzz
+# tsan" skips stages by name, for a quicker local run.
+# Times on a fresh 2-core machine (CI has no ccache; measured on the project's 2-core AMD
+# EPYC): build and unit tests ~370 s, e2e ~80 s, soak ~185 s, asan ~710 s, fuzz ~120 s,
+# tsan ~450 s (build ~300 s, ctest ~40 s, e2e ~110 s): ~32 min of CI's 40.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE_T0=$SECONDS
 stage_time() { echo "-- $1: $((SECONDS - STAGE_T0)) s"; STAGE_T0=$SECONDS; }
 skip() { [[ " ${PARLEY_SKIP_STAGES:-} " == *" $1 "* ]] && echo "== $1: skipped (PARLEY_SKIP_STAGES)"; }
-# Opt-in stages run only when PARLEY_STAGES names them.
-opted_out() { [[ " ${PARLEY_STAGES:-} " != *" $1 "* ]] && echo "== $1: not run (opt-in: PARLEY_STAGES=\"$1\")"; }
 # The tiny-model e2e tests: every test but those needing a real model file or a browser.
 SAN_E2E_MARKS="not real_model and not browser"
-# Left out under the sanitizers: it counts the batch tokens of an n = 4 request exactly, and
-# speculative drafting, which prices tokens by measured time, changed the count by one in one
-# of two ASan runs and the TSan run on a busy machine (it passed alone).
-SAN_E2E_DESELECT=(--deselect tests/e2e/test_choices.py::test_prompt_computed_once_for_all_choices)
+# The sanitizer builds use ccache where a machine has it (CI's fresh one does not).
+LAUNCHER=()
+if command -v ccache > /dev/null; then
+  LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 scripts/setup.sh build
 python3 scripts/fetch_models.py
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 600)
@@ -51,10 +47,6 @@ if ! skip asan; then
   # Configured exactly as scripts/fuzz.sh configures it (PARLEY_FUZZ_BUILD_TESTS=ON keeps the
   # tests), so the fuzz stage only adds the fuzz targets.
   export PARLEY_FUZZ_BUILD_TESTS=ON
-  LAUNCHER=()
-  if command -v ccache > /dev/null; then
-    LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  fi
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_BUILD_TESTS=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" > /dev/null
   cmake --build build-fuzz -j "$(nproc)"
@@ -67,7 +59,7 @@ if ! skip asan; then
   ASAN_EXCLUDE+='|StallFreeTest\.ThroughputHoldsPastSaturation)'
   (cd build-fuzz && ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "$ASAN_EXCLUDE")
   PARLEY_BIN=build-fuzz/bin/parley PARLEY_WRITE_TINY_MODEL=build-fuzz/bin/write_tiny_model \
-    timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS" "${SAN_E2E_DESELECT[@]}" tests/e2e
+    timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS" tests/e2e
   unset ASAN_OPTIONS UBSAN_OPTIONS PARLEY_E2E_SANITIZER
   stage_time "asan"
 fi
@@ -78,25 +70,28 @@ if ! skip fuzz; then
   stage_time "fuzz"
 fi
 
-if ! opted_out tsan; then
+if ! skip tsan; then
   # The modules with threads: the thread pool, the engine loop and its scheduler, the prefix
-  # cache and KV manager it drives, the HTTP server, the Generator facade and the invariance
+  # cache and KV manager it drives, the HTTP server, the Generator facade and two invariance
   # tests on tiny models (real forward passes on the thread pool); then the tiny-model e2e
   # tests against a TSan parley. scripts/tsan.supp lists third-party false positives only.
+  # Left out: the throughput test (it times the engine: 160 s here) and the speculative
+  # engine's tests (single-threaded drafting logic, 90 s here; the asan stage runs them).
   echo "== ThreadSanitizer: threaded unit tests and the tiny-model e2e tests (build-tsan) =="
   TSAN_TARGETS=(parley write_tiny_model base_test prefix_cache_test engine_test server_test server_api_test
                 webui_test generator_test invariance_test)
-  TSAN_TESTS='(ThreadPoolTest|EnvTest|PrefixCache[A-Za-z]*|KvManagerTest|DiskTier[A-Za-z]*|HostTierTest|'
+  TSAN_TESTS='^((ThreadPoolTest|EnvTest|PrefixCache[A-Za-z]*|KvManagerTest|DiskTier[A-Za-z]*|HostTierTest|'
   TSAN_TESTS+='Scheduler[A-Za-z]*|StallFreeTest|EngineTest|EngineStatsRecorderTest|OutputProcessorTest|'
   TSAN_TESTS+='CanaryEngineTest|QualityCanaryTest|MetricsTest|ConnectionTest|DrainTest|MetricsExporterTest|'
-  TSAN_TESTS+='ClientLimiterTest|WebUiTest|GeneratorTest)\.|InvarianceTest\.Tiny'
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TSAN=ON > /dev/null
+  TSAN_TESTS+='ClientLimiterTest|WebUiTest|GeneratorTest)\.|InvarianceTest\.Tiny(Llama|GemmaWithWindows)$)'
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TSAN=ON "${LAUNCHER[@]}" > /dev/null
   cmake --build build-tsan -j "$(nproc)" --target "${TSAN_TARGETS[@]}"
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
   export PARLEY_E2E_SANITIZER=tsan
-  (cd build-tsan && ctest --output-on-failure -j "$(nproc)" --timeout 900 -R "$TSAN_TESTS")
+  (cd build-tsan && ctest --output-on-failure -j "$(nproc)" --timeout 900 -R "$TSAN_TESTS" \
+     -E '^StallFreeTest\.ThroughputHoldsPastSaturation$')
   PARLEY_BIN=build-tsan/bin/parley PARLEY_WRITE_TINY_MODEL=build-tsan/bin/write_tiny_model \
-    timeout 1500 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS and not bench" "${SAN_E2E_DESELECT[@]}" tests/e2e
+    timeout 1200 .venv-test/bin/python -m pytest -q -p no:cacheprovider -m "$SAN_E2E_MARKS and not bench" tests/e2e
   unset TSAN_OPTIONS PARLEY_E2E_SANITIZER
   stage_time "tsan"
 fi

@@ -56,6 +56,7 @@ def gemma_servers(tmp_path_factory):
 LIST = [{"role": "user", "content": "Count from one to thirty in words, separated by commas."}]
 
 
+@pytest.mark.real_model
 def test_predicted_outputs_are_lossless_and_counted(gemma_servers):
     off, on = gemma_servers
     kw = dict(model="gemma", messages=LIST, max_tokens=60)
