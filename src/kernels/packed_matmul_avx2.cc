@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/packed_matmul_internal.h"
+#include "kernels/prefetch.h"
 
 namespace parley::avx2 {
 namespace {
@@ -46,6 +47,9 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NH];  // the half panel's panel block; its half is (h0 + h) % 2
     for (int h = 0; h < NH; ++h) blk[h] = w.data.data() + ((h0 + h) / 2 * blocks + b) * F::kBlockBytes;
+    for (int h = 0; h < NH; ++h) {
+      if (h == 0 || blk[h] != blk[h - 1]) PrefetchAhead(blk[h], F::kBlockBytes);  // the two halves share a block
+    }
     const int16_t* xq[NT];
     for (int t = 0; t < NT; ++t) xq[t] = x.q.data() + (t0 + t) * cols + b * kPackBlock;
     __m256i s[F::kSubs][NT][NH];

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "kernels/packed_matmul_internal.h"
+#include "kernels/prefetch.h"
 
 namespace parley::vnni {
 namespace {
@@ -50,6 +51,7 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NP];
     for (int p = 0; p < NP; ++p) blk[p] = w.data.data() + ((p0 + p) * blocks + b) * F::kBlockBytes;
+    for (int p = 0; p < NP; ++p) PrefetchAhead(blk[p], F::kBlockBytes);
     const int16_t* xq[NT];
     for (int t = 0; t < NT; ++t) xq[t] = x.q.data() + (t0 + t) * cols + b * kPackBlock;
     __m512i s[F::kSubs][NT][NP];
