@@ -47,7 +47,8 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NH];  // the half panel's panel block; its half is (h0 + h) % 2
     for (int h = 0; h < NH; ++h) blk[h] = w.data.data() + ((h0 + h) / 2 * blocks + b) * F::kBlockBytes;
-    for (int h = 0; h < NH; ++h) {
+    // The first token group brings a panel in; the later ones (a batch) find it in cache.
+    for (int h = 0; h < NH && t0 == 0; ++h) {
       if (h == 0 || blk[h] != blk[h - 1]) PrefetchAhead(blk[h], F::kBlockBytes);  // the two halves share a block
     }
     const int16_t* xq[NT];

@@ -51,7 +51,10 @@ void Tile(const PackedMatMulArgs& a, int64_t p0, int64_t t0, int64_t row_end) {
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk[NP];
     for (int p = 0; p < NP; ++p) blk[p] = w.data.data() + ((p0 + p) * blocks + b) * F::kBlockBytes;
-    for (int p = 0; p < NP; ++p) PrefetchAhead(blk[p], F::kBlockBytes);
+    // The first token group brings a panel in; the later ones (a batch) find it in cache.
+    if (t0 == 0) {
+      for (int p = 0; p < NP; ++p) PrefetchAhead(blk[p], F::kBlockBytes);
+    }
     const int16_t* xq[NT];
     for (int t = 0; t < NT; ++t) xq[t] = x.q.data() + (t0 + t) * cols + b * kPackBlock;
     __m512i s[F::kSubs][NT][NP];
