@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
 BUILD_DIR=build-fuzz
-TARGETS=(${PARLEY_FUZZ_TARGETS:-gguf tokenizer openai_request chat_template page_codec sse disk_tier})
+TARGETS=(${PARLEY_FUZZ_TARGETS:-gguf tokenizer openai_request chat_template page_codec sse disk_tier remote_page})
 
 if ! command -v clang++ > /dev/null; then
   echo "fuzz: installing clang (libFuzzer)"

@@ -82,9 +82,17 @@ def fleet(tmp_path, tiny_gemma_model):
     f.down()
 
 
+# One keep-alive client connection per fleet, as a browser keeps: a turn on a new connection
+# could reach HAProxy while its other thread still counted the previous turn's stream as
+# in flight on the home replica, and bounded-load hashing (hash-balance-factor) then sent
+# the turn to the other replica (a CI run saw r1, r1, r2). On one connection, the next
+# request's stream begins only after the previous one has released its server.
+HTTP = requests.Session()
+
+
 def chat(url, session, messages, max_tokens=8):
     """One greedy turn; returns (reply, usage, replica that answered)."""
-    r = requests.post(url + "/v1/chat/completions", headers={"X-Session-Id": session}, timeout=60,
+    r = HTTP.post(url + "/v1/chat/completions", headers={"X-Session-Id": session}, timeout=60,
                       json={"model": "tiny", "messages": messages, "max_tokens": max_tokens, "temperature": 0,
                             "ignore_eos": True})
     assert r.status_code == 200, r.text
