@@ -6,9 +6,9 @@
 # modules' unit tests and the tiny-model e2e tests under ThreadSanitizer. docs/testing.md
 # says what each stage covers. Each stage prints its time; PARLEY_SKIP_STAGES="soak asan fuzz
 # tsan" skips stages by name, for a quicker local run.
-# Times on a fresh 2-core machine (CI has no ccache; measured on the project's 2-core AMD
-# EPYC): build and unit tests ~370 s, e2e ~80 s, soak ~185 s, asan ~710 s, fuzz ~135 s,
-# tsan ~450 s (build ~300 s, ctest ~40 s, e2e ~110 s): ~32 min of CI's 40.
+# Times of a fresh-clone run on the project's 2-core AMD EPYC (docs/testing.md): build and
+# unit tests ~375 s, e2e ~85 s, soak ~185 s, asan ~725 s, fuzz ~135 s, tsan ~455 s (its
+# build ~300 s without ccache): ~33 min of CI's 40.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE_T0=$SECONDS
