@@ -100,9 +100,10 @@ TEST_F(SpecEngineTest, PredictionsRightWrongOrEditedGiveThePlainOutput) {
   Start(opts);
   // Every reference first, then the six requests back to back: a reference computed between
   // submissions (slow under the sanitizers) let the first requests run alone meanwhile.
-  std::vector<std::vector<int32_t>> want, predictions;
+  std::vector<std::vector<int32_t>> prompts, want, predictions;
   for (int i = 0; i < 6; ++i) {
-    want.push_back(Reference(Prompt(5 + 3 * i, i), 30));
+    prompts.push_back(Prompt(5 + 3 * i, i));
+    want.push_back(Reference(prompts.back(), 30));
     std::vector<int32_t> prediction = want.back();
     if (i % 3 == 1) {
       for (int j = 10; j < 13; ++j) prediction[j] = 3 + (prediction[j] + 5) % 61;  // an edit
@@ -113,7 +114,7 @@ TEST_F(SpecEngineTest, PredictionsRightWrongOrEditedGiveThePlainOutput) {
   }
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (int i = 0; i < 6; ++i) {
-    auto s = engine_->Submit(Request(Prompt(5 + 3 * i, i), 30, predictions[i]));
+    auto s = engine_->Submit(Request(prompts[i], 30, predictions[i]));
     ASSERT_TRUE(s.ok());
     streams.push_back(*s);
   }
@@ -129,7 +130,7 @@ TEST_F(SpecEngineTest, PredictionsRightWrongOrEditedGiveThePlainOutput) {
   // engine step that starts before the last submission, as on a sanitizer build, gives the
   // first ones other batches), so the counts are checked on each request alone.
   for (int i = 0; i < 6; ++i) {
-    const Collected c = Run(Request(Prompt(5 + 3 * i, i), 30, predictions[i]));
+    const Collected c = Run(Request(prompts[i], 30, predictions[i]));
     EXPECT_EQ(c.tokens, want[i]) << i;
     const Usage& u = c.last.usage;
     if (i % 3 == 0) {

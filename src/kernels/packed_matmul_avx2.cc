@@ -48,8 +48,10 @@ void Tile(const PackedMatMulArgs& a, int64_t h0, int64_t t0, int64_t row_end) {
     const uint8_t* blk[NH];  // the half panel's panel block; its half is (h0 + h) % 2
     for (int h = 0; h < NH; ++h) blk[h] = w.data.data() + ((h0 + h) / 2 * blocks + b) * F::kBlockBytes;
     // The first token group brings a panel in; the later ones (a batch) find it in cache.
-    for (int h = 0; h < NH && t0 == 0; ++h) {
-      if (h == 0 || blk[h] != blk[h - 1]) PrefetchAhead(blk[h], F::kBlockBytes);  // the two halves share a block
+    if (t0 == 0) {
+      for (int h = 0; h < NH; ++h) {
+        if (h == 0 || blk[h] != blk[h - 1]) PrefetchAhead(blk[h], F::kBlockBytes);  // a panel's halves share a block
+      }
     }
     const int16_t* xq[NT];
     for (int t = 0; t < NT; ++t) xq[t] = x.q.data() + (t0 + t) * cols + b * kPackBlock;

@@ -74,10 +74,13 @@ class Fleet:
         subprocess.run([FLEET, "down"], env=self.env, capture_output=True, timeout=120)
 
 
+# Each replica's `parley serve` options (and a lone server's, to compare with).
+SERVE_ARGS = ("-c", "1024", "-t", "1", "--model-name", "tiny", "--no-webui", "--canary-rate", "0")
+
+
 @pytest.fixture
 def fleet(tmp_path, tiny_gemma_model):
-    f = Fleet(tmp_path, tiny_gemma_model, "-c", "1024", "-t", "1", "--model-name", "tiny", "--no-webui",
-              "--canary-rate", "0")
+    f = Fleet(tmp_path, tiny_gemma_model, *SERVE_ARGS)
     yield f
     f.down()
 
@@ -100,6 +103,18 @@ def chat(url, session, messages, max_tokens=8):
     return body["choices"][0]["message"]["content"], body["usage"], r.headers.get("X-Parley-Replica")
 
 
+def play_turns(url, session, messages, turns, step):
+    """Plays `turns` user turns of one conversation (turn t asks about t * step), appending
+    to `messages`; returns each turn's (usage, replica that answered)."""
+    out = []
+    for t in range(turns):
+        messages.append({"role": "user", "content": f"Turn {t}: tell me about the number {t * step}."})
+        reply, usage, replica = chat(url, session, messages)
+        out.append((usage, replica))
+        messages.append({"role": "assistant", "content": reply})
+    return out
+
+
 def conversation_start(i):
     return [{"role": "system", "content": f"Character {i}: " + "a calm and careful guide who answers briefly. " * 8}]
 
@@ -117,14 +132,10 @@ def wait_for_redis_writes(fleet, index, timeout=10):
 
 def test_sticky_then_failover_restores_from_redis(fleet, tiny_gemma_model, start_server):
     messages = conversation_start(0)
-    served = []
-    for t in range(3):
-        messages.append({"role": "user", "content": f"Turn {t}: tell me about the number {t * 7}."})
-        reply, usage, replica = chat(fleet.url, "conv-0", messages)
-        served.append(replica)
-        if t > 0:
-            assert usage["prompt_tokens_details"]["cached_tokens"] > 0, usage
-        messages.append({"role": "assistant", "content": reply})
+    turns = play_turns(fleet.url, "conv-0", messages, 3, 7)
+    for usage, _ in turns[1:]:
+        assert usage["prompt_tokens_details"]["cached_tokens"] > 0, usage
+    served = [replica for _, replica in turns]
     assert len(set(served)) == 1 and served[0] in ("r1", "r2"), served  # sticky
     home = int(served[0][1])
     other = 3 - home
@@ -141,8 +152,7 @@ def test_sticky_then_failover_restores_from_redis(fleet, tiny_gemma_model, start
     assert m['parley_prefix_cache_remote_pages_total{result="hit"}'] > 0
     assert m["parley_prefix_cache_remote_imported_pages_total"] > 0
     # Exactly what one server recomputing the whole history answers.
-    single = start_server(tiny_gemma_model, "-c", "1024", "-t", "1", "--model-name", "tiny", "--no-webui",
-                          "--canary-rate", "0", "--no-prefix-cache")
+    single = start_server(tiny_gemma_model, *SERVE_ARGS, "--no-prefix-cache")
     r = single.client().chat.completions.create(model="tiny", messages=messages, max_tokens=8, temperature=0,
                                                 extra_body={"ignore_eos": True})
     assert r.choices[0].message.content == reply
@@ -152,19 +162,12 @@ def test_roundrobin_balance_spreads_one_conversation(tmp_path, tiny_gemma_model)
     # `fleet.sh up --balance roundrobin` (the bench's baseline, scripts/bench_fleet.py): the same
     # config without the session hash, so one conversation's turns alternate between replicas,
     # and its history comes from Redis on the replica that did not serve the previous turn.
-    f = Fleet(tmp_path, tiny_gemma_model, "-c", "1024", "-t", "1", "--model-name", "tiny", "--no-webui",
-              "--canary-rate", "0", fleet_args=("--balance", "roundrobin"))
+    f = Fleet(tmp_path, tiny_gemma_model, *SERVE_ARGS, fleet_args=("--balance", "roundrobin"))
     try:
         with open(os.path.join(f.env["PARLEY_FLEET_DIR"], "haproxy.cfg")) as cfg:
             text = cfg.read()
         assert "balance roundrobin" in text and "balance hash" not in text
-        messages = conversation_start(1)
-        served = []
-        for t in range(4):
-            messages.append({"role": "user", "content": f"Turn {t}: tell me about the number {t * 3}."})
-            reply, _, replica = chat(f.url, "conv-rr", messages)
-            served.append(replica)
-            messages.append({"role": "assistant", "content": reply})
+        served = [replica for _, replica in play_turns(f.url, "conv-rr", conversation_start(1), 4, 3)]
         assert set(served) == {"r1", "r2"}, served
     finally:
         f.down()
